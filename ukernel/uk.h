@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ukernel/uk.h - the kernel's public interface, as ukerneld, the FUSE
+ * front-end and the tests see it: a kernel instance, tasks (client processes)
+ * and one entry point, uk_dispatch(), which does what do_syscall_64 does.
+ *
+ * Every function here returns >= 0 on success and -errno on failure, except
+ * where it says it returns a pointer (then ERR_PTR-style, see uk_err.h).
+ */
+#ifndef UK_UK_H
+#define UK_UK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct uk_kernel;
+struct uk_task;
+
+/* Credentials of a task, as struct cred holds them. */
+#define UK_NGROUPS_MAX 64
+struct uk_cred {
+	uid_t uid, euid, suid, fsuid;
+	gid_t gid, egid, sgid, fsgid;
+	unsigned int ngroups;
+	gid_t groups[UK_NGROUPS_MAX];
+};
+
+/* Options of a kernel instance; zero means the default. */
+struct uk_kernel_opts {
+	uint64_t tmpfs_size;     /* bytes for the root tmpfs; default 1 GiB */
+	uint64_t tmpfs_inodes;   /* inode limit for the root tmpfs; default 1M */
+	unsigned int nr_open;    /* per-task fd limit (RLIMIT_NOFILE); 1024 */
+};
+
+/* Creates a kernel with an empty tmpfs mounted at its root. */
+struct uk_kernel *uk_kernel_new(const struct uk_kernel_opts *opts);
+/* Tears a kernel down; every task must have exited. */
+void uk_kernel_free(struct uk_kernel *k);
+
+/*
+ * Tasks. uk_task_new() makes the first task of a process tree (cwd and root
+ * at the kernel's root, umask 022). uk_task_fork() makes a child that shares
+ * the parent's open file descriptions through a copy of its fd table.
+ * uk_task_exec() closes O_CLOEXEC descriptors. uk_task_exit() releases the
+ * descriptors, record locks and the task itself.
+ */
+struct uk_task *uk_task_new(struct uk_kernel *k, pid_t pid,
+			    const struct uk_cred *cred);
+struct uk_task *uk_task_fork(struct uk_task *parent, pid_t child_pid);
+int uk_task_exec(struct uk_task *task);
+void uk_task_exit(struct uk_task *task);
+/* A credential set for a plain user: uid, gid, no supplementary groups. */
+void uk_cred_init(struct uk_cred *cred, uid_t uid, gid_t gid);
+
+/*
+ * The system call entry: nr is the x86-64 syscall number, args the six
+ * argument words as pt_regs holds them (rdi, rsi, rdx, r10, r8, r9).
+ * Returns the syscall's result, or -errno (-ENOSYS for a number outside the
+ * table or not implemented).
+ */
+long uk_dispatch(struct uk_task *task, unsigned long nr,
+		 const unsigned long args[6]);
+
+/* The name of syscall nr ("read"), or NULL outside the table. */
+const char *uk_syscall_name(unsigned long nr);
+/* Number of entries in the table (highest number + 1). */
+unsigned long uk_syscall_count(void);
+
+#endif /* UK_UK_H */
