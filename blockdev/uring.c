@@ -93,8 +93,18 @@ static void uring_ctx_exit(struct bdev_ctx *ctx)
 	struct uring_ctx *uc = to_uctx(ctx);
 	unsigned int i;
 
-	if (uc->ring_ok)
+	if (uc->ring_ok) {
+		/*
+		 * Drop the ring's references to the image now: the ring itself
+		 * is torn down asynchronously by the kernel, and a closed
+		 * device must not keep its file (and its blocks) alive.
+		 */
+		if (uc->fixed_file)
+			io_uring_unregister_files(&uc->ring);
+		if (uc->bufs_ok)
+			io_uring_unregister_buffers(&uc->ring);
 		io_uring_queue_exit(&uc->ring);
+	}
 	for (i = 0; uc->slots && i < ctx->bdev->queue_depth; i++)
 		if (uc->slots[i].iov != uc->slots[i].inline_iov)
 			free(uc->slots[i].iov);
