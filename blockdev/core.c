@@ -556,8 +556,12 @@ static void bdev_plug_add(struct bdev_ctx *ctx, struct bdev_request *rq)
 	}
 }
 
-/* Send ctx's plugged requests to the backend in one kick. */
-static void bdev_flush_ctx_plug(struct bdev_ctx *ctx)
+/*
+ * Send ctx's plugged requests to the backend and, with kick, to the kernel
+ * in one submission (without: the caller's next ->reap submits them along
+ * with its wait, in one system call).
+ */
+static void bdev_flush_ctx_plug(struct bdev_ctx *ctx, bool kick)
 {
 	struct bdev_request *rq = ctx->plug_head;
 
@@ -571,7 +575,8 @@ static void bdev_flush_ctx_plug(struct bdev_ctx *ctx)
 		bdev_dispatch(ctx, rq);
 		rq = next;
 	}
-	ctx->bdev->ops->kick(ctx);
+	if (kick)
+		ctx->bdev->ops->kick(ctx);
 }
 
 void bdev_plug(void)
@@ -597,7 +602,7 @@ void bdev_unplug(void)
 		if (!t->plug_head)
 			t->plug_tail = NULL;
 		ctx->plug_listed = false;
-		bdev_flush_ctx_plug(ctx);
+		bdev_flush_ctx_plug(ctx, true);
 	}
 	t->plug_depth = 0;
 }
@@ -653,7 +658,7 @@ static int bdev_ctx_reap(struct bdev_ctx *ctx, unsigned int want)
 	uint64_t start = ctx->completed;
 	int ret;
 
-	bdev_flush_ctx_plug(ctx);
+	bdev_flush_ctx_plug(ctx, false);
 	if (want > ctx->inflight)
 		want = ctx->inflight;
 	for (;;) {
@@ -670,6 +675,8 @@ static int bdev_ctx_reap(struct bdev_ctx *ctx, unsigned int want)
 			return ret;
 		bdev_run_deferred(ctx);
 	}
+	/* what was queued and not yet sent (no ->reap ran) goes now */
+	ctx->bdev->ops->kick(ctx);
 	return (int)(ctx->completed - start);
 }
 
