@@ -873,15 +873,53 @@ err_close:
 	return ret;
 }
 
+/* Detach bdev's context list; the registry lock is taken. */
+static struct bdev_ctx *bdev_take_ctxs(struct uk_blockdev *bdev,
+				       bool unregister)
+{
+	struct bdev_ctx *list;
+
+	pthread_mutex_lock(&bdev_registry_lock);
+	if (unregister) {
+		for (struct uk_blockdev **pp = &bdev_registry; *pp;
+		     pp = &(*pp)->reg_next) {
+			if (*pp == bdev) {
+				*pp = bdev->reg_next;
+				break;
+			}
+		}
+	}
+	list = bdev->ctx_list;
+	bdev->ctx_list = NULL;
+	pthread_mutex_unlock(&bdev_registry_lock);
+	return list;
+}
+
+static void bdev_free_ctxs(struct bdev_ctx *ctx)
+{
+	struct bdev_ctx *next;
+
+	for (; ctx; ctx = next) {
+		next = ctx->dev_next;
+		bdev_ctx_free(ctx);
+	}
+}
+
+/*
+ * The contexts are detached from the device first: a thread exiting
+ * meanwhile then no longer finds (and frees) its context, which is ours to
+ * drain and free. The closing thread's own context, if it had one, stays
+ * usable through its thread-local slot until the end.
+ */
 int bdev_close(struct uk_blockdev *bdev)
 {
-	struct bdev_ctx *ctx, *next;
+	struct bdev_ctx *ctxs, *ctx;
 	int ret = 0, r;
 
 	if (!bdev)
 		return 0;
-	/* every thread has stopped: drain what is left on each context */
-	for (ctx = bdev->ctx_list; ctx; ctx = ctx->dev_next) {
+	ctxs = bdev_take_ctxs(bdev, false);
+	for (ctx = ctxs; ctx; ctx = ctx->dev_next) {
 		r = bdev_ctx_drain(ctx);
 		if (r && !ret)
 			ret = r;
@@ -891,22 +929,9 @@ int bdev_close(struct uk_blockdev *bdev)
 		if (r && !ret)
 			ret = r;
 	}
-
-	pthread_mutex_lock(&bdev_registry_lock);
-	for (struct uk_blockdev **pp = &bdev_registry; *pp;
-	     pp = &(*pp)->reg_next) {
-		if (*pp == bdev) {
-			*pp = bdev->reg_next;
-			break;
-		}
-	}
-	ctx = bdev->ctx_list;
-	bdev->ctx_list = NULL;
-	for (; ctx; ctx = next) {
-		next = ctx->dev_next;
-		bdev_ctx_free(ctx);
-	}
-	pthread_mutex_unlock(&bdev_registry_lock);
+	bdev_free_ctxs(ctxs);
+	/* a context the flush created, if the closing thread had none */
+	bdev_free_ctxs(bdev_take_ctxs(bdev, true));
 
 	if (bdev_tls.last_id == bdev->id) {
 		bdev_tls.last_id = 0;

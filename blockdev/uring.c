@@ -125,6 +125,9 @@ static struct io_uring_sqe *uring_sqe(struct uring_ctx *uc)
 	return sqe;
 }
 
+/* A single-buffer SQE's length: 32 bits; the rest follows as a short I/O. */
+#define URING_MAX_LEN (1u << 30)
+
 /* Prepare the SQE for what remains of slot's transfer. */
 static void uring_prep_xfer(struct uring_ctx *uc, struct uring_slot *s)
 {
@@ -133,24 +136,24 @@ static void uring_prep_xfer(struct uring_ctx *uc, struct uring_slot *s)
 	struct bdev_xfer *x = &s->xfer;
 	int fd = uc->fixed_file ? 0 : ud->fd;
 	bool rd = x->op == BDEV_OP_READ;
+	unsigned int len = x->iov[0].iov_len > URING_MAX_LEN ?
+		URING_MAX_LEN : (unsigned int)x->iov[0].iov_len;
 
 	if (s->fixed) {
 		if (rd)
 			io_uring_prep_read_fixed(sqe, fd, x->iov[0].iov_base,
-						 (unsigned int)x->iov[0].iov_len,
-						 x->offset, s->rq->buf_index);
+						 len, x->offset,
+						 s->rq->buf_index);
 		else
 			io_uring_prep_write_fixed(sqe, fd, x->iov[0].iov_base,
-						  (unsigned int)x->iov[0].iov_len,
-						  x->offset, s->rq->buf_index);
+						  len, x->offset,
+						  s->rq->buf_index);
 	} else if (x->iovcnt == 1) {
 		if (rd)
-			io_uring_prep_read(sqe, fd, x->iov[0].iov_base,
-					   (unsigned int)x->iov[0].iov_len,
+			io_uring_prep_read(sqe, fd, x->iov[0].iov_base, len,
 					   x->offset);
 		else
-			io_uring_prep_write(sqe, fd, x->iov[0].iov_base,
-					    (unsigned int)x->iov[0].iov_len,
+			io_uring_prep_write(sqe, fd, x->iov[0].iov_base, len,
 					    x->offset);
 	} else {
 		if (rd)
@@ -216,7 +219,7 @@ static int uring_start(struct uring_ctx *uc, struct uring_slot *s,
 	s->fixed = false;
 	if (rq->buf_index >= 0) {
 		uring_sync_buffers(uc);
-		s->fixed = uc->bufs_ok && bytes <= UINT32_MAX;
+		s->fixed = uc->bufs_ok;
 	}
 	bdev_xfer_init(&s->xfer, s->iov, n, rq->block << BDEV_BLOCK_SHIFT,
 		       bytes, rq->op, uc->base.bdev->direct);
