@@ -55,8 +55,9 @@ def fio(path, size, rw, bs, qd, runtime, ramp):
     out = run(["fio", "--name=bench", f"--filename={path}",
                "--ioengine=io_uring", "--direct=1", f"--rw={rw}",
                f"--bs={bs}", f"--iodepth={qd}", "--time_based",
-               f"--runtime={runtime}", f"--ramp_time={ramp}",
-               f"--size={size}", "--norandommap", "--randrepeat=0",
+               f"--runtime={int(runtime * 1000)}ms",
+               f"--ramp_time={int(ramp * 1000)}ms", f"--size={size}",
+               "--norandommap", "--randrepeat=0",
                "--lat_percentiles=1", "--percentile_list=50:99",
                "--output-format=json"])
     job = json.loads(out[out.index("{"):])["jobs"][0]
@@ -88,10 +89,11 @@ def median(runs):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true")
-    ap.add_argument("--runtime", type=float, default=9,
+    ap.add_argument("--runtime", type=float, default=10,
                     help="seconds per case and tool, over all rounds")
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--ramp", type=float, default=1)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--ramp", type=float, default=0.5,
+                    help="warm-up seconds before each round")
     ap.add_argument("--size", type=int, default=1 << 30)
     ap.add_argument("--file")
     ap.add_argument("--no-fixed-bufs", action="store_true",
