@@ -205,7 +205,8 @@ int bdev_open(const char *path, const struct bdev_options *opts,
 
 /*
  * Close a device: wait for every request in flight (every thread must have
- * stopped submitting to it), flush unless read-only, and free it. A wrapper
+ * stopped submitting to it), flush unless read-only or crashed (by
+ * bdev_crash_simulate, here or below), and free it. A wrapper
  * closes the device below it too. Returns the first error met (the device is
  * freed anyway).
  */

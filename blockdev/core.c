@@ -905,6 +905,15 @@ static void bdev_free_ctxs(struct bdev_ctx *ctx)
 	}
 }
 
+/* A crashed device refuses I/O, and so does any wrapper stacked on it. */
+static bool bdev_chain_dead(const struct uk_blockdev *bdev)
+{
+	for (; bdev; bdev = bdev->lower)
+		if (bdev->dead)
+			return true;
+	return false;
+}
+
 /*
  * The contexts are detached from the device first: a thread exiting
  * meanwhile then no longer finds (and frees) its context, which is ours to
@@ -924,7 +933,7 @@ int bdev_close(struct uk_blockdev *bdev)
 		if (r && !ret)
 			ret = r;
 	}
-	if (!bdev->read_only && !bdev->dead) {
+	if (!bdev->read_only && !bdev_chain_dead(bdev)) {
 		r = bdev_flush(bdev);
 		if (r && !ret)
 			ret = r;

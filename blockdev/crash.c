@@ -564,6 +564,7 @@ int bdev_crash_wrap(struct uk_blockdev *lower, struct uk_blockdev **out)
 		return -ENOMEM;
 	bdev_init_base(&cd->base, &bdev_crash_ops, lower->nr_blocks, &o);
 	cd->lower = lower;
+	cd->base.lower = lower;
 	pthread_mutex_init(&cd->lock, NULL);
 	bdev_register(&cd->base);
 	*out = &cd->base;

@@ -169,6 +169,7 @@ int bdev_fault_wrap(struct uk_blockdev *lower, struct uk_blockdev **out)
 		return -ENOMEM;
 	bdev_init_base(&fd->base, &bdev_fault_ops, lower->nr_blocks, &o);
 	fd->lower = lower;
+	fd->base.lower = lower;
 	pthread_mutex_init(&fd->lock, NULL);
 	bdev_register(&fd->base);
 	*out = &fd->base;

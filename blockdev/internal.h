@@ -75,6 +75,7 @@ struct uk_blockdev {
 	bool read_only;
 	bool direct;
 	bool dead;		/* crashed: close does not flush */
+	struct uk_blockdev *lower;	/* a wrapper's device below, or NULL */
 	struct bdev_counters stats;
 
 	/* registered buffers (bdev_register_buffers); buf_gen counts changes */

@@ -283,6 +283,50 @@ static void test_crash_passthrough(void **state)
 	assert_int_equal(bdev_crash_unflushed(c), 1);
 }
 
+/* Wrappers stack: a fault device over a crash device over the image. */
+static void test_crash_under_fault(void **state)
+{
+	struct bt *t = *state;
+	struct bdev_crash_plan plan = { .mode = BDEV_CRASH_DROP_ALL };
+	struct bdev_fault_rule rule = {
+		.ops = BDEV_FAULT_WRITE, .first_block = 50, .nr_blocks = 1,
+		.error = EIO,
+	};
+	struct bdev_request rq[3];
+	uint8_t *buf = bt_alloc(3 * 4096);
+	struct uk_blockdev *c, *f;
+	int i;
+
+	BT_REQUIRE_DEV(t);
+	c = bt_crash_wrap(t);
+	assert_int_equal(bdev_fault_wrap(c, &f), 0);
+	t->bdev = f;
+	assert_true(bdev_fault_add(f, &rule) >= 0);
+	bt_write(f, 60, 1, 4);
+	assert_int_equal(bdev_flush(f), 0);
+	bt_fill(buf, 49, 3, 8);
+	bdev_plug();
+	for (i = 0; i < 3; i++) {
+		bdev_prep_write(&rq[i], f, 49 + (uint64_t)i, 1,
+				buf + (size_t)i * 4096, NULL, NULL);
+		assert_int_equal(bdev_submit(&rq[i]), 0);
+	}
+	bdev_unplug();
+	assert_int_equal(bdev_drain(f), 0);
+	assert_int_equal(rq[0].result, 0);
+	assert_int_equal(rq[1].result, -EIO);
+	assert_int_equal(rq[2].result, 0);
+	/* the failed write never reached the crash device */
+	assert_int_equal(bdev_crash_unflushed(c), 2);
+	assert_int_equal(bdev_crash_simulate(c, &plan), 2);
+	assert_int_equal(bdev_write(f, 60, 1, buf), -EIO);
+	bt_reboot(t);
+	bt_expect(t, 49, 0);
+	bt_expect(t, 51, 0);
+	bt_expect(t, 60, 4);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -293,6 +337,7 @@ int main(void)
 		BT_TEST(test_crash_callback),
 		BT_TEST(test_crash_random_seeded),
 		BT_TEST(test_crash_passthrough),
+		BT_TEST(test_crash_under_fault),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
