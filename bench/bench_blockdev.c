@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "blockdev.h"
@@ -34,6 +35,8 @@ struct job {
 	uint64_t t_measure, t_stop;
 	bool stopping;
 	uint64_t ios, errors;
+	bool cpu_started;
+	double cpu_start;	/* CPU seconds used when measuring began */
 	uint32_t *lat;		/* ns, capped at 4 s */
 	size_t nlat, cap;
 };
@@ -52,6 +55,16 @@ static uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+	       ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) /
+	       1e6;
 }
 
 static uint64_t next_block(struct job *j)
@@ -75,6 +88,10 @@ static void record(struct job *j, uint64_t start, uint64_t end, int result)
 
 	if (end < j->t_measure || end > j->t_stop)
 		return;
+	if (!j->cpu_started) {
+		j->cpu_started = true;
+		j->cpu_start = cpu_seconds();
+	}
 	if (result)
 		j->errors++;
 	j->ios++;
@@ -164,7 +181,7 @@ int main(int argc, char **argv)
 		.backend = BDEV_BACKEND_IO_URING, .direct = true,
 	};
 	const char *file = NULL, *rw = "randread";
-	double runtime = 10, ramp = 1, secs;
+	double runtime = 10, ramp = 1, secs, cpu;
 	unsigned int qd = 1, i;
 	size_t bs = 4096;
 	struct job j = { .rng = 0x9E3779B97F4A7C15ull, .fixed = true };
@@ -254,13 +271,16 @@ int main(int argc, char **argv)
 		}
 		bdev_unplug();
 	}
+	cpu = cpu_seconds() - j.cpu_start;
 	secs = runtime;
 	qsort(j.lat, j.nlat, sizeof(*j.lat), cmp_u32);
 	printf("{\"iops\": %.1f, \"mbps\": %.2f, \"p50_us\": %.2f, "
-	       "\"p99_us\": %.2f, \"ios\": %llu, \"errors\": %llu, "
-	       "\"backend\": \"%s\", \"fixed_bufs\": %s}\n",
+	       "\"p99_us\": %.2f, \"cpu_us_per_io\": %.2f, \"ios\": %llu, "
+	       "\"errors\": %llu, \"backend\": \"%s\", \"fixed_bufs\": %s}\n",
 	       (double)j.ios / secs, (double)j.ios * (double)bs / secs / 1e6,
-	       pct(&j, 0.50), pct(&j, 0.99), (unsigned long long)j.ios,
+	       pct(&j, 0.50), pct(&j, 0.99),
+	       j.ios ? cpu * 1e6 / (double)j.ios : 0.0,
+	       (unsigned long long)j.ios,
 	       (unsigned long long)j.errors, bdev_backend_name(j.bdev),
 	       j.fixed ? "true" : "false");
 	bdev_close(j.bdev);

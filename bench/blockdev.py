@@ -63,9 +63,11 @@ def fio(path, size, rw, bs, qd, runtime, ramp):
     job = json.loads(out[out.index("{"):])["jobs"][0]
     d = job["write" if "write" in rw else "read"]
     pct = d["lat_ns"]["percentile"]
+    cpu_s = (job["usr_cpu"] + job["sys_cpu"]) / 100 * job["job_runtime"] / 1e3
     return {"iops": d["iops"], "mbps": d["bw_bytes"] / 1e6,
             "p50_us": pct["50.000000"] / 1e3,
-            "p99_us": pct["99.000000"] / 1e3}
+            "p99_us": pct["99.000000"] / 1e3,
+            "cpu_us_per_io": cpu_s * 1e6 / max(d["total_ios"], 1)}
 
 
 def ours(build, path, rw, bs, qd, runtime, ramp, fixed):
@@ -79,7 +81,7 @@ def ours(build, path, rw, bs, qd, runtime, ramp, fixed):
 def median(runs):
     """Per metric, the median over rounds."""
     out = {}
-    for k in ("iops", "mbps", "p50_us", "p99_us"):
+    for k in ("iops", "mbps", "p50_us", "p99_us", "cpu_us_per_io"):
         v = sorted(r[k] for r in runs)
         out[k] = v[len(v) // 2] if len(v) % 2 else \
             (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
@@ -159,7 +161,8 @@ def main():
           f"({a.rounds} interleaved rounds, medians)")
     hdr = (f"{'case':<15} {'IOPS ours':>10} {'IOPS fio':>10} {'ratio':>6} "
            f"{'MB/s ours':>10} {'MB/s fio':>9} {'p50 ours':>9} "
-           f"{'p50 fio':>8} {'p99 ours':>9} {'p99 fio':>8}")
+           f"{'p50 fio':>8} {'p99 ours':>9} {'p99 fio':>8} "
+           f"{'CPU/IO ours':>11} {'fio':>6}")
     print(hdr)
     print("-" * len(hdr))
     for name, bs, qd, us, ref in rows:
@@ -167,7 +170,8 @@ def main():
               f"{us['iops'] / ref['iops']:>6.2f} {us['mbps']:>10.1f} "
               f"{ref['mbps']:>9.1f} {us['p50_us']:>7.1f}us "
               f"{ref['p50_us']:>6.1f}us {us['p99_us']:>7.1f}us "
-              f"{ref['p99_us']:>6.1f}us")
+              f"{ref['p99_us']:>6.1f}us {us['cpu_us_per_io']:>9.1f}us "
+              f"{ref['cpu_us_per_io']:>4.1f}us")
     qd1 = [(n, result[f"{n}_p50_ratio"]) for n, _, qd, _, _ in rows
            if qd == 1]
     print("QD1 p50 ours/fio: " + ", ".join(f"{n} {r:.2f}" for n, r in qd1))
