@@ -159,7 +159,7 @@ static void usage(void)
 	fprintf(stderr, "usage: bench-blockdev --file IMAGE --rw "
 		"randread|randwrite|read|write [--bs BYTES] [--qd N] "
 		"[--runtime S] [--ramp S] [--fixed-bufs 0|1] "
-		"[--backend io_uring|psync] [--buffered]\n");
+		"[--backend io_uring|psync] [--buffered] [--no-plug]\n");
 	exit(2);
 }
 
@@ -175,6 +175,7 @@ int main(int argc, char **argv)
 		{ "fixed-bufs", required_argument, NULL, 'x' },
 		{ "backend", required_argument, NULL, 'k' },
 		{ "buffered", no_argument, NULL, 'u' },
+		{ "no-plug", no_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct bdev_options o = {
@@ -188,6 +189,7 @@ int main(int argc, char **argv)
 	struct slot *slots;
 	struct iovec *reg;
 	uint64_t t0;
+	bool plug = true;
 	int c, ret;
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -204,6 +206,7 @@ int main(int argc, char **argv)
 				BDEV_BACKEND_IO_URING : BDEV_BACKEND_PSYNC;
 			break;
 		case 'u': o.direct = false; break;
+		case 'p': plug = false; break;
 		default: usage();
 		}
 	}
@@ -258,7 +261,8 @@ int main(int argc, char **argv)
 			j.stopping = t >= j.t_stop;
 		}
 	} else {
-		bdev_plug();
+		if (plug)
+			bdev_plug();
 		for (i = 0; i < qd; i++)
 			slot_submit(&slots[i]);
 		while (bdev_inflight(j.bdev)) {
@@ -269,7 +273,8 @@ int main(int argc, char **argv)
 				return 1;
 			}
 		}
-		bdev_unplug();
+		if (plug)
+			bdev_unplug();
 	}
 	cpu = cpu_seconds() - j.cpu_start;
 	secs = runtime;

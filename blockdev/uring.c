@@ -43,6 +43,7 @@ struct uring_ctx {
 	struct bdev_ctx base;
 	struct io_uring ring;
 	bool ring_ok;
+	bool defer_taskrun;	/* completions appear only when we enter */
 	bool fixed_file;	/* the image is registered file 0 */
 	bool bufs_ok;		/* buffers of buf_gen are registered */
 	unsigned int buf_gen;
@@ -61,6 +62,32 @@ static inline struct uring_ctx *to_uctx(struct bdev_ctx *ctx)
 	return bdev_container_of(ctx, struct uring_ctx, base);
 }
 
+/*
+ * A ring only its thread enters: SINGLE_ISSUER lets the kernel skip
+ * locking, and DEFER_TASKRUN runs completion work when this thread waits
+ * instead of interrupting it for each I/O (fio sets the same flags).
+ * Older kernels refuse them: fall back to COOP_TASKRUN, then to none.
+ */
+static int uring_setup(struct uring_ctx *uc, unsigned int qd)
+{
+	static const unsigned int flag_sets[] = {
+		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+		IORING_SETUP_COOP_TASKRUN,
+		0,
+	};
+	unsigned int i;
+	int ret = -EINVAL;
+
+	for (i = 0; i < sizeof(flag_sets) / sizeof(flag_sets[0]); i++) {
+		ret = io_uring_queue_init(qd, &uc->ring, flag_sets[i]);
+		if (ret != -EINVAL)
+			break;
+	}
+	if (!ret)
+		uc->defer_taskrun = flag_sets[i] & IORING_SETUP_DEFER_TASKRUN;
+	return ret;
+}
+
 static int uring_ctx_init(struct bdev_ctx *ctx)
 {
 	struct uring_ctx *uc = to_uctx(ctx);
@@ -68,7 +95,7 @@ static int uring_ctx_init(struct bdev_ctx *ctx)
 	unsigned int i, qd = ctx->bdev->queue_depth;
 	int ret;
 
-	ret = io_uring_queue_init(qd, &uc->ring, 0);
+	ret = uring_setup(uc, qd);
 	if (ret < 0)
 		return ret;
 	uc->ring_ok = true;
@@ -347,6 +374,10 @@ static int uring_reap(struct bdev_ctx *ctx, bool wait)
 				return ret;
 			}
 		}
+		/* polling: with DEFER_TASKRUN, completions need an enter */
+		if (!wait && uc->defer_taskrun && !uc->unsubmitted &&
+		    !io_uring_cq_ready(&uc->ring))
+			io_uring_get_events(&uc->ring);
 		n = io_uring_peek_batch_cqe(&uc->ring, cqes, URING_CQE_BATCH);
 		for (i = 0; i < n; i++) {
 			done[i].slot = io_uring_cqe_get_data(cqes[i]);
