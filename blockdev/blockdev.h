@@ -11,7 +11,8 @@
  * Threads: any thread may submit. Each submitting thread has its own queue
  * (its own io_uring) per device and reaps its own completions: end_io runs in
  * the thread that submitted the request, inside bdev_reap/bdev_wait (or a
- * synchronous helper), never in another thread.
+ * synchronous helper), never in another thread. A thread must reap its own
+ * requests before it exits; a device is not usable across fork().
  *
  * Plugging (bdev_plug/bdev_unplug) is per thread, like Linux's blk_plug on a
  * task: requests submitted while plugged are held, adjacent ones to

@@ -17,6 +17,14 @@
  * other threads' completions, or every thread would serialise on the ring
  * lock across io_uring_enter. The price is a ring per thread and device,
  * created on first use and freed at thread exit or close.
+ *
+ * Measured with bench/run ringshare (QD1 random 4 KiB O_DIRECT reads per
+ * thread, liburing only, 2-vCPU guest, quiet moment):
+ *   1 thread:  private ring 12.7k IOPS, p50 74 us; shared ring with a
+ *              completion thread 11.3k IOPS, p50 81 us
+ *   2 threads: private 26.5k IOPS, p50 71 us; shared 15.1k IOPS, p50 104 us
+ * The shared design pays a wake-up per I/O and stops scaling at two
+ * threads; private rings scale with the threads.
  */
 #include <errno.h>
 #include <fcntl.h>

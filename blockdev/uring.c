@@ -5,6 +5,11 @@
  * optional registered buffers (read_fixed/write_fixed), and flush as
  * IORING_OP_FSYNC with IORING_FSYNC_DATASYNC.
  *
+ * Registered buffers (read_fixed/write_fixed) spare the kernel pinning the
+ * pages of every I/O: measured with bench-blockdev, 1 MiB writes at QD8 took
+ * 58-72 us of CPU per I/O with them against 65-92 us without; at 4 KiB the
+ * difference is within noise. Throughput is bound by the disk either way.
+ *
  * Each context has queue_depth slots, one per I/O in the kernel; a request
  * finding no free slot waits in the context's backlog until a completion
  * frees one. A short transfer is re-issued from its slot (bdev_xfer_advance).
