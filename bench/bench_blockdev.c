@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "blockdev.h"
 
@@ -212,6 +213,14 @@ int main(int argc, char **argv)
 	}
 	if (!file || !qd || !bs || bs % BDEV_BLOCK_SIZE)
 		usage();
+	/*
+	 * A new sequence of offsets every run, as fio's randrepeat=0: the
+	 * same blocks again would find the host's cache warm for reads and
+	 * its writeback of the last run busy for writes.
+	 */
+	j.rng ^= now_ns() * 0x9E3779B97F4A7C15ull ^ (uint64_t)getpid();
+	if (!j.rng)
+		j.rng = 1;
 	j.write = !strcmp(rw, "randwrite") || !strcmp(rw, "write");
 	j.random = !strncmp(rw, "rand", 4);
 	j.blocks = (uint32_t)(bs / BDEV_BLOCK_SIZE);
