@@ -55,6 +55,12 @@ struct dt_log {
 struct dt_config {
 	uint64_t seed;
 	unsigned long nops; /* number of random operations */
+	/*
+	 * Also the operations beyond the core file calls: fallocate,
+	 * copy_file_range, extended attributes (and xattrs in the tree
+	 * dump), O_TMPFILE and linkat(AT_EMPTY_PATH), dup2/dup3.
+	 */
+	bool extras;
 };
 
 /*
@@ -99,11 +105,12 @@ int dt_run_ops(struct dt_target *t, const struct dt_config *cfg,
 /*
  * Appends the tree under "/" to log, one line per entry in name order:
  * path, type and permission bits, owner, size (not for directories), nlink,
- * content hash or symlink target, and atime/mtime for the inodes in times
- * (may be NULL). Run it with rights to read every file (root).
+ * content hash or symlink target, atime/mtime for the inodes in times
+ * (may be NULL), and with cfg->extras the extended attributes. Run it
+ * with rights to read every file (root).
  */
-void dt_dump_tree(struct dt_target *t, const struct dt_times *times,
-		  struct dt_log *log);
+void dt_dump_tree(struct dt_target *t, const struct dt_config *cfg,
+		  const struct dt_times *times, struct dt_log *log);
 
 /*
  * Compares two logs line by line. On the first difference prints to out

@@ -5,7 +5,8 @@
  * uk_dispatch() on the kernel's tmpfs and through real syscalls on a native
  * ext4 directory, every result, errno and the final trees compared.
  *
- * Usage: test_uk_differential [--unpriv] [SEED]
+ * Usage: test_uk_differential [--unpriv] [--extras] [SEED]
+ *   --extras: also fallocate, copy_file_range, xattrs, O_TMPFILE, dup2/3;
  *   SEED, or env UK_DIFF_SEED (which wins, to replay under meson test);
  *   env UK_DIFF_OPS: number of operations (default 10000);
  *   env UK_DIFF_VERBOSE=1: print the uk side's records as they happen;
@@ -51,6 +52,7 @@ static uint64_t seed = 20251125;
 static unsigned long nops = 10000;
 static bool unpriv;
 static bool verbose;
+static bool extras;
 
 /* ---- the native side --------------------------------------------------- */
 
@@ -140,7 +142,7 @@ static int run_native(const char *root, const struct dt_config *cfg,
 		if (!buf || pread(mfd, buf, n, sizeof(times)) != (ssize_t)n)
 			_exit(3);
 		dt_log_append(&log, buf, n);
-		dt_dump_tree(t, &times, &log);
+		dt_dump_tree(t, cfg, &times, &log);
 		if (ftruncate(mfd, 0) ||
 		    pwrite(mfd, log.buf, log.len, 0) != (ssize_t)log.len)
 			_exit(3);
@@ -221,7 +223,7 @@ static int run_uk(const struct dt_config *cfg, struct dt_log *out)
 	out->echo = verbose;
 	ret = dt_run_ops(&user_side.target, cfg, out, &times);
 	out->echo = false;
-	dt_dump_tree(&root_side.target, &times, out);
+	dt_dump_tree(&root_side.target, cfg, &times, out);
 	if (unpriv)
 		uk_task_exit(user_side.task);
 out:
@@ -246,7 +248,8 @@ static void write_log(const char *prefix, const char *suffix,
 
 static void test_matches_native(void **state)
 {
-	struct dt_config cfg = { .seed = seed, .nops = nops };
+	struct dt_config cfg = { .seed = seed, .nops = nops,
+				 .extras = extras };
 	const char *base = getenv("UK_BUILD_ROOT");
 	const char *against = getenv("UK_DIFF_AGAINST");
 	struct dt_log ours, native;
@@ -260,9 +263,10 @@ static void test_matches_native(void **state)
 	assert_non_null(root);
 	dt_log_init(&ours);
 	dt_log_init(&native);
-	printf("difftest: seed=%" PRIu64 " ops=%lu %s (replay: UK_DIFF_SEED=%"
+	printf("difftest: seed=%" PRIu64 " ops=%lu %s%s (replay: UK_DIFF_SEED=%"
 	       PRIu64 ")\n",
-	       seed, nops, unpriv ? "as uid 65534" : "as root", seed);
+	       seed, nops, unpriv ? "as uid 65534" : "as root",
+	       extras ? " with extras" : "", seed);
 	fflush(stdout);
 
 	if (against) {
@@ -305,6 +309,8 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--unpriv"))
 			unpriv = true;
+		else if (!strcmp(argv[i], "--extras"))
+			extras = true;
 		else
 			seed = strtoull(argv[i], NULL, 0);
 	}
