@@ -309,6 +309,7 @@ struct vfs_inode {
 	uint64_t i_blocks;            /* 512-byte units */
 	struct timespec i_atime, i_mtime, i_ctime, i_btime;
 	uint64_t i_version;           /* bumped on every change (stat cache) */
+	unsigned int i_state;         /* VFS_I_* (i_lock) */
 
 	char *i_link;                 /* symlink target (tmpfs) */
 	/* Owned by the VFS extras: record-lock context and xattr store. */
@@ -317,6 +318,8 @@ struct vfs_inode {
 	pthread_mutex_t i_xattr_lock; /* protects i_xattrs (extras) */
 	void *i_private;              /* the file system's */
 };
+
+#define VFS_I_LINKABLE 1u  /* O_TMPFILE without O_EXCL: linkat may name it */
 
 static inline bool vfs_is_dir(const struct vfs_inode *i)
 {
@@ -528,6 +531,10 @@ void vfs_dcache_prune(struct uk_vfs *vfs);
 uint32_t vfs_name_hash(const struct vfs_dentry *parent, const char *name,
 		       uint32_t len);
 int vfs_dcache_init(struct uk_vfs *vfs);
+/* Frees the cached dentries of sb (all if NULL) at unmount/teardown. */
+void vfs_dcache_drop_sb(struct uk_vfs *vfs, struct vfs_super *sb);
+/* Pins a new positive tmpfs dentry and lists it for readdir. */
+void vfs_d_pin(struct vfs_dentry *d);
 void vfs_dcache_exit(struct uk_vfs *vfs);
 
 /* Mounts. */
@@ -562,7 +569,8 @@ struct vfs_nameidata {
 	struct uk_task *task;
 	struct uk_vfs *vfs;
 	struct vfs_path path;   /* current position (borrowed under ns_lock) */
-	struct vfs_path root;   /* the walk's root (task root or dirfd) */
+	struct vfs_path root;   /* the walk's root (task root or dirfd): ref */
+	struct vfs_path start;  /* where a relative walk starts: ref */
 	unsigned int flags;
 	int total_links;        /* symlinks followed (ELOOP over 40) */
 	const char *last;       /* the last component (LOOKUP_PARENT) */
