@@ -458,6 +458,9 @@ static int tmpfs_rmdir(struct vfs_inode *dir, struct vfs_dentry *dentry)
 {
 	struct vfs_inode *inode = dentry->d_inode;
 
+	if (!uk_list_empty(&dentry->d_subdirs))
+		return -ENOTEMPTY;
+
 	pthread_mutex_lock(&inode->i_lock);
 	inode->i_nlink = 0;
 	vfs_inode_touch_ctime(inode);
@@ -501,6 +504,9 @@ static int tmpfs_rename(struct vfs_inode *old_dir,
 	struct vfs_inode *target = new_dentry->d_inode;
 	bool is_dir = S_ISDIR(inode->i_mode);
 
+	if (target && !(flags & RENAME_EXCHANGE) && S_ISDIR(target->i_mode) &&
+	    !uk_list_empty(&new_dentry->d_subdirs))
+		return -ENOTEMPTY;
 	if (flags & RENAME_EXCHANGE) {
 		bool t_dir = S_ISDIR(target->i_mode);
 

@@ -521,6 +521,8 @@ struct vfs_dentry *vfs_d_lookup(struct uk_vfs *vfs,
 struct vfs_dentry *vfs_lookup_one(struct uk_vfs *vfs,
 				  struct vfs_dentry *parent, const char *name,
 				  uint32_t len);
+/* An unhashed dentry under parent (count 1), for O_TMPFILE; or NULL. */
+struct vfs_dentry *vfs_d_alloc_anon(struct vfs_dentry *parent);
 /* Turns a positive dentry negative after unlink/rmdir (ns_lock write). */
 void vfs_d_delete(struct vfs_dentry *d);
 /* Moves d under new_parent with new_name (rename; ns_lock write). */
@@ -549,6 +551,18 @@ int vfs_mount(struct uk_task *task, const char *path, const char *fs_type,
 	      const char *opts);
 /* Unmounts what is mounted at path: EBUSY if in use, EINVAL if none. */
 int vfs_umount(struct uk_task *task, const char *path);
+
+/* Takes ns_lock for writing and does the dcache's housekeeping. */
+static inline void vfs_ns_write_lock(struct uk_vfs *vfs)
+{
+	pthread_rwlock_wrlock(&vfs->ns_lock);
+	vfs_dcache_prune(vfs);
+}
+
+static inline void vfs_ns_unlock(struct uk_vfs *vfs)
+{
+	pthread_rwlock_unlock(&vfs->ns_lock);
+}
 
 /* ---- path walk ------------------------------------------------------- */
 
@@ -595,6 +609,8 @@ void vfs_nd_done(struct vfs_nameidata *nd);
  * Returns 0 or -errno.
  */
 int vfs_walk_locked(struct vfs_nameidata *nd, const char *name);
+/* Walks a symlink body met last in a LOOKUP_PARENT walk (O_CREAT). */
+int vfs_walk_continue(struct vfs_nameidata *nd, const char *body);
 /*
  * Resolves (dfd, name) to a referenced path (caller does vfs_path_put).
  * Takes ns_lock for reading itself.
@@ -630,6 +646,9 @@ bool vfs_owner_or_capable(const struct uk_cred *c,
 /* may_delete's sticky-bit rule: true if c may not remove inode in dir. */
 bool vfs_check_sticky(const struct uk_cred *c, const struct vfs_inode *dir,
 		      const struct vfs_inode *inode);
+int vfs_may_create(struct uk_task *t, struct vfs_inode *dir);
+int vfs_may_delete(struct uk_task *t, struct vfs_inode *dir,
+		   struct vfs_dentry *victim, bool isdir);
 /* Write access to the mount (EROFS). */
 int vfs_mnt_want_write(const struct vfs_mount *mnt);
 
@@ -661,6 +680,15 @@ int vfs_replace_fd(struct uk_task *t, unsigned int fd, struct vfs_file *f,
 		   unsigned int flags);
 int vfs_get_close_on_exec(struct uk_task *t, unsigned int fd);
 int vfs_set_close_on_exec(struct uk_task *t, unsigned int fd, bool on);
+
+/* close_range core: closes or marks close-on-exec fds first..last. */
+int vfs_close_range(struct uk_task *t, unsigned int first, unsigned int last,
+		    bool cloexec);
+void vfs_files_put(struct uk_files_struct *files);
+struct open_how;
+/* do_sys_openat2 on a kernel name; strict: openat2's checks. */
+long vfs_do_open(struct uk_task *t, int dfd, const char *name,
+		 struct open_how *how, bool strict);
 
 /* I/O cores (the checks of the syscalls, shared by the extras). */
 long vfs_read(struct vfs_file *f, struct vfs_iter *to, int64_t *pos);

@@ -147,6 +147,15 @@ static struct vfs_dentry *d_alloc(struct vfs_dentry *parent, const char *name,
 	return d;
 }
 
+struct vfs_dentry *vfs_d_alloc_anon(struct vfs_dentry *parent)
+{
+	struct vfs_dentry *d = d_alloc(parent, "#tmpfile", 8, 0);
+
+	if (d)
+		atomic_store(&d->d_count, 1);
+	return d;
+}
+
 /* Makes the root dentry of a new super block (count 1, for s_root). */
 struct vfs_dentry *vfs_d_alloc_root(struct vfs_super *sb,
 				    struct vfs_inode *root)

@@ -383,8 +383,6 @@ int vfs_set_close_on_exec(struct uk_task *t, unsigned int fd, bool on)
  * Files are closed after the lock is dropped.
  */
 int vfs_close_range(struct uk_task *t, unsigned int first, unsigned int last,
-		    bool cloexec);
-int vfs_close_range(struct uk_task *t, unsigned int first, unsigned int last,
 		    bool cloexec)
 {
 	struct uk_files_struct *files = t->files;
@@ -456,6 +454,12 @@ void uk_files_exit(struct uk_task *task)
 	}
 	pthread_mutex_unlock(&files->lock);
 	task->files = NULL;
+	vfs_files_put(files);
+}
+
+/* Drops a reference on a table; the last closes every descriptor. */
+void vfs_files_put(struct uk_files_struct *files)
+{
 	if (atomic_fetch_sub(&files->count, 1) != 1)
 		return;
 	for (unsigned int fd = 0; fd < files->max_fds; fd++)

@@ -321,6 +321,24 @@ int vfs_walk_locked(struct vfs_nameidata *nd, const char *name)
 	return 0;
 }
 
+/*
+ * Continues a LOOKUP_PARENT walk with a symlink's body met as the last
+ * component (open with O_CREAT follows it to create the target): counts
+ * the link (ELOOP over 40 or with NO_SYMLINKS) and walks body from
+ * nd->path, leaving nd->path/nd->last at its parent and last component.
+ */
+int vfs_walk_continue(struct vfs_nameidata *nd, const char *body)
+{
+	if (nd->flags & LOOKUP_NO_SYMLINKS)
+		return -ELOOP;
+	if (++nd->total_links > UK_MAXSYMLINKS)
+		return -ELOOP;
+	if (!*body)
+		return -ENOENT;
+	nd->trailing_slash = false;
+	return walk_body(nd, body, true);
+}
+
 /* Resolves (dfd, name) to a referenced path; takes ns_lock for reading. */
 int vfs_path_lookupat(struct uk_task *task, int dfd, const char *name,
 		      unsigned int flags, struct vfs_path *out)

@@ -109,3 +109,46 @@ int vfs_mnt_want_write(const struct vfs_mount *mnt)
 		return -EROFS;
 	return 0;
 }
+
+/*
+ * may_create: a new entry in dir needs dir alive (-ENOENT once removed)
+ * and write+search permission on it (-EACCES).
+ */
+int vfs_may_create(struct uk_task *t, struct vfs_inode *dir)
+{
+	if (dir->i_nlink == 0)
+		return -ENOENT;
+	return vfs_permission(t, dir, MAY_WRITE | MAY_EXEC);
+}
+
+/*
+ * may_delete: removing (or renaming away) victim from dir. -ENOENT for a
+ * negative victim, -EACCES without write+search on dir, -EPERM for the
+ * sticky bit, -ENOTDIR/-EISDIR for the wrong kind, -EBUSY for a mount
+ * point or a root.
+ */
+int vfs_may_delete(struct uk_task *t, struct vfs_inode *dir,
+		   struct vfs_dentry *victim, bool isdir)
+{
+	struct vfs_inode *inode = victim->d_inode;
+	int ret;
+
+	if (!inode)
+		return -ENOENT;
+	ret = vfs_permission(t, dir, MAY_WRITE | MAY_EXEC);
+	if (ret)
+		return ret;
+	if (vfs_check_sticky(&t->cred, dir, inode))
+		return -EPERM;
+	if (isdir) {
+		if (!S_ISDIR(inode->i_mode))
+			return -ENOTDIR;
+		if (vfs_d_is_root(victim))
+			return -EBUSY;
+	} else if (S_ISDIR(inode->i_mode)) {
+		return -EISDIR;
+	}
+	if (victim->d_mounted)
+		return -EBUSY;
+	return 0;
+}
