@@ -1419,16 +1419,24 @@ static const struct dt_op dt_extra_ops[] = {
 
 /* ---- the run ------------------------------------------------------------------ */
 
-int dt_prepare(struct dt_target *t, unsigned int uid, unsigned int gid)
+int dt_prepare(struct dt_target *t, unsigned int uid, unsigned int gid,
+	       struct dt_log *log)
 {
-	long ret = SC2(SYS_chmod, U("/"), 0755);
-	if (!ret)
-		ret = SC2(SYS_mkdir, U(DT_WORKDIR), 0755);
-	if (!ret)
-		ret = SC2(SYS_chmod, U(DT_WORKDIR), 0755);
-	if (!ret)
-		ret = SC3(SYS_chown, U(DT_WORKDIR), uid, gid);
-	return (int)ret;
+	char b[32];
+	long ret, err = 0;
+
+	ret = SC2(SYS_chmod, U("/"), 0755);
+	dt_log_printf(log, "setup chmod(\"/\", 0755) = %s",
+		      fmt_ret(b, sizeof(b), ret));
+	err = err ? err : ret;
+	ret = SC2(SYS_mkdir, U(DT_WORKDIR), 0755);
+	dt_log_printf(log, "setup mkdir(\"%s\", 0755) = %s", DT_WORKDIR,
+		      fmt_ret(b, sizeof(b), ret));
+	err = err ? err : ret;
+	ret = SC3(SYS_chown, U(DT_WORKDIR), uid, gid);
+	dt_log_printf(log, "setup chown(\"%s\", %u, %u) = %s", DT_WORKDIR, uid,
+		      gid, fmt_ret(b, sizeof(b), ret));
+	return (int)(err ? err : ret);
 }
 
 int dt_run_ops(struct dt_target *t, const struct dt_config *cfg,

@@ -88,9 +88,11 @@ void dt_log_append(struct dt_log *log, const char *s, size_t n);
 
 /*
  * Prepares an empty root for a run, as root on t: "/" mode 0755 and an empty
- * DT_WORKDIR, mode 0755, owned by uid:gid. Returns 0 or -errno.
+ * DT_WORKDIR, mode 0755, owned by uid:gid; each call is a record in log.
+ * Returns 0 or the first -errno (the run may go on: the logs will differ).
  */
-int dt_prepare(struct dt_target *t, unsigned int uid, unsigned int gid);
+int dt_prepare(struct dt_target *t, unsigned int uid, unsigned int gid,
+	       struct dt_log *log);
 
 /*
  * Sets umask 022 and cwd DT_WORKDIR on t, then runs cfg->nops random

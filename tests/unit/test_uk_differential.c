@@ -107,13 +107,7 @@ static int run_native(const char *root, const struct dt_config *cfg,
 			perror("difftest: chroot");
 			_exit(3);
 		}
-		int ret = dt_prepare(t, unpriv ? NOBODY : 0,
-				     unpriv ? NOBODY : 0);
-		if (ret) {
-			fprintf(stderr, "difftest: native prepare: %s\n",
-				strerror(-ret));
-			_exit(3);
-		}
+		dt_prepare(t, unpriv ? NOBODY : 0, unpriv ? NOBODY : 0, &log);
 		pid_t worker = fork();
 		if (worker == 0) {
 			if (unpriv && (setgroups(0, NULL) ||
@@ -141,6 +135,7 @@ static int run_native(const char *root, const struct dt_config *cfg,
 		char *buf = malloc(n + 1);
 		if (!buf || pread(mfd, buf, n, sizeof(times)) != (ssize_t)n)
 			_exit(3);
+		log.len = log.lines = 0; /* the worker's log starts with ours */
 		dt_log_append(&log, buf, n);
 		dt_dump_tree(t, cfg, &times, &log);
 		if (ftruncate(mfd, 0) ||
@@ -206,12 +201,9 @@ static int run_uk(const struct dt_config *cfg, struct dt_log *out)
 					       .priv = &root_side };
 	user_side = root_side;
 	user_side.target.priv = &user_side;
-	ret = dt_prepare(&root_side.target, unpriv ? NOBODY : 0,
-			 unpriv ? NOBODY : 0);
-	if (ret) {
-		fprintf(stderr, "difftest: uk prepare: %s\n", strerror(-ret));
-		goto out;
-	}
+	out->echo = verbose;
+	dt_prepare(&root_side.target, unpriv ? NOBODY : 0, unpriv ? NOBODY : 0,
+		   out);
 	if (unpriv) {
 		uk_cred_init(&cred, NOBODY, NOBODY);
 		user_side.task = uk_task_new(k, 2, &cred);
@@ -220,7 +212,6 @@ static int run_uk(const struct dt_config *cfg, struct dt_log *out)
 			goto out;
 		}
 	}
-	out->echo = verbose;
 	ret = dt_run_ops(&user_side.target, cfg, out, &times);
 	out->echo = false;
 	dt_dump_tree(&root_side.target, cfg, &times, out);
@@ -242,6 +233,39 @@ static void write_log(const char *prefix, const char *suffix,
 		fwrite(log->buf, 1, log->len, f);
 		fclose(f);
 	}
+}
+
+/*
+ * Lists the operations that returned ENOSYS on the uk side (once each): the
+ * first mismatch hides everything after it, this shows what is missing.
+ */
+static void print_enosys(const struct dt_log *log)
+{
+	char seen[2048] = "";
+	size_t len = 0;
+
+	for (const char *p = log->buf; p && *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		const char *hit = memmem(p, n, "= -ENOSYS", 9);
+		if (hit) {
+			const char *op = memchr(p, ' ', n);
+			const char *paren = op ? memchr(op, '(', n - (op - p)) : NULL;
+			if (op && paren) {
+				char name[64];
+				snprintf(name, sizeof(name), " %.*s ",
+					 (int)(paren - op - 1), op + 1);
+				if (!strstr(seen, name) &&
+				    len + strlen(name) < sizeof(seen))
+					len += snprintf(seen + len,
+							sizeof(seen) - len,
+							"%s", name);
+			}
+		}
+		p = nl ? nl + 1 : NULL;
+	}
+	if (len)
+		printf("difftest: uk returned ENOSYS for:%s\n", seen);
 }
 
 /* ---- the test ------------------------------------------------------------- */
@@ -289,6 +313,8 @@ static void test_matches_native(void **state)
 			      "native", seed, stdout);
 	printf("difftest: %lu records on each side, %s\n", native.lines,
 	       diff ? "MISMATCH" : "identical");
+	if (diff)
+		print_enosys(&ours);
 	nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	if (root2)
 		nftw(root2, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
