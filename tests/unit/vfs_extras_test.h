@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -304,6 +305,50 @@ static inline void xt_native_rmdir(struct xt *t)
 {
 	if (t->root[0])
 		nftw(t->root, xt_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/*
+ * A temporary directory with a tmpfs of opts mounted on it (what uk's
+ * tmpfs is compared with). 0, or -errno when mounting is not allowed.
+ */
+static inline int xt_native_tmpfs(struct xt *t, const char *opts)
+{
+	int ret = xt_native_dir(t);
+
+	if (ret)
+		return ret;
+	if (mount("ukx", t->root, "tmpfs", 0, opts)) {
+		ret = -errno;
+		rmdir(t->root);
+		t->root[0] = '\0';
+	}
+	return ret;
+}
+
+/* Unmounts what is mounted under and on t->root, then removes it. */
+static inline void xt_native_tmpfs_done(struct xt *t, const char *inner)
+{
+	char p[600];
+
+	if (!t->root[0])
+		return;
+	if (inner) {
+		snprintf(p, sizeof(p), "%s/%s", t->root, inner);
+		umount2(p, MNT_DETACH);
+	}
+	umount2(t->root, MNT_DETACH);
+	rmdir(t->root);
+}
+
+/* FNV-1a of n bytes, to log data without printing it. */
+static inline unsigned long xt_hash(const void *p, size_t n)
+{
+	const unsigned char *c = p;
+	unsigned long h = 1469598103934665603ul;
+
+	while (n--)
+		h = (h ^ *c++) * 1099511628211ul;
+	return h;
 }
 
 #endif /* UK_TESTS_VFS_EXTRAS_TEST_H */
