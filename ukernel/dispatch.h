@@ -293,8 +293,11 @@ long uk_policy_check(struct uk_policy *p, struct uk_task *task,
 
 /*
  * Installs the SIGSEGV/SIGBUS handler that turns a fault in a uaccess
- * routine into -EFAULT (docs/uaccess.md). Idempotent and thread-safe;
- * uk_kernel_new() and the first copy call it. Returns 0 or -errno.
+ * routine into -EFAULT (docs/uaccess.md); faults that are not ours go to
+ * the handler it replaced. Thread-safe; uk_kernel_new() and the first copy
+ * call it. A program (or test framework) that installs its own SIGSEGV
+ * handler afterwards must call it again, or bad user pointers crash.
+ * Returns 0 or -errno.
  */
 int uk_uaccess_init(void);
 

@@ -158,7 +158,8 @@ SYSCALL_DEFINE2(setregid, gid_t, rgid, gid_t, egid)
 
 /*
  * setres{u,g}id(r, e, s): -1 leaves an id alone; unprivileged, each new id
- * must be one of the old real, effective and saved ids.
+ * must be one of the old real, effective and saved ids. As in Linux, a
+ * call that changes nothing returns before the fs id is reset to the euid.
  */
 static long uk_setres(struct uk_task *task, uid_t *id, uid_t *eid,
 		      uid_t *sid, uid_t *fsid, uid_t r, uid_t e, uid_t s)
@@ -166,6 +167,11 @@ static long uk_setres(struct uk_task *task, uid_t *id, uid_t *eid,
 	const uid_t want[3] = { r, e, s };
 	unsigned int i;
 
+	/* a no-op changes nothing, not even an fs id apart from the euid */
+	if ((r == UK_INVALID_ID || r == *id) &&
+	    (e == UK_INVALID_ID || (e == *eid && e == *fsid)) &&
+	    (s == UK_INVALID_ID || s == *sid))
+		return 0;
 	if (!uk_capable_setid(&task->cred)) {
 		for (i = 0; i < 3; i++)
 			if (want[i] != UK_INVALID_ID && want[i] != *id &&

@@ -220,6 +220,14 @@ out(struct uk_out *o, const char *fmt, ...)
 						       : o->size - o->len - 1;
 }
 
+static void out_ptr(struct uk_out *o, unsigned long p)
+{
+	if (p)
+		out(o, "%#lx", p);
+	else
+		out(o, "NULL");
+}
+
 struct uk_flag {
 	unsigned long bit;
 	const char *name;
@@ -334,7 +342,7 @@ static void out_path(struct uk_out *o, struct uk_task *t, unsigned long p)
 	}
 	len = t->mm->strncpy_from(t, buf, p, sizeof(buf));
 	if (len < 0)
-		out(o, "%#lx", p);
+		out_ptr(o, p);
 	else
 		out_quoted(o, buf, (size_t)len, sizeof(buf), len == sizeof(buf));
 }
@@ -346,7 +354,7 @@ static void out_buf(struct uk_out *o, struct uk_task *t, unsigned long p,
 	size_t take = n < sizeof(buf) ? n : sizeof(buf);
 
 	if (copy_from_user(t, buf, p, take))
-		out(o, "%#lx", p);
+		out_ptr(o, p);
 	else
 		out_quoted(o, buf, take, sizeof(buf), take < n);
 }
@@ -363,7 +371,7 @@ static void out_stat(struct uk_out *o, struct uk_task *t, unsigned long p)
 	size_t i;
 
 	if (copy_from_user(t, &st, p, sizeof(st))) {
-		out(o, "%#lx", p);
+		out_ptr(o, p);
 		return;
 	}
 	out(o, "{st_mode=");
@@ -462,10 +470,7 @@ static void out_arg(struct uk_out *o, struct uk_task *t, unsigned long nr,
 		out(o, "%lu", v);
 		break;
 	case A_PTR:
-		if (v)
-			out(o, "%#lx", v);
-		else
-			out(o, "NULL");
+		out_ptr(o, v);
 		break;
 	case A_PATH:
 		out_path(o, t, v);
@@ -477,13 +482,13 @@ static void out_arg(struct uk_out *o, struct uk_task *t, unsigned long nr,
 		if (ok)
 			out_buf(o, t, v, (size_t)ret);
 		else
-			out(o, "%#lx", v);
+			out_ptr(o, v);
 		break;
 	case A_STAT_OUT:
 		if (ok)
 			out_stat(o, t, v);
 		else
-			out(o, "%#lx", v);
+			out_ptr(o, v);
 		break;
 	case A_IDS_OUT: {
 		uint32_t id;
@@ -491,7 +496,7 @@ static void out_arg(struct uk_out *o, struct uk_task *t, unsigned long nr,
 		if (ok && !copy_from_user(t, &id, v, sizeof(id)))
 			out(o, "[%u]", id);
 		else
-			out(o, "%#lx", v);
+			out_ptr(o, v);
 		break;
 	}
 	case A_OFLAGS:

@@ -92,32 +92,49 @@ static void uk_uaccess_fault(int sig, siginfo_t *si, void *uctx)
 	uk_uaccess_chain(sig, si, uctx);
 }
 
-static pthread_once_t uk_uaccess_once = PTHREAD_ONCE_INIT;
-static atomic_int uk_uaccess_state; /* 0: not yet, 1: ready, < 0: -errno */
+/*
+ * uk_uaccess_lock serialises (re)installation and protects uk_old_segv and
+ * uk_old_bus against it; the handler reads them without the lock, which is
+ * safe because they change only while our handler is not installed.
+ */
+static pthread_mutex_t uk_uaccess_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int uk_uaccess_state; /* 0: not yet, 1: installed, < 0: -errno */
 
-static void uk_uaccess_install(void)
+/* Installs our handler for sig unless it is there already. */
+static int uk_uaccess_install_locked(int sig, struct sigaction *old)
 {
-	struct sigaction sa;
+	struct sigaction sa, cur;
 
+	if (sigaction(sig, NULL, &cur))
+		return -errno;
+	if ((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == uk_uaccess_fault)
+		return 0;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = uk_uaccess_fault;
 	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
 	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGSEGV, &sa, &uk_old_segv) ||
-	    sigaction(SIGBUS, &sa, &uk_old_bus)) {
-		atomic_store(&uk_uaccess_state, -errno);
-		return;
-	}
-	atomic_store(&uk_uaccess_state, 1);
+	*old = cur;
+	if (sigaction(sig, &sa, NULL))
+		return -errno;
+	return 0;
 }
 
+/*
+ * Also re-installs the handler when someone replaced it since (a test
+ * framework that catches crashes per test, a program's own handler); the
+ * one found there becomes the one faults that are not ours go to.
+ */
 int uk_uaccess_init(void)
 {
-	int state;
+	int ret;
 
-	pthread_once(&uk_uaccess_once, uk_uaccess_install);
-	state = atomic_load(&uk_uaccess_state);
-	return state < 0 ? state : 0;
+	pthread_mutex_lock(&uk_uaccess_lock);
+	ret = uk_uaccess_install_locked(SIGSEGV, &uk_old_segv);
+	if (!ret)
+		ret = uk_uaccess_install_locked(SIGBUS, &uk_old_bus);
+	atomic_store(&uk_uaccess_state, ret ? ret : 1);
+	pthread_mutex_unlock(&uk_uaccess_lock);
+	return ret;
 }
 
 static inline int uk_uaccess_ready(void)
