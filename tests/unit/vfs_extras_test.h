@@ -122,24 +122,25 @@ static inline long xt_call_buf(struct xt *t, long nr,
 {
 	static struct xt_req req;
 	static struct xt_resp resp;
+	void *ubuf = NULL;
 
 	if (t->task)
 		return uk_dispatch(t->task, (unsigned long)nr, a);
 	if (!t->remote)
 		return xt_native(nr, a);
+	if (bufarg >= 0 && bufarg < 6)
+		ubuf = (void *)(uintptr_t)a[bufarg];
 	req.nr = nr;
 	memcpy(req.a, a, sizeof(req.a));
-	req.bufarg = bufarg;
+	req.bufarg = ubuf ? bufarg : -1;
 	req.buflen = buflen;
-	if (bufarg >= 0 && a[bufarg])
-		memcpy(req.buf, (const void *)(uintptr_t)a[bufarg], buflen);
-	else
-		req.bufarg = -1;
+	if (ubuf)
+		memcpy(req.buf, ubuf, buflen);
 	if (write(t->req_fd, &req, sizeof(req)) != (ssize_t)sizeof(req) ||
 	    read(t->resp_fd, &resp, sizeof(resp)) != (ssize_t)sizeof(resp))
 		return -EPIPE;
-	if (req.bufarg >= 0)
-		memcpy((void *)(uintptr_t)a[bufarg], resp.buf, buflen);
+	if (ubuf)
+		memcpy(ubuf, resp.buf, buflen);
 	return resp.ret;
 }
 
