@@ -42,6 +42,13 @@ struct vfs_lock_ctx {
 	pthread_mutex_t lock;
 	struct vfs_file_lock *posix;
 	struct vfs_file_lock *flock;
+	/*
+	 * Requests asleep on this context: raised under lock before the
+	 * sleeper lets go of it, lowered when it wakes. A change made under
+	 * lock that reads 0 has no one to wake, so the common, uncontended
+	 * case never touches vfs_blocked_lock.
+	 */
+	atomic_int nr_waiters;
 };
 
 /* ---- contexts -------------------------------------------------------- */
@@ -145,6 +152,8 @@ static void wake_waiters_locked(struct vfs_lock_ctx *ctx)
 {
 	struct vfs_lock_waiter *w, *next;
 
+	if (!atomic_load_explicit(&ctx->nr_waiters, memory_order_relaxed))
+		return;
 	pthread_mutex_lock(&vfs_blocked_lock);
 	for (w = vfs_blocked_list; w; w = next) {
 		next = w->next;
@@ -233,12 +242,14 @@ static int wait_for_blocker(struct vfs_lock_ctx *ctx,
 	}
 	pthread_cond_init(&w.cond, NULL);
 	waiter_insert_locked(&w);
+	atomic_fetch_add_explicit(&ctx->nr_waiters, 1, memory_order_relaxed);
 	pthread_mutex_unlock(&ctx->lock);
 
 	while (!w.woken && !w.interrupted)
 		pthread_cond_wait(&w.cond, &vfs_blocked_lock);
 	if (w.interrupted)
 		ret = -EINTR;
+	atomic_fetch_sub_explicit(&ctx->nr_waiters, 1, memory_order_relaxed);
 	pthread_mutex_unlock(&vfs_blocked_lock);
 	pthread_cond_destroy(&w.cond);
 	return ret;

@@ -23,6 +23,7 @@
 
 #include "uk.h"
 #include "uk_err.h"
+#include "vfs_extras.h"
 #include "vfs_extras_test.h"
 
 #define KEEP 0x01  /* FALLOC_FL_KEEP_SIZE */
@@ -242,11 +243,43 @@ static void test_falloc_times(void **state)
 	uk_kernel_free(k);
 }
 
+/*
+ * The file-type errnos of man 2 fallocate that no syscall here can reach
+ * (our FIFOs cannot be opened, a directory or a device cannot be opened
+ * for writing): vfs_fallocate on hand-made files.
+ */
+static void test_falloc_file_types(void **state)
+{
+	struct vfs_super sb = { .s_maxbytes = INT64_MAX };
+	struct vfs_inode inode = { .i_sb = &sb, .i_mode = S_IFIFO | 0644 };
+	struct vfs_file f = { .f_inode = &inode, .f_mode = FMODE_WRITE };
+
+	assert_int_equal(vfs_fallocate(NULL, &f, 0, 0, 1), -ESPIPE);
+	inode.i_mode = S_IFDIR | 0755;
+	assert_int_equal(vfs_fallocate(NULL, &f, 0, 0, 1), -EISDIR);
+	inode.i_mode = S_IFCHR | 0644;
+	assert_int_equal(vfs_fallocate(NULL, &f, 0, 0, 1), -ENODEV);
+	inode.i_mode = S_IFSOCK | 0644;
+	assert_int_equal(vfs_fallocate(NULL, &f, KEEP, 0, 1), -ENODEV);
+	/* A regular file of a file system without the op. */
+	inode.i_mode = S_IFREG | 0644;
+	assert_int_equal(vfs_fallocate(NULL, &f, 0, 0, 1), -EOPNOTSUPP);
+	sb.s_maxbytes = 1 << 20;
+	assert_int_equal(vfs_fallocate(NULL, &f, 0, (1 << 20) - 1, 2),
+			 -EFBIG);
+	/* Mode and range come first, then the access mode. */
+	f.f_mode = FMODE_READ;
+	assert_int_equal(vfs_fallocate(NULL, &f, 0, 0, 1), -EBADF);
+	assert_int_equal(vfs_fallocate(NULL, &f, 0x100, 0, 1), -EOPNOTSUPP);
+	assert_int_equal(vfs_fallocate(NULL, &f, 0, 0, 0), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_falloc_matches_native),
 		cmocka_unit_test(test_falloc_times),
+		cmocka_unit_test(test_falloc_file_types),
 	};
 
 	return cmocka_run_group_tests_name("vfs_falloc", tests, NULL, NULL);
