@@ -567,6 +567,73 @@ static void test_stats_two_kernels(void **state)
 	uk_kernel_free(k2);
 }
 
+struct race {
+	struct uk_task *t;
+	atomic_int stop;
+	atomic_long bad;
+};
+
+static void *race_thread(void *arg)
+{
+	struct race *r = arg;
+
+	while (!atomic_load(&r->stop)) {
+		long ret = SC0(r->t, UK_NR_getpid);
+
+		if (ret != 4242 && ret != -EPERM && ret != -EIO)
+			atomic_fetch_add(&r->bad, 1);
+	}
+	return NULL;
+}
+
+static void nop_exit(struct uk_trace *tr, struct uk_task *t, unsigned long nr,
+		     const unsigned long *args, long ret, uint64_t ns)
+{
+	(void)tr, (void)t, (void)nr, (void)args, (void)ret, (void)ns;
+}
+
+/*
+ * Rules, tracers and timing change while two threads dispatch: every
+ * result is one the rules in force could give, and nothing crashes.
+ */
+static void test_hooks_change_under_load(void **state)
+{
+	struct fixture *f = fx(state);
+	struct uk_trace tr = { .exit = nop_exit };
+	struct race r = { .t = f->t };
+	pthread_t th[2];
+	int i;
+
+	for (i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, race_thread, &r), 0);
+	for (i = 0; i < 3000; i++) {
+		switch (i % 5) {
+		case 0:
+			uk_policy_set(f->k, UK_NR_getpid, UK_POLICY_ERRNO, EPERM, 0);
+			break;
+		case 1:
+			uk_trace_attach(f->k, &tr);
+			break;
+		case 2:
+			uk_policy_set(f->k, UK_NR_getpid, UK_POLICY_FAIL_NTH, EIO, 2);
+			uk_stats_set_timing(f->k, true);
+			break;
+		case 3:
+			uk_trace_attach(f->k, NULL);
+			break;
+		default:
+			uk_policy_clear(f->k);
+			uk_stats_set_timing(f->k, false);
+		}
+		if (i % 100 == 0)
+			usleep(100);
+	}
+	atomic_store(&r.stop, 1);
+	for (i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	assert_int_equal(atomic_load(&r.bad), 0);
+}
+
 static void test_io_accounting(void **state)
 {
 	struct fixture *f = fx(state);
@@ -611,6 +678,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_stats_two_kernels, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_hooks_change_under_load,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_io_accounting, setup,
 						teardown),
 	};
