@@ -285,8 +285,8 @@ out_put:
 	return ret;
 }
 
-SYSCALL_DEFINE4(sendfile64, unsigned int, out_fd, unsigned int, in_fd,
-		uk_uptr, offset, size_t, count)
+SYSCALL_DEFINE4(sendfile64, unsigned int, out_fd, unsigned int, in_fd, uk_uptr,
+		offset, size_t, count)
 {
 	int64_t pos;
 	long ret;

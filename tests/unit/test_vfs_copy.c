@@ -29,8 +29,7 @@
 #define SRC_SIZE 300000
 
 /* Logs a file's size and the hash of its whole content. */
-static void log_file(struct xt *t, struct xlog *log, int line,
-		     const char *rel)
+static void log_file(struct xt *t, struct xlog *log, int line, const char *rel)
 {
 	char *buf = xb(SRC_SIZE * 2);
 	long fd = XSC(t, SYS_openat, U(AT_FDCWD), UP(xp(t, rel)), O_RDONLY);
@@ -44,7 +43,7 @@ static void log_file(struct xt *t, struct xlog *log, int line,
 #define FILE_LOG(rel) log_file(t, log, __LINE__, rel)
 #define POS(fd) R(XSC(t, SYS_lseek, U(fd), 0, SEEK_CUR))
 #define CFR(in, offin, out, offout, len, flags)                                \
-	R(XSC(t, SYS_copy_file_range, U(in), UP(offin), U(out), UP(offout),   \
+	R(XSC(t, SYS_copy_file_range, U(in), UP(offin), U(out), UP(offout),    \
 	      U(len), U(flags)))
 #define SENDFILE(out, in, off, count)                                          \
 	R(XSC(t, SYS_sendfile, U(out), U(in), UP(off), U(count)))
@@ -207,7 +206,7 @@ static void test_copy_matches_native(void **state)
 {
 	static struct xlog uk_log, native_log;
 	struct uk_kernel *k;
-	struct xt t = { 0 };
+	struct xt t = {0};
 	char m2[600];
 
 	memset(&uk_log, 0, sizeof(uk_log));
