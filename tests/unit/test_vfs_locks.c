@@ -855,6 +855,35 @@ static void test_setlkw_edeadlk(void **state)
 	pair_uk_done(&p);
 }
 
+/*
+ * What the ring server does for a client that dies while one of its
+ * threads sleeps in F_SETLKW: vfs_locks_interrupt makes the call return
+ * -EINTR, with nothing locked.
+ */
+static void test_setlkw_interrupted(void **state)
+{
+	struct pair p;
+	struct call c;
+	struct flock l;
+	long fa, fb;
+
+	assert_int_equal(pair_uk(&p), 0);
+	fa = xt_open(&p.a, "f", O_RDWR | O_CREAT, 0644);
+	fb = xt_open(&p.b, "f", O_RDWR, 0);
+	assert_int_equal(
+		xlock(&p.a, fa, F_SETLK, F_WRLCK, SEEK_SET, 0, 0, 0, NULL), 0);
+	call_setlkw(&c, &p.b, fb, F_RDLCK, 10, 10);
+	assert_int_equal(atomic_load(&c.done), 0);
+	vfs_locks_interrupt(p.b.task);
+	assert_int_equal(call_join(&c), -EINTR);
+	assert_int_equal(
+		xlock(&p.a, fa, F_SETLK, F_UNLCK, SEEK_SET, 0, 0, 0, NULL), 0);
+	assert_int_equal(
+		xlock(&p.a, fa, F_GETLK, F_WRLCK, SEEK_SET, 0, 0, 0, &l), 0);
+	assert_int_equal(l.l_type, F_UNLCK);
+	pair_uk_done(&p);
+}
+
 /* A forked child is another process: it does not inherit POSIX locks. */
 static void test_fork_does_not_inherit(void **state)
 {
@@ -934,6 +963,7 @@ int main(void)
 		cmocka_unit_test(test_setlkw_woken_by_unlock),
 		cmocka_unit_test(test_setlkw_woken_by_exit),
 		cmocka_unit_test(test_setlkw_edeadlk),
+		cmocka_unit_test(test_setlkw_interrupted),
 		cmocka_unit_test(test_fork_does_not_inherit),
 		cmocka_unit_test(test_flock_sleeps),
 	};
