@@ -10,9 +10,10 @@
  * Each is timed in batches, ours and native alternating; a batch's ns per op
  * is its time over its count, and the median batch is reported.
  *
- * Usage: bench-kernel [--json] [--quick] [--only OP]
+ * Usage: bench-kernel [--json] [--quick] [--only OP] [--ours-only]
  *        (bench/run kernel [--json]); --quick runs a tenth of each batch,
- *        --only OP one operation (for perf record).
+ *        --only OP one operation, --ours-only skips the native side (both
+ *        for perf record).
  * The native directory is made under $UK_BUILD (bench/run sets it) or the
  * current directory; a note is printed when that is not ext4.
  */
@@ -323,6 +324,7 @@ int main(int argc, char **argv)
 {
 	bool json = false, quick = false;
 	const char *only = NULL;
+	bool ours_only = false;
 	struct bench_op ops[] = {
 		{ "stat", ours_stat, native_stat, 20000 },
 		{ "open_close", ours_open_close, native_open_close, 10000 },
@@ -340,9 +342,11 @@ int main(int argc, char **argv)
 			quick = true;
 		else if (!strcmp(argv[i], "--only") && i + 1 < argc)
 			only = argv[++i];
+		else if (!strcmp(argv[i], "--ours-only"))
+			ours_only = true;
 		else {
 			fprintf(stderr, "usage: bench-kernel [--json] [--quick] "
-					"[--only OP]\n");
+					"[--only OP] [--ours-only]\n");
 			return 2;
 		}
 	}
@@ -358,10 +362,11 @@ int main(int argc, char **argv)
 		}
 
 		o->ours(n / 4 + 1); /* warm up both sides */
-		o->native(n / 4 + 1);
+		if (!ours_only)
+			o->native(n / 4 + 1);
 		for (int b = 0; b < NBATCH; b++) {
 			ours[b] = (double)o->ours(n) / n;
-			native[b] = (double)o->native(n) / n;
+			native[b] = ours_only ? 0 : (double)o->native(n) / n;
 		}
 		qsort(ours, NBATCH, sizeof(double), cmp_double);
 		qsort(native, NBATCH, sizeof(double), cmp_double);
