@@ -606,6 +606,23 @@ static void lock_sequence(struct pair *p, struct xlog *log)
 	SETLK(A, fa, F_SETLK, F_RDLCK, SEEK_SET, 0, 1);
 	R(XSC(B, SYS_close, U(fb)));
 	SETLK(A, fa, F_SETLK, F_RDLCK, SEEK_SET, 0, 1);
+
+	/* dup2 over a descriptor of the file closes it: locks go too. */
+	fb = RFD(xt_open(B, "f", O_RDWR, 0));
+	fo = RFD(xt_open(A, "other", O_RDWR | O_CREAT, 0644));
+	fo2 = RFD(xt_open(A, "f", O_RDONLY, 0));
+	SETLK(A, fa, F_SETLK, F_WRLCK, SEEK_SET, 0, 0);
+	GETLK(B, fb, F_GETLK, F_RDLCK, SEEK_SET, 0, 0);
+	R(XSC(A, SYS_dup2, U(fo), U(fo2)) == fo2);
+	GETLK(B, fb, F_GETLK, F_RDLCK, SEEK_SET, 0, 0);
+	R(XSC(A, SYS_close, U(fo2)));
+	/* The same through close_range. */
+	SETLK(A, fa, F_SETLK, F_WRLCK, SEEK_SET, 0, 0);
+	fo2 = RFD(xt_open(A, "f", O_RDONLY, 0));
+	R(XSC(A, SYS_close_range, U(fo2), U(fo2), 0));
+	GETLK(B, fb, F_GETLK, F_RDLCK, SEEK_SET, 0, 0);
+	R(XSC(A, SYS_close, U(fo)));
+	R(XSC(B, SYS_close, U(fb)));
 	R(XSC(A, SYS_close, U(fa)));
 }
 
