@@ -287,6 +287,35 @@ static void test_engine_deadlock(void **state)
 	vfs_lock_ctx_free(ctx2);
 }
 
+/* A cycle through three owners on three inodes is found too. */
+static void test_engine_deadlock_three(void **state)
+{
+	struct vfs_lock_ctx *c1 = *state, *c2 = vfs_lock_ctx_new(),
+			    *c3 = vfs_lock_ctx_new();
+	struct sleeper sa = {.ctx = c2, .owner = &owner_a, .type = F_WRLCK};
+	struct sleeper sb = {.ctx = c3, .owner = &owner_b, .type = F_WRLCK};
+
+	assert_false(IS_ERR(c2) || IS_ERR(c3));
+	assert_int_equal(lk(c1, &owner_a, F_WRLCK, 0, 0, 0), 0);
+	assert_int_equal(lk(c2, &owner_b, F_WRLCK, 0, 0, 0), 0);
+	assert_int_equal(lk(c3, &owner_c, F_WRLCK, 0, 0, 0), 0);
+	sleeper_start(&sa); /* A waits for B */
+	sleeper_start(&sb); /* B waits for C */
+	assert_int_equal(lk(c1, &owner_c, F_WRLCK, 0, 0, VFS_FL_SLEEP),
+			 -EDEADLK);
+	/* Without the last edge there is no cycle: C just fails. */
+	assert_int_equal(lk(c1, &owner_c, F_RDLCK, 0, 0, 0), -EAGAIN);
+	vfs_locks_remove_owner(c3, &owner_c);
+	assert_int_equal(sleeper_join(&sb), 0);
+	vfs_locks_remove_owner(c2, &owner_b);
+	assert_int_equal(sleeper_join(&sa), 0);
+	vfs_locks_remove_owner(c1, &owner_a);
+	vfs_locks_remove_owner(c2, &owner_a);
+	vfs_locks_remove_owner(c3, &owner_b);
+	vfs_lock_ctx_free(c2);
+	vfs_lock_ctx_free(c3);
+}
+
 static void test_engine_interrupt(void **state)
 {
 	struct vfs_lock_ctx *ctx = *state;
@@ -968,6 +997,7 @@ int main(void)
 		T(test_engine_getlk_order),
 		T(test_engine_sleep_woken_by_unlock),
 		T(test_engine_deadlock),
+		T(test_engine_deadlock_three),
 		T(test_engine_interrupt),
 		T(test_engine_flock),
 		T(test_engine_hammer),
