@@ -282,7 +282,8 @@ long vfs_read(struct vfs_file *f, struct vfs_iter *to, int64_t *pos)
 	pthread_rwlock_rdlock(&inode->i_rwsem);
 	ret = f->f_op->read_iter(f, to, pos);
 	pthread_rwlock_unlock(&inode->i_rwsem);
-	if (ret > 0)
+	/* Even a read at EOF is an access (filemap_read's file_accessed). */
+	if (ret >= 0)
 		vfs_touch_atime(&f->f_path);
 	return ret;
 }

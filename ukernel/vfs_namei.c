@@ -168,6 +168,9 @@ static int follow_link(struct vfs_nameidata *nd, struct vfs_dentry *d,
 		return -ELOOP;
 	if (++nd->total_links > UK_MAXSYMLINKS)
 		return -ELOOP;
+	/* Following a link reads it: relatime applies (pick_link). */
+	struct vfs_path link = { .mnt = nd->path.mnt, .dentry = d };
+	vfs_touch_atime(&link);
 	if (inode->i_op->get_link) {
 		body = inode->i_op->get_link(d);
 	} else if (inode->i_op->readlink) {
