@@ -8,6 +8,10 @@
  */
 #include "vfs_test.h"
 
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452
+#endif
+
 static void test_dup_family(void **state)
 {
 	struct ukt *x = *state;
@@ -139,6 +143,53 @@ static void test_sync_family(void **state)
 	U(t, SYS_close, fd);
 }
 
+static void test_advice_ranges_chroot(void **state)
+{
+	struct ukt *x = *state;
+	struct uk_task *t = x->root;
+	struct stat st;
+	long fd, w, n;
+
+	ukt_both_file(x, "/f", 0644, "data");
+	fd = U(t, SYS_open, "/f", O_RDONLY);
+	w = U(t, SYS_open, "/f", O_WRONLY);
+	n = N(SYS_open, ukt_np(x, "/f"), O_RDONLY);
+	for (int adv = -1; adv <= 6; adv++)
+		CMP(U(t, SYS_fadvise64, fd, 0, 10, adv),
+		    N(SYS_fadvise64, n, 0, 10, adv));
+	CMP(U(t, SYS_fadvise64, fd, 0, -1L, 0), N(SYS_fadvise64, n, 0, -1L, 0));
+	CMP(U(t, SYS_readahead, fd, 0, 100), N(SYS_readahead, n, 0, 100));
+	assert_int_equal(U(t, SYS_readahead, w, 0, 100), -EBADF);
+	CMP(U(t, SYS_sync_file_range, fd, 0, 10, 8),
+	    N(SYS_sync_file_range, n, 0, 10, 8));
+	CMP(U(t, SYS_sync_file_range, fd, -1, 10, 2),
+	    N(SYS_sync_file_range, n, -1, 10, 2));
+	CMP(U(t, SYS_sync_file_range, fd, 0, 10, 7),
+	    N(SYS_sync_file_range, n, 0, 10, 7));
+	close((int)n);
+	U(t, SYS_close, fd);
+	U(t, SYS_close, w);
+	/* fchmodat2 refuses to chmod a symlink itself. */
+	assert_int_equal(U(t, SYS_symlink, "f", "/l"), 0);
+	assert_int_equal(U(t, SYS_fchmodat2, AT_FDCWD, "/l", 0600,
+			   AT_SYMLINK_NOFOLLOW),
+			 -EOPNOTSUPP);
+	assert_int_equal(U(t, SYS_fchmodat2, AT_FDCWD, "/l", 0600, 0), 0);
+	assert_int_equal(U(t, SYS_stat, "/f", &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(U(t, SYS_fchmodat2, AT_FDCWD, "/l", 0600, 1), -EINVAL);
+	/* chroot: the new root bounds "/" and "..". */
+	assert_int_equal(U(t, SYS_mkdir, "/jail", 0755), 0);
+	ukt_put(t, "/jail/in", "x");
+	assert_int_equal(U(x->user, SYS_chroot, "/jail"), -EPERM);
+	assert_int_equal(U(t, SYS_chroot, "/f"), -ENOTDIR);
+	assert_int_equal(U(t, SYS_chroot, "/jail"), 0);
+	assert_int_equal(U(t, SYS_chdir, "/"), 0);
+	assert_int_equal(U(t, SYS_stat, "/in", &st), 0);
+	assert_int_equal(U(t, SYS_stat, "/../../in", &st), 0);
+	assert_int_equal(U(t, SYS_stat, "/f", &st), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -150,6 +201,8 @@ int main(void)
 						ukt_teardown),
 		cmocka_unit_test_setup_teardown(test_sync_family, ukt_setup,
 						ukt_teardown),
+		cmocka_unit_test_setup_teardown(test_advice_ranges_chroot,
+						ukt_setup, ukt_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
