@@ -647,9 +647,10 @@ static int tmpfs_setattr(struct vfs_dentry *dentry, struct vfs_iattr *attr)
 
 /*
  * fallocate (i_rwsem write-held by the caller): mode 0 or KEEP_SIZE
- * allocates every page of the range (-ENOSPC, undoing nothing already
- * allocated, as shmem keeps... no: pages past the old end are freed again);
- * PUNCH_HOLE|KEEP_SIZE frees them.
+ * allocates every page of the range and extends i_size unless KEEP_SIZE;
+ * on ENOSPC the pages it added past the end of the file are given back
+ * (shmem does the same) and the error returned. PUNCH_HOLE|KEEP_SIZE frees
+ * whole pages and zeroes partial ones, within i_size.
  */
 static long tmpfs_fallocate(struct vfs_inode *inode, int mode, int64_t offset,
 			    int64_t len)
