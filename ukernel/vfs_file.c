@@ -254,6 +254,7 @@ void vfs_touch_atime(const struct vfs_path *path)
 	    now.tv_sec - inode->i_atime.tv_sec >= 24 * 3600)
 		inode->i_atime = now;
 	pthread_mutex_unlock(&inode->i_lock);
+	vfs_mark_inode_dirty(inode);
 }
 
 /*
@@ -308,6 +309,7 @@ void vfs_file_remove_privs(struct uk_task *t, struct vfs_file *f)
 		inode->i_mode &= ~S_ISGID;
 	vfs_inode_touch_ctime(inode);
 	pthread_mutex_unlock(&inode->i_lock);
+	vfs_mark_inode_dirty(inode);
 }
 
 /*
