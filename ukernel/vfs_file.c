@@ -284,7 +284,9 @@ long vfs_read(struct vfs_file *f, struct vfs_iter *to, int64_t *pos)
 	ret = f->f_op->read_iter(f, to, pos);
 	pthread_rwlock_unlock(&inode->i_rwsem);
 	/* Even a read at EOF is an access (filemap_read's file_accessed). */
-	if (ret >= 0)
+	if (ret >= 0 && !(atomic_load_explicit(&f->f_flags,
+					       memory_order_relaxed) &
+			  O_NOATIME))
 		vfs_touch_atime(&f->f_path);
 	return ret;
 }
