@@ -547,6 +547,8 @@ void vfs_dcache_prune(struct uk_vfs *vfs);
 uint32_t vfs_name_hash(const struct vfs_dentry *parent, const char *name,
 		       uint32_t len);
 int vfs_dcache_init(struct uk_vfs *vfs);
+/* After a read-side walk: prunes if lookups piled up negative dentries. */
+void vfs_dcache_maybe_prune(struct uk_vfs *vfs);
 /* Frees the cached dentries of sb (all if NULL) at unmount/teardown. */
 void vfs_dcache_drop_sb(struct uk_vfs *vfs, struct vfs_super *sb);
 /* Pins a new positive tmpfs dentry and lists it for readdir. */

@@ -497,6 +497,26 @@ void vfs_dcache_prune(struct uk_vfs *vfs)
 }
 
 /*
+ * Called after a read-side walk dropped ns_lock: when lookups of missing
+ * names (which only read-lock) have piled up negative dentries or long
+ * chains, take the write lock once and prune. The counters are read
+ * without dcache_lock (a stale value only delays the prune).
+ */
+void vfs_dcache_maybe_prune(struct uk_vfs *vfs)
+{
+	size_t neg = __atomic_load_n(&vfs->nr_negative, __ATOMIC_RELAXED);
+	size_t all = __atomic_load_n(&vfs->nr_dentry, __ATOMIC_RELAXED);
+
+	size_t buckets = __atomic_load_n(&vfs->hash_mask, __ATOMIC_RELAXED) + 1;
+
+	if (uk_likely(neg <= 2 * DCACHE_NEGATIVE_MAX && all <= 4 * buckets))
+		return;
+	pthread_rwlock_wrlock(&vfs->ns_lock);
+	vfs_dcache_prune(vfs);
+	pthread_rwlock_unlock(&vfs->ns_lock);
+}
+
+/*
  * Frees every cached dentry of sb (every dentry when sb is NULL) at
  * unmount or teardown, when nothing outside the cache holds one: unhashes
  * them, then frees leaves pass by pass (a dentry at count 0 has no
