@@ -539,9 +539,15 @@ struct vfs_dentry *vfs_lookup_one(struct uk_vfs *vfs,
 struct vfs_dentry *vfs_d_alloc_anon(struct vfs_dentry *parent);
 /* Turns a positive dentry negative after unlink/rmdir (ns_lock write). */
 void vfs_d_delete(struct vfs_dentry *d);
-/* Moves d under new_parent with new_name (rename; ns_lock write). */
-void vfs_d_move(struct vfs_dentry *d, struct vfs_dentry *target);
-void vfs_d_exchange(struct vfs_dentry *a, struct vfs_dentry *b);
+/*
+ * Rename in the dcache (ns_lock write): d takes target's parent and name;
+ * exchange swaps a's and b's. The name buffers come from vfs_d_name_buf
+ * (NULL for short names), taken before the file system changed anything.
+ */
+char *vfs_d_name_buf(uint32_t len);
+void vfs_d_move(struct vfs_dentry *d, struct vfs_dentry *target, char *buf);
+void vfs_d_exchange(struct vfs_dentry *a, struct vfs_dentry *b, char *abuf,
+		    char *bbuf);
 /* Drops unused negative dentries when there are too many (ns_lock write). */
 void vfs_dcache_prune(struct uk_vfs *vfs);
 uint32_t vfs_name_hash(const struct vfs_dentry *parent, const char *name,
