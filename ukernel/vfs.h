@@ -10,6 +10,9 @@
  *
  * Locking (the order is top to bottom; never take an upper lock while
  * holding a lower one):
+ *   file->f_pos_lock  mutex: f_pos of a shared open file description
+ *                     (read/write/lseek, and getdents, which then takes
+ *                     ns_lock for reading).
  *   vfs->ns_lock      rwlock: the namespace. Protects the dentry tree
  *                     (d_parent, names, children lists, positive/negative
  *                     state), the mount table and directory contents. Path
@@ -26,7 +29,6 @@
  *                     published with release stores so walkers need no lock
  *                     beyond ns_lock; unhashing and resizing happen only
  *                     with ns_lock write-held.
- *   file->f_pos_lock  mutex: f_pos of a shared open file description.
  *   inode->i_rwsem    rwlock: file data and i_size (writes/truncate take it
  *                     for writing, reads for reading; appends are atomic).
  *   inode->i_lock     mutex: attributes (mode, uid, gid, nlink, times,
