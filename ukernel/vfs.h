@@ -721,6 +721,8 @@ long vfs_do_open(struct uk_task *t, int dfd, const char *name,
 /* I/O cores (the checks of the syscalls, shared by the extras). */
 long vfs_read(struct vfs_file *f, struct vfs_iter *to, int64_t *pos);
 long vfs_write(struct vfs_file *f, struct vfs_iter *from, int64_t *pos);
+long vfs_write_append(struct vfs_file *f, struct vfs_iter *from,
+		      int64_t *pos, bool append);
 int64_t vfs_llseek(struct vfs_file *f, int64_t off, int whence);
 int64_t vfs_generic_llseek(struct vfs_file *f, int64_t off, int whence);
 int vfs_fsync_range(struct vfs_file *f, int64_t start, int64_t end,
