@@ -754,8 +754,8 @@ void vfs_file_remove_privs(struct uk_task *t, struct vfs_file *f);
 /*
  * The extras implement these; the VFS calls them:
  *  - vfs_locks_remove_posix(task, file): on every close(2) of a descriptor
- *    (POSIX locks of task's process on that inode go), and from
- *    uk_files_exit for each descriptor.
+ *    that is not O_PATH (POSIX locks of task's process on that inode go),
+ *    at exec for the O_CLOEXEC ones, and from uk_files_exit for each.
  *  - vfs_locks_remove_file(file): when the last reference to an open file
  *    description goes (OFD and flock locks), before f_op->release.
  *  - vfs_locks_inode_free(inode): when an inode is freed, if i_flctx.
