@@ -127,7 +127,9 @@ SYSCALL_DEFINE4(newfstatat, int, dfd, uk_uptr, filename, uk_uptr, statbuf,
 {
 	unsigned int lf = LOOKUP_FOLLOW;
 
-	if (flag & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH))
+	/* vfs_statx's mask: the statx sync bits are accepted (and moot). */
+	if (flag & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH |
+		     AT_STATX_SYNC_TYPE))
 		return -EINVAL;
 	if (flag & AT_SYMLINK_NOFOLLOW)
 		lf &= ~LOOKUP_FOLLOW;
