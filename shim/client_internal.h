@@ -51,6 +51,12 @@ UK_HIDDEN long uk_ring_call(long nr, const long args[6], bool marshal);
  */
 UK_HIDDEN bool uk_vvar_try(long nr, const long args[6], long *ret);
 
+/*
+ * The task's ids in one consistent read (pid, ppid, uid, euid, gid, egid);
+ * false when a writer kept the area busy.
+ */
+UK_HIDDEN bool uk_vvar_read_ids(int64_t ids[6]);
+
 /* Forgets the thread's cached host tid (a forked child). */
 UK_HIDDEN void uk_vvar_atfork_child(void);
 

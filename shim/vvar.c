@@ -37,29 +37,41 @@ static inline bool vvar_read_retry(const _Atomic uint32_t *seq, uint32_t s)
 
 #define VVAR_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
 
-static bool vvar_id(long nr, long *ret)
+bool uk_vvar_read_ids(int64_t ids[6])
 {
 	const struct uk_vvar_task *v = uk_client.tv;
 
 	for (int i = 0; i < VVAR_TRIES; i++) {
 		uint32_t s = vvar_read_begin(&v->seq);
-		int64_t x;
 
-		switch (nr) {
-		case SYS_getpid: x = VVAR_GET(v->pid); break;
-		case SYS_getppid: x = VVAR_GET(v->ppid); break;
-		case SYS_getuid: x = VVAR_GET(v->uid); break;
-		case SYS_geteuid: x = VVAR_GET(v->euid); break;
-		case SYS_getgid: x = VVAR_GET(v->gid); break;
-		default: x = VVAR_GET(v->egid); break;
-		}
-		if (!vvar_read_retry(&v->seq, s)) {
-			*ret = (long)x;
+		ids[0] = VVAR_GET(v->pid);
+		ids[1] = VVAR_GET(v->ppid);
+		ids[2] = VVAR_GET(v->uid);
+		ids[3] = VVAR_GET(v->euid);
+		ids[4] = VVAR_GET(v->gid);
+		ids[5] = VVAR_GET(v->egid);
+		if (!vvar_read_retry(&v->seq, s))
 			return true;
-		}
 		uk_cpu_relax();
 	}
 	return false;
+}
+
+static bool vvar_id(long nr, long *ret)
+{
+	int64_t ids[6];
+
+	if (!uk_vvar_read_ids(ids))
+		return false;
+	switch (nr) {
+	case SYS_getpid: *ret = (long)ids[0]; break;
+	case SYS_getppid: *ret = (long)ids[1]; break;
+	case SYS_getuid: *ret = (long)ids[2]; break;
+	case SYS_geteuid: *ret = (long)ids[3]; break;
+	case SYS_getgid: *ret = (long)ids[4]; break;
+	default: *ret = (long)ids[5]; break;
+	}
+	return true;
 }
 
 /*

@@ -367,6 +367,9 @@ static struct ring_task *task_get(struct uk_ring_server *srv, pid_t pid,
 		rt->task = NULL;
 		goto err_vvar;
 	}
+	/* The host knows the parent even when the kernel does not. */
+	if (!parent)
+		rt->task->ppid = ppid;
 	rt->task->mm = &uk_ring_mm_ops;
 	rt->task->mm_priv = rt;
 	rt->task->owner = rt;
