@@ -37,14 +37,14 @@ static struct uk_ring_server *rt_srv;
 		}                                                              \
 	} while (0)
 
-static void quiet_log(void *arg, const char *msg)
+static inline void quiet_log(void *arg, const char *msg)
 {
 	(void)arg;
 	(void)msg;
 }
 
 /* Starts a server over kops (fakek_ops when NULL) with opts (may be NULL). */
-static struct uk_ring_server *rt_start_k(struct uk_kernel *k,
+static inline struct uk_ring_server *rt_start_k(struct uk_kernel *k,
 					 const struct uk_ring_kernel_ops *kops,
 					 struct uk_ring_server_opts *o)
 {
@@ -64,12 +64,12 @@ static struct uk_ring_server *rt_start_k(struct uk_kernel *k,
 	return rt_srv;
 }
 
-static struct uk_ring_server *rt_start(struct uk_ring_server_opts *o)
+static inline struct uk_ring_server *rt_start(struct uk_ring_server_opts *o)
 {
 	return rt_start_k(NULL, NULL, o);
 }
 
-static void rt_stop(void)
+static inline void rt_stop(void)
 {
 	char sub[160];
 
@@ -81,7 +81,7 @@ static void rt_stop(void)
 }
 
 /* Forks a client running fn; returns its pid. */
-static pid_t rt_spawn(void (*fn)(void *), void *arg)
+static inline pid_t rt_spawn(void (*fn)(void *), void *arg)
 {
 	pid_t pid = fork();
 
@@ -94,7 +94,7 @@ static pid_t rt_spawn(void (*fn)(void *), void *arg)
 }
 
 /* Waits for a client; fails the test unless it exited 0. */
-static void rt_wait(pid_t pid)
+static inline void rt_wait(pid_t pid)
 {
 	int st = 0;
 
@@ -106,12 +106,12 @@ static void rt_wait(pid_t pid)
 	}
 }
 
-static void rt_run(void (*fn)(void *), void *arg)
+static inline void rt_run(void (*fn)(void *), void *arg)
 {
 	rt_wait(rt_spawn(fn, arg));
 }
 
-static void rt_connect(void)
+static inline void rt_connect(void)
 {
 	if (uk_connect(rt_sock) < 0) {
 		fprintf(stderr, "uk_connect: %s\n", uk_connect_error());
