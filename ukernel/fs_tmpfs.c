@@ -145,7 +145,7 @@ static uint64_t radix_free(void **slot, unsigned int h, uint64_t base,
 			   uint64_t from, uint64_t to)
 {
 	struct tmpfs_node *n = *slot;
-	uint64_t span = radix_span(h - 1), freed = 0;
+	uint64_t span = 1ULL << (RADIX_SHIFT * (h - 1)), freed = 0;
 	bool empty = true;
 
 	if (!n)

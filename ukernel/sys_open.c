@@ -21,7 +21,7 @@
 
 #define UK_O_VALID                                                             \
 	(O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND |        \
-	 O_NONBLOCK | O_DSYNC | O_ASYNC | O_DIRECT | O_LARGEFILE |             \
+	 O_NONBLOCK | O_DSYNC | O_ASYNC | O_DIRECT | UK_O_LARGEFILE |             \
 	 O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC | O_SYNC | O_PATH |  \
 	 O_TMPFILE)
 #define OPEN_HOW_SIZE_VER0 24 /* the first struct open_how */

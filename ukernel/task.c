@@ -64,6 +64,14 @@ struct uk_task *uk_task_new(struct uk_kernel *k, pid_t pid,
 		uk_cred_init(&root, 0, 0);
 		cred = &root;
 	}
+	/*
+	 * The self backend's fault handler must be in place (again, if a
+	 * test framework replaced it since uk_kernel_new): two sigaction
+	 * calls, once per client process.
+	 */
+	ret = uk_uaccess_init();
+	if (ret)
+		return ERR_PTR(ret);
 	t = uk_task_alloc(k, pid, cred);
 	if (!t)
 		return ERR_PTR(-ENOMEM);

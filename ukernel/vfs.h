@@ -351,6 +351,7 @@ struct vfs_dentry {
 
 #define VFS_D_HASHED 1u   /* in the hash (reachable by lookup) */
 #define VFS_D_PINNED 2u   /* tmpfs: positive and linked, holds a count */
+#define VFS_D_DYING 4u    /* being freed by vfs_dcache_drop_sb */
 
 static inline bool vfs_d_is_root(const struct vfs_dentry *d)
 {
@@ -714,6 +715,8 @@ void vfs_generic_fillattr(struct vfs_inode *inode, struct vfs_kstat *stat);
 /* Clears suid/sgid after a write by someone without CAP_FSETID. */
 void vfs_file_remove_privs(struct uk_task *t, struct vfs_file *f);
 
+/* The kernel's O_LARGEFILE (glibc defines it as 0 on 64-bit). */
+#define UK_O_LARGEFILE 0100000
 #define MAX_RW_COUNT (INT32_MAX & ~4095L)
 
 /* ---- hooks into the VFS extras (record locks) ------------------------- */

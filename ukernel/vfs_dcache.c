@@ -79,7 +79,8 @@ static void d_kill(struct vfs_dentry *d)
 		struct uk_vfs *vfs = parent->d_sb->s_vfs;
 		pthread_mutex_lock(&vfs->dcache_lock);
 		bool free_it = atomic_fetch_sub(&parent->d_count, 1) == 1 &&
-			       !(parent->d_flags & VFS_D_HASHED);
+			       !(parent->d_flags &
+				 (VFS_D_HASHED | VFS_D_DYING));
 		pthread_mutex_unlock(&vfs->dcache_lock);
 		if (!free_it)
 			return;
@@ -505,7 +506,7 @@ void vfs_dcache_prune(struct uk_vfs *vfs)
  */
 void vfs_dcache_drop_sb(struct uk_vfs *vfs, struct vfs_super *sb)
 {
-	struct vfs_dentry *all = NULL;
+	struct vfs_dentry *all = NULL, *parent;
 	bool progress = true;
 
 	pthread_mutex_lock(&vfs->dcache_lock);
@@ -521,6 +522,7 @@ void vfs_dcache_drop_sb(struct uk_vfs *vfs, struct vfs_super *sb)
 			}
 			*pp = d->d_hash_next;
 			d->d_flags &= ~VFS_D_HASHED;
+			d->d_flags |= VFS_D_DYING;
 			vfs->nr_dentry--;
 			if (!d->d_inode)
 				vfs->nr_negative--;
@@ -546,9 +548,14 @@ void vfs_dcache_drop_sb(struct uk_vfs *vfs, struct vfs_super *sb)
 				continue;
 			}
 			*pp = d->d_hash_next;
-			atomic_fetch_sub(&d->d_parent->d_count, 1);
+			parent = d->d_parent;
 			vfs_iput(d->d_inode);
 			d_free(d);
+			/* A parent unhashed earlier (removed, in use) goes too. */
+			if (atomic_fetch_sub(&parent->d_count, 1) == 1 &&
+			    !(parent->d_flags & (VFS_D_HASHED | VFS_D_DYING)) &&
+			    !vfs_d_is_root(parent))
+				d_kill(parent);
 			progress = true;
 		}
 	}

@@ -71,7 +71,9 @@ struct vfs_file *vfs_open_path(struct uk_task *t, const struct vfs_path *path,
 						  O_NOFOLLOW | O_CLOEXEC));
 		return f;
 	}
-	atomic_init(&f->f_flags, flags & ~(unsigned int)(O_CREAT | O_EXCL |
+	/* As a 64-bit Linux, every file is O_LARGEFILE (F_GETFL shows it). */
+	atomic_init(&f->f_flags, (flags | UK_O_LARGEFILE) &
+					 ~(unsigned int)(O_CREAT | O_EXCL |
 							 O_NOCTTY | O_TRUNC |
 							 O_CLOEXEC));
 	switch (flags & O_ACCMODE) {
