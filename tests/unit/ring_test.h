@@ -43,30 +43,33 @@ static inline void quiet_log(void *arg, const char *msg)
 	(void)msg;
 }
 
-/* Starts a server over kops (fakek_ops when NULL) with opts (may be NULL). */
-static inline struct uk_ring_server *rt_start_k(struct uk_kernel *k,
-					 const struct uk_ring_kernel_ops *kops,
-					 struct uk_ring_server_opts *o)
+/* A fresh directory for the socket; fills o's socket_path and log. */
+static inline void rt_prepare(struct uk_ring_server_opts *o)
 {
-	struct uk_ring_server_opts def = { 0 };
-
-	if (!o)
-		o = &def;
 	snprintf(rt_dir, sizeof(rt_dir), "/tmp/ukring-test-XXXXXX");
 	assert_non_null(mkdtemp(rt_dir));
 	snprintf(rt_sock, sizeof(rt_sock), "%s/sub/ring.sock", rt_dir);
 	o->socket_path = rt_sock;
 	if (!o->log)
 		o->log = quiet_log;
-	rt_srv = kops ? uk_ring_server_start_ops(k, kops, o) :
-			uk_ring_server_start_ops(NULL, &fakek_ops, o);
+}
+
+/* Starts a server over the kernel test double with opts (may be NULL). */
+static inline struct uk_ring_server *rt_start_k(struct uk_ring_server_opts *o)
+{
+	struct uk_ring_server_opts def = { 0 };
+
+	if (!o)
+		o = &def;
+	rt_prepare(o);
+	rt_srv = uk_ring_server_start_ops(NULL, &fakek_ops, o);
 	assert_false(IS_ERR(rt_srv));
 	return rt_srv;
 }
 
 static inline struct uk_ring_server *rt_start(struct uk_ring_server_opts *o)
 {
-	return rt_start_k(NULL, NULL, o);
+	return rt_start_k(o);
 }
 
 static inline void rt_stop(void)

@@ -49,6 +49,7 @@ static void torn_client(void *arg)
 	RT_CHECK(reads > 1000);
 	/* Done: the writer stops before our task (and its vvar) goes. */
 	RT_CHECK(write(sync_pipe[1], &c, 1) == 1);
+	RT_CHECK(read(go_pipe[0], &c, 1) == 1);
 	fprintf(stderr, "torn test: %ld consistent reads, %ld busy\n", reads,
 	       fallbacks);
 }
@@ -90,6 +91,7 @@ static void test_ids_never_torn(void **state)
 	assert_int_equal(read(sync_pipe[0], &c, 1), 1);
 	atomic_store(&writer_stop, true);
 	pthread_join(th, NULL);
+	assert_int_equal(write(go_pipe[1], &c, 1), 1);
 	rt_wait(pid);
 	rt_stop();
 	close(sync_pipe[0]);
