@@ -602,11 +602,13 @@ static long tmpfs_fallocate(struct vfs_inode *inode, int mode, int64_t offset,
 	uint64_t end = (uint64_t)offset + (uint64_t)len;
 
 	if (mode & FALLOC_FL_PUNCH_HOLE) {
-		uint64_t size = (uint64_t)inode->i_size;
-
-		if ((uint64_t)offset < size)
-			tmpfs_punch(ti, (uint64_t)offset,
-				    end < size ? end : size);
+		/*
+		 * The whole range, past EOF too: pages that KEEP_SIZE
+		 * allocated beyond the end go as well, as shmem's
+		 * shmem_truncate_range does (vfs-extras, checked against
+		 * Linux's tmpfs by test_vfs_falloc).
+		 */
+		tmpfs_punch(ti, (uint64_t)offset, end);
 		pthread_mutex_lock(&inode->i_lock);
 		vfs_inode_touch_mc(inode);
 		pthread_mutex_unlock(&inode->i_lock);

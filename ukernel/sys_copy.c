@@ -9,6 +9,7 @@
  */
 #include <stdlib.h>
 
+#include "dispatch.h"
 #include "vfs_extras.h"
 
 #define COPY_CHUNK (256u * 1024)
@@ -76,14 +77,11 @@ static void file_pos_set(struct vfs_file *f, int64_t pos)
 	pthread_mutex_unlock(&f->f_pos_lock);
 }
 
+/* /proc/PID/io: one read and one write call, the bytes both ways. */
 static void account_copy(struct uk_task *t, long ret)
 {
-	if (ret > 0) {
-		t->io.rchar += (uint64_t)ret;
-		t->io.wchar += (uint64_t)ret;
-	}
-	t->io.syscr++;
-	t->io.syscw++;
+	uk_account_read(t, ret);
+	uk_account_write(t, ret);
 }
 
 /*
@@ -178,6 +176,9 @@ SYSCALL_DEFINE6(copy_file_range, unsigned int, fd_in, uk_uptr, off_in,
 
 	ret = copy_file_checks(in, pos_in, out, pos_out, &len);
 	if (ret)
+		goto out_put;
+	ret = 0;
+	if (!len)
 		goto out_put;
 	if (len > MAX_RW_COUNT)
 		len = MAX_RW_COUNT;
@@ -285,8 +286,8 @@ out_put:
 	return ret;
 }
 
-SYSCALL_DEFINE4(sendfile64, unsigned int, out_fd, unsigned int, in_fd,
-		uk_uptr, offset, size_t, count)
+SYSCALL_DEFINE4(sendfile64, unsigned int, out_fd, unsigned int, in_fd, uk_uptr,
+		offset, size_t, count)
 {
 	int64_t pos;
 	long ret;

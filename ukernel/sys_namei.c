@@ -100,7 +100,7 @@ static long do_create(struct uk_task *t, int dfd, uk_uptr uname,
 	case CREATE_DIR:
 		ret = dir->i_op->mkdir
 			      ? dir->i_op->mkdir(dir, d,
-						 mode & 07777 & ~t->fs->umask,
+						 mode & 01777 & ~t->fs->umask,
 						 uid, gid)
 			      : -EPERM;
 		break;
@@ -108,8 +108,8 @@ static long do_create(struct uk_task *t, int dfd, uk_uptr uname,
 		ret = dir->i_op->mknod
 			      ? dir->i_op->mknod(dir, d,
 						 (mode & S_IFMT) |
-							 (mode & 07777 &
-							  ~t->fs->umask),
+							 vfs_prepare_mode(
+								 t, dir, mode),
 						 dev, uid, gid)
 			      : -EPERM;
 		break;
@@ -344,22 +344,27 @@ static long do_linkat(struct uk_task *t, int olddfd, uk_uptr uold, int newdfd,
 		}
 		lf |= LOOKUP_EMPTY;
 	}
+	/*
+	 * Both names are copied first but a bad one fails only when its
+	 * turn comes: the old name is resolved first, its errors first.
+	 */
 	ret = get_kname(t, uold, &names[0], lf & LOOKUP_EMPTY);
 	if (ret)
 		goto out_free;
-	ret = get_kname(t, unew, &names[1], false);
-	if (ret)
-		goto out_free;
+	get_kname(t, unew, &names[1], false);
+	vfs_ns_write_lock(vfs);
 	ret = vfs_nd_init(&ond, t, olddfd, names[0].buf, lf);
 	if (ret)
-		goto out_free;
+		goto out_unlock_only;
+	ret = vfs_walk_locked(&ond, names[0].buf);
+	if (ret)
+		goto out_ond;
+	ret = names[1].len < 0 ? (int)names[1].len : 0;
+	if (ret)
+		goto out_ond;
 	ret = vfs_nd_init(&nnd, t, newdfd, names[1].buf, LOOKUP_PARENT);
 	if (ret)
 		goto out_ond;
-	vfs_ns_write_lock(vfs);
-	ret = vfs_walk_locked(&ond, names[0].buf);
-	if (ret)
-		goto out_unlock;
 	ret = filename_create_locked(&nnd, names[1].buf, false, &d);
 	if (ret)
 		goto out_unlock;
@@ -386,10 +391,11 @@ static long do_linkat(struct uk_task *t, int olddfd, uk_uptr uold, int newdfd,
 	ret = dir->i_op->link ? dir->i_op->link(ond.path.dentry, dir, d)
 			      : -EPERM;
 out_unlock:
-	vfs_ns_unlock(vfs);
 	vfs_nd_done(&nnd);
 out_ond:
 	vfs_nd_done(&ond);
+out_unlock_only:
+	vfs_ns_unlock(vfs);
 out_free:
 	free(names);
 	return ret;
@@ -494,22 +500,24 @@ static long do_renameat2(struct uk_task *t, int olddfd, uk_uptr uold,
 	/* Whiteouts are for overlay file systems, which we do not have. */
 	if (flags & RENAME_WHITEOUT)
 		goto out_free;
+	/* As link: the new name's copy error comes after the old walk. */
 	ret = get_kname(t, uold, &names[0], false);
 	if (ret)
 		goto out_free;
-	ret = get_kname(t, unew, &names[1], false);
-	if (ret)
-		goto out_free;
+	get_kname(t, unew, &names[1], false);
+	vfs_ns_write_lock(vfs);
 	ret = vfs_nd_init(&ond, t, olddfd, names[0].buf, LOOKUP_PARENT);
 	if (ret)
-		goto out_free;
+		goto out_unlock_only;
+	ret = vfs_walk_locked(&ond, names[0].buf);
+	if (ret)
+		goto out_ond;
+	ret = names[1].len < 0 ? (int)names[1].len : 0;
+	if (ret)
+		goto out_ond;
 	ret = vfs_nd_init(&nnd, t, newdfd, names[1].buf, LOOKUP_PARENT);
 	if (ret)
 		goto out_ond;
-	vfs_ns_write_lock(vfs);
-	ret = vfs_walk_locked(&ond, names[0].buf);
-	if (ret)
-		goto out_unlock;
 	ret = vfs_walk_locked(&nnd, names[1].buf);
 	if (ret)
 		goto out_unlock;
@@ -572,10 +580,11 @@ static long do_renameat2(struct uk_task *t, int olddfd, uk_uptr uold,
 	ret = vfs_rename_locked(t, ond.path.dentry->d_inode, old,
 				nnd.path.dentry->d_inode, new, flags);
 out_unlock:
-	vfs_ns_unlock(vfs);
 	vfs_nd_done(&nnd);
 out_ond:
 	vfs_nd_done(&ond);
+out_unlock_only:
+	vfs_ns_unlock(vfs);
 out_free:
 	free(names);
 	return ret;

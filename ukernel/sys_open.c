@@ -44,7 +44,7 @@ static int build_open_flags(struct open_how *how, bool strict)
 			return -EINVAL;
 		if (how->resolve & ~(uint64_t)UK_RESOLVE_VALID)
 			return -EINVAL;
-		if (!(flags & (O_CREAT | __O_TMPFILE)) && how->mode)
+		if (!(flags & (O_CREAT | UK_O_TMPFILE_BIT)) && how->mode)
 			return -EINVAL;
 		if (how->mode & ~07777ULL)
 			return -EINVAL;
@@ -56,14 +56,17 @@ static int build_open_flags(struct open_how *how, bool strict)
 		if (how->resolve & RESOLVE_CACHED)
 			return -EAGAIN;
 	} else {
+		/* build_open_how: O_PATH beats everything else. */
 		flags &= UK_O_VALID;
-		if (!(flags & (O_CREAT | __O_TMPFILE)))
+		if (flags & O_PATH)
+			flags &= UK_O_PATH_FLAGS;
+		if (!(flags & (O_CREAT | UK_O_TMPFILE_BIT)))
 			how->mode = 0;
 		how->mode &= 07777;
 	}
 	if ((flags & (O_DIRECTORY | O_CREAT)) == (O_DIRECTORY | O_CREAT))
 		return -EINVAL;
-	if (flags & __O_TMPFILE) {
+	if (flags & UK_O_TMPFILE_BIT) {
 		if ((flags & O_TMPFILE) != O_TMPFILE)
 			return -EINVAL;
 		if (!(flags & (O_WRONLY | O_RDWR)))
@@ -161,7 +164,10 @@ static int open_create_locked(struct uk_task *t, struct vfs_nameidata *nd,
 	if (ret)
 		return ret;
 	for (;;) {
-		if (nd->last_type != LAST_NORM || nd->trailing_slash)
+		/* ".", "..", "/": a directory, so EEXIST or EISDIR. */
+		if (nd->last_type != LAST_NORM)
+			return (flags & O_EXCL) ? -EEXIST : -EISDIR;
+		if (nd->trailing_slash)
 			return -EISDIR;
 		dir = nd->path.dentry->d_inode;
 		d = vfs_lookup_one(nd->vfs, nd->path.dentry, nd->last,
@@ -198,7 +204,7 @@ static int open_create_locked(struct uk_task *t, struct vfs_nameidata *nd,
 		return ret;
 	if (!dir->i_op->create)
 		return -EACCES;
-	ret = dir->i_op->create(dir, d, mode & ~t->fs->umask & 07777,
+	ret = dir->i_op->create(dir, d, vfs_prepare_mode(t, dir, mode),
 				t->cred.fsuid, t->cred.fsgid);
 	if (ret)
 		return ret;
@@ -231,7 +237,7 @@ static int open_tmpfile_locked(struct uk_task *t, const struct vfs_path *dirp,
 	d = vfs_d_alloc_anon(dirp->dentry);
 	if (!d)
 		return -ENOMEM;
-	ret = dir->i_op->tmpfile(dir, d, mode & ~t->fs->umask & 07777,
+	ret = dir->i_op->tmpfile(dir, d, vfs_prepare_mode(t, dir, mode),
 				 t->cred.fsuid, t->cred.fsgid);
 	if (ret) {
 		vfs_dput(d);
@@ -245,11 +251,11 @@ static int open_tmpfile_locked(struct uk_task *t, const struct vfs_path *dirp,
 }
 
 /*
- * do_sys_openat2 on a kernel copy of the name: returns the new descriptor
- * or -errno. how is checked here (strict for openat2).
+ * do_sys_openat2 on a kernel copy of the name, after build_open_flags
+ * (lf): returns the new descriptor or -errno.
  */
-long vfs_do_open(struct uk_task *t, int dfd, const char *name,
-		 struct open_how *how, bool strict)
+static long do_open_checked(struct uk_task *t, int dfd, const char *name,
+			    struct open_how *how, int lf)
 {
 	struct uk_vfs *vfs = t->kernel->vfs;
 	struct vfs_nameidata nd;
@@ -257,25 +263,22 @@ long vfs_do_open(struct uk_task *t, int dfd, const char *name,
 	struct vfs_file *f;
 	unsigned int flags;
 	bool created = false, write_locked;
-	int lf, fd, ret;
+	int fd, ret;
 
-	lf = build_open_flags(how, strict);
-	if (lf < 0)
-		return lf;
 	flags = (unsigned int)how->flags;
-	if (flags & __O_TMPFILE)
+	if (flags & UK_O_TMPFILE_BIT)
 		lf |= LOOKUP_DIRECTORY | LOOKUP_FOLLOW;
 	else if (flags & O_CREAT)
 		lf |= LOOKUP_PARENT;
 	ret = vfs_nd_init(&nd, t, dfd, name, (unsigned int)lf);
 	if (ret)
 		return ret;
-	write_locked = flags & (O_CREAT | __O_TMPFILE);
+	write_locked = flags & (O_CREAT | UK_O_TMPFILE_BIT);
 	if (write_locked)
 		vfs_ns_write_lock(vfs);
 	else
 		pthread_rwlock_rdlock(&vfs->ns_lock);
-	if (flags & __O_TMPFILE) {
+	if (flags & UK_O_TMPFILE_BIT) {
 		ret = vfs_walk_locked(&nd, name);
 		if (!ret)
 			ret = open_tmpfile_locked(t, &nd.path, flags,
@@ -327,15 +330,30 @@ out_nd:
 	return ret;
 }
 
+long vfs_do_open(struct uk_task *t, int dfd, const char *name,
+		 struct open_how *how, bool strict)
+{
+	int lf = build_open_flags(how, strict);
+
+	if (lf < 0)
+		return lf;
+	return do_open_checked(t, dfd, name, how, lf);
+}
+
+/* The flags are checked before the name is copied, as Linux does. */
 static long do_open_user(struct uk_task *t, int dfd, uk_uptr uname,
 			 struct open_how *how, bool strict)
 {
 	char name[UK_PATH_MAX];
-	long len = uk_getname(t, uname, name, false);
+	int lf = build_open_flags(how, strict);
+	long len;
 
+	if (lf < 0)
+		return lf;
+	len = uk_getname(t, uname, name, false);
 	if (len < 0)
 		return len;
-	return vfs_do_open(t, dfd, name, how, strict);
+	return do_open_checked(t, dfd, name, how, lf);
 }
 
 SYSCALL_DEFINE3(open, uk_uptr, filename, int, flags, unsigned int, mode)

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dispatch.h"
@@ -78,9 +79,12 @@ enum uk_arg_kind {
 	A_FCNTL,    /* F_* command, and the argument when it takes one */
 	A_CLOCK,    /* CLOCK_* */
 	A_IDS_OUT,  /* [id] when the call succeeded */
+	A_TS_OUT,   /* struct timespec, shown on success */
+	A_RENAME,   /* RENAME_* */
+	A_FLOCK,    /* LOCK_* */
 };
 
-enum uk_ret_kind { R_DEC = 0, R_OCT, R_HEX };
+enum uk_ret_kind { R_DEC = 0, R_OCT, R_HEX, R_FCNTL };
 
 struct uk_strace_spec {
 	unsigned short nr;
@@ -117,8 +121,8 @@ static const struct uk_strace_spec uk_strace_specs[] = {
 	S(dup, R_DEC, A_FD),
 	S(dup2, R_DEC, A_FD, A_FD),
 	S(dup3, R_DEC, A_FD, A_FD, A_OFLAGS),
-	S(fcntl, R_DEC, A_FD, A_FCNTL),
-	S(flock, R_DEC, A_FD, A_INT),
+	S(fcntl, R_FCNTL, A_FD, A_FCNTL),
+	S(flock, R_DEC, A_FD, A_FLOCK),
 	S(fsync, R_DEC, A_FD),
 	S(fdatasync, R_DEC, A_FD),
 	S(syncfs, R_DEC, A_FD),
@@ -142,7 +146,7 @@ static const struct uk_strace_spec uk_strace_specs[] = {
 	S(readlinkat, R_DEC, A_DIRFD, A_PATH, A_BUF_OUT, A_ULONG),
 	S(rename, R_DEC, A_PATH, A_PATH),
 	S(renameat, R_DEC, A_DIRFD, A_PATH, A_DIRFD, A_PATH),
-	S(renameat2, R_DEC, A_DIRFD, A_PATH, A_DIRFD, A_PATH, A_HEX),
+	S(renameat2, R_DEC, A_DIRFD, A_PATH, A_DIRFD, A_PATH, A_RENAME),
 	S(chmod, R_DEC, A_PATH, A_MODE),
 	S(fchmod, R_DEC, A_FD, A_MODE),
 	S(fchmodat, R_DEC, A_DIRFD, A_PATH, A_MODE),
@@ -178,8 +182,8 @@ static const struct uk_strace_spec uk_strace_specs[] = {
 	S(setfsuid, R_DEC, A_INT), S(setfsgid, R_DEC, A_INT),
 	S(getgroups, R_DEC, A_INT, A_PTR), S(setgroups, R_DEC, A_INT, A_PTR),
 	S(time, R_DEC, A_PTR), S(gettimeofday, R_DEC, A_PTR, A_PTR),
-	S(clock_gettime, R_DEC, A_CLOCK, A_PTR),
-	S(clock_getres, R_DEC, A_CLOCK, A_PTR),
+	S(clock_gettime, R_DEC, A_CLOCK, A_TS_OUT),
+	S(clock_getres, R_DEC, A_CLOCK, A_TS_OUT),
 	S(uname, R_DEC, A_PTR),
 };
 #undef S
@@ -252,25 +256,22 @@ static void out_flags(struct uk_out *o, unsigned long v,
 
 static void out_oflags(struct uk_out *o, unsigned long v)
 {
+	/* strace's order (O_SYNC before O_DSYNC, O_TMPFILE before O_DIRECTORY) */
 	static const struct uk_flag f[] = {
 		{ O_CREAT, "O_CREAT" },	       { O_EXCL, "O_EXCL" },
 		{ O_NOCTTY, "O_NOCTTY" },      { O_TRUNC, "O_TRUNC" },
 		{ O_APPEND, "O_APPEND" },      { O_NONBLOCK, "O_NONBLOCK" },
 		{ O_SYNC, "O_SYNC" },	       { O_DSYNC, "O_DSYNC" },
-		{ O_ASYNC, "O_ASYNC" },	       { O_DIRECT, "O_DIRECT" },
-		{ 0100000, "O_LARGEFILE" },    { O_TMPFILE, "O_TMPFILE" },
-		{ O_DIRECTORY, "O_DIRECTORY" }, { O_NOFOLLOW, "O_NOFOLLOW" },
-		{ O_NOATIME, "O_NOATIME" },    { O_CLOEXEC, "O_CLOEXEC" },
+		{ O_DIRECT, "O_DIRECT" },      { 0100000, "O_LARGEFILE" },
+		{ O_NOFOLLOW, "O_NOFOLLOW" },  { O_NOATIME, "O_NOATIME" },
+		{ O_CLOEXEC, "O_CLOEXEC" },    { O_PATH, "O_PATH" },
+		{ O_TMPFILE, "O_TMPFILE" },    { O_DIRECTORY, "O_DIRECTORY" },
+		{ O_ASYNC, "FASYNC" },
 	};
 	static const char *const acc[] = { "O_RDONLY", "O_WRONLY", "O_RDWR",
 					   "O_ACCMODE" };
 	v &= 0xffffffffu;
-	if (v & O_PATH) {
-		out(o, "O_PATH");
-		v &= ~(unsigned long)O_PATH;
-	} else {
-		out(o, "%s", acc[v & O_ACCMODE]);
-	}
+	out(o, "%s", acc[v & O_ACCMODE]);
 	v &= ~(unsigned long)O_ACCMODE;
 	if (v)
 		out_flags(o, v, f, UK_ARRAY_SIZE(f), true);
@@ -287,9 +288,20 @@ static void out_atflags(struct uk_out *o, unsigned long nr, unsigned long v)
 		{ AT_STATX_DONT_SYNC, "AT_STATX_DONT_SYNC" },
 	};
 
+	/* the AT_STATX_* bits (the last two) mean something to statx only */
+	size_t n = UK_ARRAY_SIZE(f) - (nr == UK_NR_statx ? 0 : 2);
+	unsigned long known = 0x200;
+	size_t i;
+
 	v &= 0xffffffffu;
 	if (!v) {
 		out(o, "0");
+		return;
+	}
+	for (i = 0; i < n; i++)
+		known |= f[i].bit;
+	if (!(v & known)) {
+		out(o, "%#lx /* AT_??? */", v);
 		return;
 	}
 	/* 0x200 is AT_REMOVEDIR for unlinkat, AT_EACCESS for faccessat2 */
@@ -297,10 +309,10 @@ static void out_atflags(struct uk_out *o, unsigned long nr, unsigned long v)
 		out(o, "%s", nr == UK_NR_unlinkat ? "AT_REMOVEDIR" : "AT_EACCESS");
 		v &= ~0x200ul;
 		if (v)
-			out_flags(o, v, f, UK_ARRAY_SIZE(f), true);
+			out_flags(o, v, f, n, true);
 		return;
 	}
-	out_flags(o, v, f, UK_ARRAY_SIZE(f), false);
+	out_flags(o, v, f, n, false);
 }
 
 /* A string as strace quotes it: escapes, at most max bytes, then "...". */
@@ -380,7 +392,13 @@ static void out_stat(struct uk_out *o, struct uk_task *t, unsigned long p)
 			break;
 	if (i < UK_ARRAY_SIZE(types))
 		out(o, "%s|", types[i].name);
-	out(o, "%04o, st_size=%lld, ...}", (unsigned int)st.st_mode & 07777,
+	if (st.st_mode & S_ISUID)
+		out(o, "S_ISUID|");
+	if (st.st_mode & S_ISGID)
+		out(o, "S_ISGID|");
+	if (st.st_mode & S_ISVTX)
+		out(o, "S_ISVTX|");
+	out(o, "%04o, st_size=%lld, ...}", (unsigned int)st.st_mode & 0777,
 	    (long long)st.st_size);
 }
 
@@ -401,7 +419,7 @@ static void out_fcntl(struct uk_out *o, unsigned long cmd, unsigned long arg)
 	else if (c < UK_ARRAY_SIZE(names) && names[c])
 		out(o, "%s", names[c]);
 	else
-		out(o, "%#x", c);
+		out(o, "%#x /* F_??? */", c);
 	switch (c) {
 	case F_GETFD:
 	case F_GETFL:
@@ -437,7 +455,7 @@ static void out_clock(struct uk_out *o, unsigned long v)
 	if (c >= 0 && (size_t)c < UK_ARRAY_SIZE(names) && names[c])
 		out(o, "%s", names[c]);
 	else
-		out(o, "%d", c);
+		out(o, "%#x /* CLOCK_??? */", (unsigned int)c);
 }
 
 static void out_arg(struct uk_out *o, struct uk_task *t, unsigned long nr,
@@ -497,6 +515,34 @@ static void out_arg(struct uk_out *o, struct uk_task *t, unsigned long nr,
 			out(o, "[%u]", id);
 		else
 			out_ptr(o, v);
+		break;
+	}
+	case A_TS_OUT: {
+		struct timespec ts;
+
+		if (ok && v && !copy_from_user(t, &ts, v, sizeof(ts)))
+			out(o, "{tv_sec=%lld, tv_nsec=%ld}", (long long)ts.tv_sec,
+			    ts.tv_nsec);
+		else
+			out_ptr(o, v);
+		break;
+	}
+	case A_RENAME: {
+		static const struct uk_flag f[] = {
+			{ 1, "RENAME_NOREPLACE" }, { 2, "RENAME_EXCHANGE" },
+			{ 4, "RENAME_WHITEOUT" },
+		};
+
+		out_flags(o, v & 0xffffffffu, f, UK_ARRAY_SIZE(f), false);
+		break;
+	}
+	case A_FLOCK: {
+		static const struct uk_flag f[] = {
+			{ 1, "LOCK_SH" }, { 2, "LOCK_EX" }, { 8, "LOCK_UN" },
+			{ 4, "LOCK_NB" }, { 32, "LOCK_MAND" },
+		};
+
+		out_flags(o, v & 0xffffffffu, f, UK_ARRAY_SIZE(f), false);
 		break;
 	}
 	case A_OFLAGS:
@@ -587,6 +633,15 @@ size_t uk_strace_format(struct uk_task *task, unsigned long nr,
 			out(&o, " = -1 %s (%s)", en, strerror((int)-ret));
 		else
 			out(&o, " = -1 errno %ld", -ret);
+	} else if (spec && spec->ret == R_FCNTL && ret &&
+		   ((unsigned int)args[1] == F_GETFL ||
+		    (unsigned int)args[1] == F_GETFD)) {
+		out(&o, " = %#lx (flags ", (unsigned long)ret);
+		if ((unsigned int)args[1] == F_GETFD)
+			out(&o, "%s", (ret & FD_CLOEXEC) ? "FD_CLOEXEC" : "0");
+		else
+			out_oflags(&o, (unsigned long)ret);
+		out(&o, ")");
 	} else if (spec && spec->ret == R_OCT) {
 		out(&o, " = %#03lo", (unsigned long)ret);
 	} else if (spec && spec->ret == R_HEX) {

@@ -169,17 +169,27 @@ static int uk_self_copy_to(struct uk_task *t, unsigned long dst,
 	return uk_copy_user_raw((void *)dst, src, n) ? -EFAULT : 0;
 }
 
+/*
+ * As Linux's strncpy_from_user: the string may not run past the top of
+ * user space; if it would (no NUL before UK_TASK_SIZE_MAX), -EFAULT.
+ */
 static long uk_self_strncpy_from(struct uk_task *t, char *dst,
 				 unsigned long src, size_t n)
 {
+	size_t max = n;
+	long len;
+
 	(void)t;
 	if (uk_unlikely(src >= UK_TASK_SIZE_MAX))
 		return -EFAULT;
-	if (n > UK_TASK_SIZE_MAX - src)
-		n = UK_TASK_SIZE_MAX - src;
+	if (max > UK_TASK_SIZE_MAX - src)
+		max = UK_TASK_SIZE_MAX - src;
 	if (uk_unlikely(uk_uaccess_ready()))
 		return -EFAULT;
-	return uk_strncpy_user_raw(dst, (const char *)src, n);
+	len = uk_strncpy_user_raw(dst, (const char *)src, max);
+	if (len >= 0 && (size_t)len == max && max < n)
+		return -EFAULT;
+	return len;
 }
 
 const struct uk_mm_ops uk_self_mm_ops = {
@@ -244,6 +254,8 @@ static long uk_pvm_strncpy_from(struct uk_task *t, char *dst,
 	int ret;
 
 	(void)t;
+	if (src >= UK_TASK_SIZE_MAX)
+		return -EFAULT;
 	while (done < n) {
 		chunk = page - ((src + done) & (page - 1));
 		if (chunk > n - done)

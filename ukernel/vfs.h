@@ -648,6 +648,9 @@ bool vfs_owner_or_capable(const struct uk_cred *c,
 bool vfs_check_sticky(const struct uk_cred *c, const struct vfs_inode *dir,
 		      const struct vfs_inode *inode);
 int vfs_may_create(struct uk_task *t, struct vfs_inode *dir);
+/* A new file's permission bits: umask, and the setgid stripping. */
+mode_t vfs_prepare_mode(struct uk_task *t, const struct vfs_inode *dir,
+			mode_t mode);
 int vfs_may_delete(struct uk_task *t, struct vfs_inode *dir,
 		   struct vfs_dentry *victim, bool isdir);
 /* Write access to the mount (EROFS). */
@@ -717,6 +720,8 @@ void vfs_file_remove_privs(struct uk_task *t, struct vfs_file *f);
 
 /* The kernel's O_LARGEFILE (glibc defines it as 0 on 64-bit). */
 #define UK_O_LARGEFILE 0100000
+/* The O_TMPFILE bit alone (glibc's __O_TMPFILE includes O_DIRECTORY). */
+#define UK_O_TMPFILE_BIT 020000000
 #define MAX_RW_COUNT (INT32_MAX & ~4095L)
 
 /* ---- hooks into the VFS extras (record locks) ------------------------- */

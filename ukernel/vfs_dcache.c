@@ -404,7 +404,6 @@ void vfs_d_exchange(struct vfs_dentry *a, struct vfs_dentry *b)
 	char na[UK_NAME_MAX + 1], nb[UK_NAME_MAX + 1];
 	uint32_t la = a->d_namelen, lb = b->d_namelen;
 	struct vfs_dentry *pa = a->d_parent, *pb = b->d_parent;
-	uint64_t ca = a->d_cookie, cb = b->d_cookie;
 	bool listed_a = !uk_list_empty(&a->d_child);
 	bool listed_b = !uk_list_empty(&b->d_child);
 
@@ -423,13 +422,14 @@ void vfs_d_exchange(struct vfs_dentry *a, struct vfs_dentry *b)
 	pthread_mutex_lock(&vfs->dcache_lock);
 	d_hash_locked(vfs, a);
 	d_hash_locked(vfs, b);
-	/* Each takes the other's place in the listing, cookie included. */
-	a->d_cookie = cb;
-	b->d_cookie = ca;
+	/*
+	 * Both are listed again with fresh cookies at the end, keeping each
+	 * list in cookie order (what resumed readdirs rely on).
+	 */
 	if (listed_b)
-		uk_list_add_tail(&a->d_child, &pb->d_subdirs);
+		d_add_child(a);
 	if (listed_a)
-		uk_list_add_tail(&b->d_child, &pa->d_subdirs);
+		d_add_child(b);
 	pthread_mutex_unlock(&vfs->dcache_lock);
 }
 

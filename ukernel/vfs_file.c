@@ -68,7 +68,7 @@ struct vfs_file *vfs_open_path(struct uk_task *t, const struct vfs_path *path,
 	if (flags & O_PATH) {
 		f->f_mode = FMODE_PATH;
 		atomic_init(&f->f_flags, flags & (O_PATH | O_DIRECTORY |
-						  O_NOFOLLOW | O_CLOEXEC));
+						  O_NOFOLLOW));
 		return f;
 	}
 	/* As a 64-bit Linux, every file is O_LARGEFILE (F_GETFL shows it). */

@@ -253,6 +253,9 @@ static int walk_body(struct vfs_nameidata *nd, const char *p, bool final)
 				nd->last_type = LAST_NORM;
 			return 0;
 		}
+		/* A trailing slash: follow and require a directory. */
+		if (last && slash)
+			nd->flags |= LOOKUP_FOLLOW | LOOKUP_DIRECTORY;
 		if (name[0] == '.' && len == 1) {
 			/* stays */
 		} else if (name[0] == '.' && len == 2 && name[1] == '.') {

@@ -152,3 +152,19 @@ int vfs_may_delete(struct uk_task *t, struct vfs_inode *dir,
 		return -EBUSY;
 	return 0;
 }
+
+/*
+ * The permission bits of a new non-directory: mode less the umask, and
+ * (mode_strip_sgid) without S_ISGID when it is group-executable in a setgid
+ * directory whose group the creator is not in, unless CAP_FSETID.
+ */
+mode_t vfs_prepare_mode(struct uk_task *t, const struct vfs_inode *dir,
+			mode_t mode)
+{
+	mode &= 07777 & ~t->fs->umask;
+	if ((mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP) &&
+	    (dir->i_mode & S_ISGID) && !vfs_in_group(&t->cred, dir->i_gid) &&
+	    !vfs_capable(&t->cred, UK_CAP_FSETID))
+		mode &= ~S_ISGID;
+	return mode;
+}

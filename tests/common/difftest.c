@@ -1671,7 +1671,6 @@ static const char *next_line(const struct dt_log *log, size_t *pos,
 	return s;
 }
 
-/* Splits a record "#i op = result" at its last " = " into op and result. */
 static void print_record(FILE *out, const char *who, const char *s, size_t n)
 {
 	fprintf(out, "  %-8s %.*s\n", who, (int)n, s);
@@ -1679,24 +1678,29 @@ static void print_record(FILE *out, const char *who, const char *s, size_t n)
 
 int dt_compare(const struct dt_log *a, const char *aname,
 	       const struct dt_log *b, const char *bname, uint64_t seed,
-	       FILE *out)
+	       unsigned int max, FILE *out)
 {
 	size_t pa = 0, pb = 0, la = 0, lb = 0;
 	unsigned long line = 0;
+	unsigned int found = 0;
 
 	for (;;) {
 		const char *sa = next_line(a, &pa, &la);
 		const char *sb = next_line(b, &pb, &lb);
 		line++;
 		if (!sa && !sb)
-			return 0;
+			return found;
 		if (sa && sb && la == lb && !memcmp(sa, sb, la))
 			continue;
-		fprintf(out,
-			"difftest: MISMATCH seed=%" PRIu64 " at record %lu\n"
-			"  replay: UK_DIFF_SEED=%" PRIu64
-			" (UK_DIFF_VERBOSE=1 prints every record)\n",
-			seed, line, seed);
+		if (!found)
+			fprintf(out,
+				"difftest: MISMATCH seed=%" PRIu64
+				" at record %lu\n"
+				"  replay: UK_DIFF_SEED=%" PRIu64
+				" (UK_DIFF_VERBOSE=1 prints every record)\n",
+				seed, line, seed);
+		else
+			fprintf(out, "difftest: and at record %lu\n", line);
 		if (sa)
 			print_record(out, aname, sa, la);
 		else
@@ -1705,7 +1709,8 @@ int dt_compare(const struct dt_log *a, const char *aname,
 			print_record(out, bname, sb, lb);
 		else
 			fprintf(out, "  %-8s (log ended)\n", bname);
-		return 1;
+		if (++found >= max || !sa || !sb)
+			return found;
 	}
 }
 

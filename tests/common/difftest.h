@@ -116,12 +116,14 @@ void dt_dump_tree(struct dt_target *t, const struct dt_config *cfg,
 
 /*
  * Compares two logs line by line. On the first difference prints to out
- * the seed, the record's index, the operation and both results, and
- * returns 1; returns 0 when the logs are equal.
+ * the seed, the record's index, the operation and both results; goes on
+ * to print up to max differences in all (max >= 1; only the first is
+ * sure to be meaningful, later ones help when the first changed no state).
+ * Returns the number of differences printed, 0 when the logs are equal.
  */
 int dt_compare(const struct dt_log *a, const char *aname,
 	       const struct dt_log *b, const char *bname, uint64_t seed,
-	       FILE *out);
+	       unsigned int max, FILE *out);
 
 /* The native target: the host kernel through syscall(2). */
 extern struct dt_target dt_native_target;

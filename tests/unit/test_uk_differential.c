@@ -11,6 +11,7 @@
  *   env UK_DIFF_OPS: number of operations (default 10000);
  *   env UK_DIFF_VERBOSE=1: print the uk side's records as they happen;
  *   env UK_DIFF_LOGS=PREFIX: write both logs to PREFIX.uk and PREFIX.native;
+ *   env UK_DIFF_MAX=N: print up to N differing records (default 1);
  *   env UK_DIFF_AGAINST=DIR: replace the uk side by a second native side
  *   chrooted in a fresh directory under DIR (checks the engine itself, e.g.
  *   ext4 against a tmpfs DIR such as /dev/shm).
@@ -309,8 +310,11 @@ static void test_matches_native(void **state)
 		write_log(logs, ".uk", &ours);
 		write_log(logs, ".native", &native);
 	}
+	const char *max = getenv("UK_DIFF_MAX");
 	int diff = dt_compare(&ours, against ? "other" : "uk", &native,
-			      "native", seed, stdout);
+			      "native", seed,
+			      max && atoi(max) > 0 ? (unsigned int)atoi(max) : 1,
+			      stdout);
 	printf("difftest: %lu records on each side, %s\n", native.lines,
 	       diff ? "MISMATCH" : "identical");
 	if (diff)

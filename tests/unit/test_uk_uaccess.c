@@ -187,6 +187,44 @@ static void test_strncpy(void **state)
 	munmap(hole, page);
 }
 
+/* A string running into the top of user space is -EFAULT, not cut. */
+static void test_strncpy_top_of_user_space(void **state)
+{
+	char *top = (char *)(UK_TASK_SIZE_MAX - page);
+	char buf[64];
+	size_t b;
+
+	(void)state;
+	assert_int_equal(uk_uaccess_init(), 0);
+	if (mmap(top, page, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1,
+		 0) != top) {
+		print_message("the top page of user space is taken: skipped\n");
+		skip();
+	}
+	for (b = 0; b < UK_ARRAY_SIZE(backends); b++) {
+		struct uk_task *t = mk_task(backends[b]);
+
+		memset(top + page - 8, 'z', 8);
+		assert_int_equal(t->mm->strncpy_from(t, buf,
+						     (unsigned long)(top + page - 8),
+						     sizeof(buf)),
+				 -EFAULT);
+		top[page - 1] = '\0';
+		assert_int_equal(t->mm->strncpy_from(t, buf,
+						     (unsigned long)(top + page - 8),
+						     sizeof(buf)),
+				 7);
+		assert_int_equal(copy_from_user(t, buf,
+						(unsigned long)(top + page - 8), 8),
+				 0);
+		assert_int_equal(copy_from_user(t, buf,
+						(unsigned long)(top + page - 8), 9),
+				 -EFAULT);
+	}
+	munmap(top, page);
+}
+
 static void test_getname(void **state)
 {
 	char *path = malloc(UK_PATH_MAX + 1);
@@ -334,6 +372,7 @@ int main(void)
 		cmocka_unit_test(test_copy_to_readonly),
 		cmocka_unit_test(test_copy_sigbus),
 		cmocka_unit_test(test_strncpy),
+		cmocka_unit_test(test_strncpy_top_of_user_space),
 		cmocka_unit_test(test_getname),
 		cmocka_unit_test(test_foreign_faults_chain),
 		cmocka_unit_test(test_faults_threads),

@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "dispatch.h"
 #include "uk.h"
 #include "uk_err.h"
 #include "vfs.h"
@@ -29,8 +30,7 @@
 #define SRC_SIZE 300000
 
 /* Logs a file's size and the hash of its whole content. */
-static void log_file(struct xt *t, struct xlog *log, int line,
-		     const char *rel)
+static void log_file(struct xt *t, struct xlog *log, int line, const char *rel)
 {
 	char *buf = xb(SRC_SIZE * 2);
 	long fd = XSC(t, SYS_openat, U(AT_FDCWD), UP(xp(t, rel)), O_RDONLY);
@@ -44,7 +44,7 @@ static void log_file(struct xt *t, struct xlog *log, int line,
 #define FILE_LOG(rel) log_file(t, log, __LINE__, rel)
 #define POS(fd) R(XSC(t, SYS_lseek, U(fd), 0, SEEK_CUR))
 #define CFR(in, offin, out, offout, len, flags)                                \
-	R(XSC(t, SYS_copy_file_range, U(in), UP(offin), U(out), UP(offout),   \
+	R(XSC(t, SYS_copy_file_range, U(in), UP(offin), U(out), UP(offout),    \
 	      U(len), U(flags)))
 #define SENDFILE(out, in, off, count)                                          \
 	R(XSC(t, SYS_sendfile, U(out), U(in), UP(off), U(count)))
@@ -207,7 +207,7 @@ static void test_copy_matches_native(void **state)
 {
 	static struct xlog uk_log, native_log;
 	struct uk_kernel *k;
-	struct xt t = { 0 };
+	struct xt t = {0};
 	char m2[600];
 
 	memset(&uk_log, 0, sizeof(uk_log));
@@ -238,10 +238,49 @@ static void test_copy_matches_native(void **state)
 	xlog_compare(&uk_log, &native_log);
 }
 
+/* Both calls count one read and one write in /proc/PID/io terms. */
+static void test_copy_io_accounting(void **state)
+{
+	struct uk_kernel *k = uk_kernel_new(NULL);
+	struct uk_task_io a, b;
+	struct xt t = {0};
+	char data[1000] = {1};
+	long in, out;
+
+	assert_false(IS_ERR_OR_NULL(k));
+	t.task = uk_task_new(k, 100, NULL);
+	in = XSC(&t, SYS_openat, U(AT_FDCWD), UP("/i"), O_RDWR | O_CREAT, 0644);
+	out = XSC(&t, SYS_openat, U(AT_FDCWD), UP("/o"), O_RDWR | O_CREAT,
+		  0644);
+	assert_int_equal(XSC(&t, SYS_pwrite64, U(in), UP(data), 1000, 0), 1000);
+	uk_task_get_io(t.task, &a);
+	assert_int_equal(
+		XSC(&t, SYS_copy_file_range, U(in), 0, U(out), 0, 600, 0), 600);
+	uk_task_get_io(t.task, &b);
+	assert_int_equal(b.rchar - a.rchar, 600);
+	assert_int_equal(b.wchar - a.wchar, 600);
+	assert_int_equal(b.syscr - a.syscr, 1);
+	assert_int_equal(b.syscw - a.syscw, 1);
+	/* Nothing to copy: not counted, as Linux returns before. */
+	assert_int_equal(
+		XSC(&t, SYS_copy_file_range, U(in), 0, U(out), 0, 0, 0), 0);
+	uk_task_get_io(t.task, &a);
+	assert_int_equal(a.syscr, b.syscr);
+	assert_int_equal(XSC(&t, SYS_sendfile, U(out), U(in), 0, 1000), 400);
+	uk_task_get_io(t.task, &b);
+	assert_int_equal(b.rchar - a.rchar, 400);
+	assert_int_equal(b.wchar - a.wchar, 400);
+	assert_int_equal(b.syscr - a.syscr, 1);
+	assert_int_equal(b.syscw - a.syscw, 1);
+	uk_task_exit(t.task);
+	uk_kernel_free(k);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_copy_matches_native),
+		cmocka_unit_test(test_copy_io_accounting),
 	};
 
 	return cmocka_run_group_tests_name("vfs_copy", tests, NULL, NULL);

@@ -23,6 +23,7 @@
 
 #include "uk.h"
 #include "uk_err.h"
+#include "vfs_extras.h"
 #include "vfs_extras_test.h"
 
 #define KEEP 0x01  /* FALLOC_FL_KEEP_SIZE */
@@ -131,13 +132,13 @@ static void falloc_sequence(struct xt *t, struct xlog *log)
 	FALLOC(fd, 0, 0, -5);
 	FALLOC(fd, 0x100, -1, 0);
 	FALLOC(fd, PUNCH, 0, 10);
-	FALLOC(fd, 0x10, 0, 10);        /* ZERO_RANGE */
-	FALLOC(fd, 0x08, 0, 4096);      /* COLLAPSE_RANGE */
+	FALLOC(fd, 0x10, 0, 10);   /* ZERO_RANGE */
+	FALLOC(fd, 0x08, 0, 4096); /* COLLAPSE_RANGE */
 	FALLOC(fd, 0x08 | KEEP, 0, 10);
-	FALLOC(fd, 0x20, 0, 4096);      /* INSERT_RANGE */
-	FALLOC(fd, 0x40, 0, 10);        /* UNSHARE_RANGE */
+	FALLOC(fd, 0x20, 0, 4096); /* INSERT_RANGE */
+	FALLOC(fd, 0x40, 0, 10);   /* UNSHARE_RANGE */
 	FALLOC(fd, 0x100, 0, 10);
-	FALLOC(fd, 0x04, 0, 10);        /* NO_HIDE_STALE alone */
+	FALLOC(fd, 0x04, 0, 10); /* NO_HIDE_STALE alone */
 	FALLOC(fd, 0, INT64_MAX, 1);
 	FALLOC(fd, 0, INT64_MAX - 4095, 4096);
 	FALLOC(fd, KEEP, INT64_MAX - 4095, 4096);
@@ -148,9 +149,8 @@ static void falloc_sequence(struct xt *t, struct xlog *log)
 	FALLOC(rd, 0x100, 0, 10);
 	pfd = RFD(XSC(t, SYS_openat, U(AT_FDCWD), UP(xp(t, "f")), O_PATH));
 	FALLOC(pfd, 0, 0, 10);
-	dfd = RFD(XSC(t, SYS_openat, U(AT_FDCWD), UP(t->root[0] ? t->root
-								  : "/"),
-		      O_RDONLY));
+	dfd = RFD(XSC(t, SYS_openat, U(AT_FDCWD),
+		      UP(t->root[0] ? t->root : "/"), O_RDONLY));
 	FALLOC(dfd, 0, 0, 10);
 	SEEK(dfd, 0, SEEK_DATA);
 	STAT(fd);
@@ -183,9 +183,9 @@ static void falloc_append(struct xt *t, struct xlog *log)
 static void test_falloc_matches_native(void **state)
 {
 	static struct xlog uk_log, native_log;
-	struct uk_kernel_opts opts = { .tmpfs_size = TMPFS_BYTES };
+	struct uk_kernel_opts opts = {.tmpfs_size = TMPFS_BYTES};
 	struct uk_kernel *k;
-	struct xt t = { 0 };
+	struct xt t = {0};
 	char opt[64];
 
 	memset(&uk_log, 0, sizeof(uk_log));
@@ -218,14 +218,13 @@ static void test_falloc_matches_native(void **state)
 static void test_falloc_times(void **state)
 {
 	struct uk_kernel *k = uk_kernel_new(NULL);
-	struct xt t = { 0 };
+	struct xt t = {0};
 	struct stat a, b;
 	long fd;
 
 	assert_false(IS_ERR_OR_NULL(k));
 	t.task = uk_task_new(k, 100, NULL);
-	fd = XSC(&t, SYS_openat, U(AT_FDCWD), UP("/f"), O_RDWR | O_CREAT,
-		 0644);
+	fd = XSC(&t, SYS_openat, U(AT_FDCWD), UP("/f"), O_RDWR | O_CREAT, 0644);
 	assert_true(fd >= 0);
 	assert_int_equal(XSC(&t, SYS_fstat, U(fd), UP(&a)), 0);
 	usleep(10000);
@@ -242,11 +241,42 @@ static void test_falloc_times(void **state)
 	uk_kernel_free(k);
 }
 
+/*
+ * The file-type errnos of man 2 fallocate that no syscall here can reach
+ * (our FIFOs cannot be opened, a directory or a device cannot be opened
+ * for writing): vfs_fallocate on hand-made files.
+ */
+static void test_falloc_file_types(void **state)
+{
+	struct vfs_super sb = {.s_maxbytes = INT64_MAX};
+	struct vfs_inode inode = {.i_sb = &sb, .i_mode = S_IFIFO | 0644};
+	struct vfs_file f = {.f_inode = &inode, .f_mode = FMODE_WRITE};
+
+	assert_int_equal(vfs_fallocate(NULL, &f, 0, 0, 1), -ESPIPE);
+	inode.i_mode = S_IFDIR | 0755;
+	assert_int_equal(vfs_fallocate(NULL, &f, 0, 0, 1), -EISDIR);
+	inode.i_mode = S_IFCHR | 0644;
+	assert_int_equal(vfs_fallocate(NULL, &f, 0, 0, 1), -ENODEV);
+	inode.i_mode = S_IFSOCK | 0644;
+	assert_int_equal(vfs_fallocate(NULL, &f, KEEP, 0, 1), -ENODEV);
+	/* A regular file of a file system without the op. */
+	inode.i_mode = S_IFREG | 0644;
+	assert_int_equal(vfs_fallocate(NULL, &f, 0, 0, 1), -EOPNOTSUPP);
+	sb.s_maxbytes = 1 << 20;
+	assert_int_equal(vfs_fallocate(NULL, &f, 0, (1 << 20) - 1, 2), -EFBIG);
+	/* Mode and range come first, then the access mode. */
+	f.f_mode = FMODE_READ;
+	assert_int_equal(vfs_fallocate(NULL, &f, 0, 0, 1), -EBADF);
+	assert_int_equal(vfs_fallocate(NULL, &f, 0x100, 0, 1), -EOPNOTSUPP);
+	assert_int_equal(vfs_fallocate(NULL, &f, 0, 0, 0), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_falloc_matches_native),
 		cmocka_unit_test(test_falloc_times),
+		cmocka_unit_test(test_falloc_file_types),
 	};
 
 	return cmocka_run_group_tests_name("vfs_falloc", tests, NULL, NULL);

@@ -43,7 +43,9 @@ static int lk(struct vfs_lock_ctx *ctx, const void *owner, short type,
 		.start = start,
 		.end = end,
 		.owner = owner,
-		.pid = owner == &owner_a ? 1 : owner == &owner_b ? 2 : 3,
+		.pid = owner == &owner_a   ? 1
+		       : owner == &owner_b ? 2
+					   : 3,
 		.task = owner,
 	};
 
@@ -54,8 +56,8 @@ static int lk(struct vfs_lock_ctx *ctx, const void *owner, short type,
  * F_GETLK for a write lock over start..end by owner: returns the
  * conflicting lock's type and fills its range (or F_UNLCK).
  */
-static short test_lk(struct vfs_lock_ctx *ctx, const void *owner,
-		     int64_t start, int64_t end, int64_t *cs, int64_t *ce)
+static short test_lk(struct vfs_lock_ctx *ctx, const void *owner, int64_t start,
+		     int64_t end, int64_t *cs, int64_t *ce)
 {
 	struct vfs_lock_req req = {
 		.type = F_WRLCK,
@@ -71,7 +73,7 @@ static short test_lk(struct vfs_lock_ctx *ctx, const void *owner,
 	return req.type;
 }
 
-#define assert_conflict(ctx, owner, s, e, type, cs_want, ce_want)             \
+#define assert_conflict(ctx, owner, s, e, type, cs_want, ce_want)              \
 	do {                                                                   \
 		int64_t cs_, ce_;                                              \
 		assert_int_equal(test_lk(ctx, owner, s, e, &cs_, &ce_), type); \
@@ -163,8 +165,7 @@ static void test_engine_to_eof(void **state)
 {
 	struct vfs_lock_ctx *ctx = *state;
 
-	assert_int_equal(lk(ctx, &owner_a, F_WRLCK, 10, VFS_OFFSET_MAX, 0),
-			 0);
+	assert_int_equal(lk(ctx, &owner_a, F_WRLCK, 10, VFS_OFFSET_MAX, 0), 0);
 	assert_conflict(ctx, &owner_b, 1000000, 1000000, F_WRLCK, 10,
 			VFS_OFFSET_MAX);
 	assert_int_equal(lk(ctx, &owner_a, F_UNLCK, 20, VFS_OFFSET_MAX, 0), 0);
@@ -238,8 +239,11 @@ static void test_engine_sleep_woken_by_unlock(void **state)
 {
 	struct vfs_lock_ctx *ctx = *state;
 	struct sleeper s = {
-		.ctx = ctx, .owner = &owner_b, .type = F_WRLCK,
-		.start = 5, .end = 5,
+		.ctx = ctx,
+		.owner = &owner_b,
+		.type = F_WRLCK,
+		.start = 5,
+		.end = 5,
 	};
 
 	assert_int_equal(lk(ctx, &owner_a, F_RDLCK, 0, 9, 0), 0);
@@ -259,8 +263,11 @@ static void test_engine_deadlock(void **state)
 	struct vfs_lock_ctx *ctx = *state;
 	struct vfs_lock_ctx *ctx2 = vfs_lock_ctx_new();
 	struct sleeper s = {
-		.ctx = ctx, .owner = &owner_b, .type = F_WRLCK,
-		.start = 0, .end = 0,
+		.ctx = ctx,
+		.owner = &owner_b,
+		.type = F_WRLCK,
+		.start = 0,
+		.end = 0,
 	};
 
 	assert_false(IS_ERR(ctx2));
@@ -284,8 +291,11 @@ static void test_engine_interrupt(void **state)
 {
 	struct vfs_lock_ctx *ctx = *state;
 	struct sleeper s = {
-		.ctx = ctx, .owner = &owner_b, .type = F_RDLCK,
-		.start = 0, .end = 0,
+		.ctx = ctx,
+		.owner = &owner_b,
+		.type = F_RDLCK,
+		.start = 0,
+		.end = 0,
 	};
 
 	assert_int_equal(lk(ctx, &owner_a, F_WRLCK, 0, 0, 0), 0);
@@ -310,7 +320,10 @@ static void test_engine_flock(void **state)
 {
 	struct vfs_lock_ctx *ctx = *state;
 	struct sleeper s = {
-		.ctx = ctx, .owner = &owner_c, .type = F_WRLCK, .flock = true,
+		.ctx = ctx,
+		.owner = &owner_c,
+		.type = F_WRLCK,
+		.flock = true,
 	};
 
 	assert_int_equal(fl(ctx, &owner_a, F_RDLCK), 0);
@@ -361,7 +374,7 @@ static void *hammer_main(void *arg)
 
 static void test_engine_hammer(void **state)
 {
-	struct hammer h = { .ctx = *state };
+	struct hammer h = {.ctx = *state};
 	pthread_t th[4];
 
 	for (int i = 0; i < 4; i++)
@@ -450,14 +463,16 @@ static long xlock(struct xt *t, long fd, int cmd, short type, short whence,
 }
 
 /* A get-lock whose answer is logged with the holder's pid as a name. */
-static void log_getlk(struct pair *p, struct xlog *log, int line,
-		      struct xt *t, long fd, int cmd, short type, short whence,
-		      int64_t start, int64_t len)
+static void log_getlk(struct pair *p, struct xlog *log, int line, struct xt *t,
+		      long fd, int cmd, short type, short whence, int64_t start,
+		      int64_t len)
 {
 	struct flock l;
 	long r = xlock(t, fd, cmd, type, whence, start, len, 0, &l);
-	char who = l.l_pid == p->pid_a ? 'A' : l.l_pid == p->pid_b ? 'B'
-			       : l.l_pid == -1 ? 'O' : '?';
+	char who = l.l_pid == p->pid_a	 ? 'A'
+		   : l.l_pid == p->pid_b ? 'B'
+		   : l.l_pid == -1	 ? 'O'
+					 : '?';
 
 	if (r || l.l_type == F_UNLCK)
 		xlogf(log, "%d: getlk %ld type %d\n", line, r, l.l_type);
@@ -665,6 +680,20 @@ static void flock_sequence(struct xt *A, struct xlog *log)
 	R(XSC(A, SYS_flock, U(f2), LOCK_EX | LOCK_NB));
 	R(XSC(A, SYS_close, U(f2)));
 	R(XSC(A, SYS_close, U(fp)));
+
+	/* Directories take flock and read record locks too. */
+	f1 = RFD(XSC(A, SYS_openat, U(AT_FDCWD), UP(A->root[0] ? A->root : "/"),
+		     O_RDONLY));
+	f2 = RFD(XSC(A, SYS_openat, U(AT_FDCWD), UP(A->root[0] ? A->root : "/"),
+		     O_RDONLY));
+	R(XSC(A, SYS_flock, U(f1), LOCK_EX | LOCK_NB));
+	R(XSC(A, SYS_flock, U(f2), LOCK_SH | LOCK_NB));
+	R(xlock(A, f1, F_OFD_SETLK, F_RDLCK, SEEK_SET, 0, 0, 0, NULL));
+	R(xlock(A, f2, F_OFD_SETLK, F_WRLCK, SEEK_SET, 0, 0, 0, NULL));
+	R(xlock(A, f2, F_SETLK, F_RDLCK, SEEK_SET, 0, 0, 0, NULL));
+	R(XSC(A, SYS_close, U(f1)));
+	R(XSC(A, SYS_flock, U(f2), LOCK_SH | LOCK_NB));
+	R(XSC(A, SYS_close, U(f2)));
 }
 
 static void test_flock_matches_native(void **state)
@@ -709,8 +738,10 @@ static void call_setlkw(struct call *c, struct xt *t, long fd, short type,
 	memset(c, 0, sizeof(*c));
 	c->t = t;
 	c->nr = SYS_fcntl;
-	c->l = (struct flock){ .l_type = type, .l_whence = SEEK_SET,
-			       .l_start = start, .l_len = len };
+	c->l = (struct flock){.l_type = type,
+			      .l_whence = SEEK_SET,
+			      .l_start = start,
+			      .l_len = len};
 	c->a[0] = U(fd);
 	c->a[1] = F_SETLKW;
 	c->a[2] = UP(&c->l);
@@ -734,23 +765,24 @@ static void test_setlkw_woken_by_unlock(void **state)
 	fa = xt_open(&p.a, "f", O_RDWR | O_CREAT, 0644);
 	fb = xt_open(&p.b, "f", O_RDWR, 0);
 	assert_true(fa >= 0 && fb >= 0);
-	assert_int_equal(xlock(&p.a, fa, F_SETLK, F_WRLCK, SEEK_SET, 0, 10, 0,
-			       NULL), 0);
+	assert_int_equal(
+		xlock(&p.a, fa, F_SETLK, F_WRLCK, SEEK_SET, 0, 10, 0, NULL), 0);
 	call_setlkw(&c, &p.b, fb, F_WRLCK, 5, 1);
 	assert_int_equal(atomic_load(&c.done), 0);
 	/* Unlocking another range wakes it, and it sleeps again. */
-	assert_int_equal(xlock(&p.a, fa, F_SETLK, F_UNLCK, SEEK_SET, 8, 2, 0,
-			       NULL), 0);
+	assert_int_equal(
+		xlock(&p.a, fa, F_SETLK, F_UNLCK, SEEK_SET, 8, 2, 0, NULL), 0);
 	usleep(20000);
 	assert_int_equal(atomic_load(&c.done), 0);
-	assert_int_equal(xlock(&p.a, fa, F_SETLK, F_UNLCK, SEEK_SET, 0, 0, 0,
-			       NULL), 0);
+	assert_int_equal(
+		xlock(&p.a, fa, F_SETLK, F_UNLCK, SEEK_SET, 0, 0, 0, NULL), 0);
 	assert_int_equal(call_join(&c), 0);
 	/* Now B holds byte 5: A's F_SETLK fails, F_GETLK names B. */
-	assert_int_equal(xlock(&p.a, fa, F_SETLK, F_RDLCK, SEEK_SET, 0, 10, 0,
-			       NULL), -EAGAIN);
-	assert_int_equal(xlock(&p.a, fa, F_GETLK, F_RDLCK, SEEK_SET, 0, 10, 0,
-			       &c.l), 0);
+	assert_int_equal(
+		xlock(&p.a, fa, F_SETLK, F_RDLCK, SEEK_SET, 0, 10, 0, NULL),
+		-EAGAIN);
+	assert_int_equal(
+		xlock(&p.a, fa, F_GETLK, F_RDLCK, SEEK_SET, 0, 10, 0, &c.l), 0);
 	assert_int_equal(c.l.l_pid, p.pid_b);
 	assert_int_equal(c.l.l_start, 5);
 	assert_int_equal(c.l.l_len, 1);
@@ -762,7 +794,7 @@ static void test_setlkw_woken_by_exit(void **state)
 {
 	struct pair p;
 	struct uk_task *c_task;
-	struct xt C = { .name = 'C' };
+	struct xt C = {.name = 'C'};
 	struct call c;
 	long fb, fc;
 
@@ -773,8 +805,8 @@ static void test_setlkw_woken_by_exit(void **state)
 	fc = xt_open(&C, "f", O_RDWR | O_CREAT, 0644);
 	fb = xt_open(&p.b, "f", O_RDWR, 0);
 	assert_true(fc >= 0 && fb >= 0);
-	assert_int_equal(xlock(&C, fc, F_SETLK, F_RDLCK, SEEK_SET, 0, 0, 0,
-			       NULL), 0);
+	assert_int_equal(
+		xlock(&C, fc, F_SETLK, F_RDLCK, SEEK_SET, 0, 0, 0, NULL), 0);
 	call_setlkw(&c, &p.b, fb, F_WRLCK, 0, 0);
 	assert_int_equal(atomic_load(&c.done), 0);
 	uk_task_exit(c_task);
@@ -799,19 +831,21 @@ static void test_setlkw_edeadlk(void **state)
 	fb = xt_open(&p.b, "f", O_RDWR, 0);
 	fb2 = xt_open(&p.b, "f2", O_RDWR, 0);
 	assert_true(fa >= 0 && fa2 >= 0 && fb >= 0 && fb2 >= 0);
-	assert_int_equal(xlock(&p.a, fa, F_SETLK, F_WRLCK, SEEK_SET, 0, 1, 0,
-			       NULL), 0);
-	assert_int_equal(xlock(&p.b, fb2, F_SETLK, F_WRLCK, SEEK_SET, 1, 1, 0,
-			       NULL), 0);
+	assert_int_equal(
+		xlock(&p.a, fa, F_SETLK, F_WRLCK, SEEK_SET, 0, 1, 0, NULL), 0);
+	assert_int_equal(
+		xlock(&p.b, fb2, F_SETLK, F_WRLCK, SEEK_SET, 1, 1, 0, NULL), 0);
 	call_setlkw(&c, &p.b, fb, F_WRLCK, 0, 1);
 	assert_int_equal(atomic_load(&c.done), 0);
-	assert_int_equal(xlock(&p.a, fa2, F_SETLKW, F_WRLCK, SEEK_SET, 1, 1,
-			       0, NULL), -EDEADLK);
+	assert_int_equal(
+		xlock(&p.a, fa2, F_SETLKW, F_WRLCK, SEEK_SET, 1, 1, 0, NULL),
+		-EDEADLK);
 	/* An OFD waiter is outside the graph: F_OFD_SETLK just fails. */
-	assert_int_equal(xlock(&p.a, fa2, F_OFD_SETLK, F_WRLCK, SEEK_SET, 1,
-			       1, 0, NULL), -EAGAIN);
-	assert_int_equal(xlock(&p.a, fa, F_SETLK, F_UNLCK, SEEK_SET, 0, 1, 0,
-			       NULL), 0);
+	assert_int_equal(
+		xlock(&p.a, fa2, F_OFD_SETLK, F_WRLCK, SEEK_SET, 1, 1, 0, NULL),
+		-EAGAIN);
+	assert_int_equal(
+		xlock(&p.a, fa, F_SETLK, F_UNLCK, SEEK_SET, 0, 1, 0, NULL), 0);
 	assert_int_equal(call_join(&c), 0);
 	/* B holds both now; A's blocking request no longer deadlocks. */
 	call_setlkw(&c, &p.a, fa2, F_WRLCK, 1, 1);
@@ -821,33 +855,63 @@ static void test_setlkw_edeadlk(void **state)
 	pair_uk_done(&p);
 }
 
+/*
+ * What the ring server does for a client that dies while one of its
+ * threads sleeps in F_SETLKW: vfs_locks_interrupt makes the call return
+ * -EINTR, with nothing locked.
+ */
+static void test_setlkw_interrupted(void **state)
+{
+	struct pair p;
+	struct call c;
+	struct flock l;
+	long fa, fb;
+
+	assert_int_equal(pair_uk(&p), 0);
+	fa = xt_open(&p.a, "f", O_RDWR | O_CREAT, 0644);
+	fb = xt_open(&p.b, "f", O_RDWR, 0);
+	assert_int_equal(
+		xlock(&p.a, fa, F_SETLK, F_WRLCK, SEEK_SET, 0, 0, 0, NULL), 0);
+	call_setlkw(&c, &p.b, fb, F_RDLCK, 10, 10);
+	assert_int_equal(atomic_load(&c.done), 0);
+	vfs_locks_interrupt(p.b.task);
+	assert_int_equal(call_join(&c), -EINTR);
+	assert_int_equal(
+		xlock(&p.a, fa, F_SETLK, F_UNLCK, SEEK_SET, 0, 0, 0, NULL), 0);
+	assert_int_equal(
+		xlock(&p.a, fa, F_GETLK, F_WRLCK, SEEK_SET, 0, 0, 0, &l), 0);
+	assert_int_equal(l.l_type, F_UNLCK);
+	pair_uk_done(&p);
+}
+
 /* A forked child is another process: it does not inherit POSIX locks. */
 static void test_fork_does_not_inherit(void **state)
 {
 	struct pair p;
-	struct xt child = { .name = 'C' };
+	struct xt child = {.name = 'C'};
 	struct flock l;
 	long fa;
 
 	assert_int_equal(pair_uk(&p), 0);
 	fa = xt_open(&p.a, "f", O_RDWR | O_CREAT, 0644);
 	assert_true(fa >= 0);
-	assert_int_equal(xlock(&p.a, fa, F_SETLK, F_WRLCK, SEEK_SET, 0, 0, 0,
-			       NULL), 0);
+	assert_int_equal(
+		xlock(&p.a, fa, F_SETLK, F_WRLCK, SEEK_SET, 0, 0, 0, NULL), 0);
 	child.task = uk_task_fork(p.a.task, 4000);
 	assert_false(IS_ERR_OR_NULL(child.task));
-	assert_int_equal(xlock(&child, fa, F_GETLK, F_RDLCK, SEEK_SET, 0, 0,
-			       0, &l), 0);
+	assert_int_equal(
+		xlock(&child, fa, F_GETLK, F_RDLCK, SEEK_SET, 0, 0, 0, &l), 0);
 	assert_int_equal(l.l_type, F_WRLCK);
 	assert_int_equal(l.l_pid, 1000);
-	assert_int_equal(xlock(&child, fa, F_SETLK, F_RDLCK, SEEK_SET, 0, 0,
-			       0, NULL), -EAGAIN);
+	assert_int_equal(
+		xlock(&child, fa, F_SETLK, F_RDLCK, SEEK_SET, 0, 0, 0, NULL),
+		-EAGAIN);
 	/* The child's close of its copy of fa drops only its own locks. */
 	assert_int_equal(XSC(&child, SYS_close, U(fa)), 0);
 	uk_task_exit(child.task);
 	fa = xt_open(&p.b, "f", O_RDWR, 0);
-	assert_int_equal(xlock(&p.b, fa, F_GETLK, F_RDLCK, SEEK_SET, 0, 0, 0,
-			       &l), 0);
+	assert_int_equal(
+		xlock(&p.b, fa, F_GETLK, F_RDLCK, SEEK_SET, 0, 0, 0, &l), 0);
 	assert_int_equal(l.l_type, F_WRLCK);
 	pair_uk_done(&p);
 }
@@ -899,6 +963,7 @@ int main(void)
 		cmocka_unit_test(test_setlkw_woken_by_unlock),
 		cmocka_unit_test(test_setlkw_woken_by_exit),
 		cmocka_unit_test(test_setlkw_edeadlk),
+		cmocka_unit_test(test_setlkw_interrupted),
 		cmocka_unit_test(test_fork_does_not_inherit),
 		cmocka_unit_test(test_flock_sleeps),
 	};

@@ -72,7 +72,8 @@ static inline void xt_remote_loop(int req_fd, int resp_fd)
 			req.a[req.bufarg] = UP(req.buf);
 		resp.ret = xt_native(req.nr, req.a);
 		memcpy(resp.buf, req.buf, sizeof(resp.buf));
-		if (write(resp_fd, &resp, sizeof(resp)) != (ssize_t)sizeof(resp))
+		if (write(resp_fd, &resp, sizeof(resp)) !=
+		    (ssize_t)sizeof(resp))
 			break;
 	}
 	_exit(0);
@@ -116,30 +117,30 @@ static inline void xt_remote_stop(struct xt *t)
  * Runs syscall nr with args a on t. For a helper process, argument bufarg
  * (if >= 0) points at buflen bytes that travel to it and back.
  */
-static inline long xt_call_buf(struct xt *t, long nr,
-			       const unsigned long a[6], int bufarg,
-			       size_t buflen)
+static inline long xt_call_buf(struct xt *t, long nr, const unsigned long a[6],
+			       int bufarg, size_t buflen)
 {
 	static struct xt_req req;
 	static struct xt_resp resp;
+	void *ubuf = NULL;
 
 	if (t->task)
 		return uk_dispatch(t->task, (unsigned long)nr, a);
 	if (!t->remote)
 		return xt_native(nr, a);
+	if (bufarg >= 0 && bufarg < 6)
+		ubuf = (void *)(uintptr_t)a[bufarg];
 	req.nr = nr;
 	memcpy(req.a, a, sizeof(req.a));
-	req.bufarg = bufarg;
+	req.bufarg = ubuf ? bufarg : -1;
 	req.buflen = buflen;
-	if (bufarg >= 0 && a[bufarg])
-		memcpy(req.buf, (const void *)(uintptr_t)a[bufarg], buflen);
-	else
-		req.bufarg = -1;
+	if (ubuf)
+		memcpy(req.buf, ubuf, buflen);
 	if (write(t->req_fd, &req, sizeof(req)) != (ssize_t)sizeof(req) ||
 	    read(t->resp_fd, &resp, sizeof(resp)) != (ssize_t)sizeof(resp))
 		return -EPIPE;
-	if (req.bufarg >= 0)
-		memcpy((void *)(uintptr_t)a[bufarg], resp.buf, buflen);
+	if (ubuf)
+		memcpy(ubuf, resp.buf, buflen);
 	return resp.ret;
 }
 
@@ -149,9 +150,9 @@ static inline long xt_call(struct xt *t, long nr, const unsigned long a[6])
 }
 
 #define XSC(t, nr, ...)                                                        \
-	xt_call((t), (nr), (const unsigned long[6]){ __VA_ARGS__ })
+	xt_call((t), (nr), (const unsigned long[6]){__VA_ARGS__})
 #define XSCB(t, bufarg, buflen, nr, ...)                                       \
-	xt_call_buf((t), (nr), (const unsigned long[6]){ __VA_ARGS__ },       \
+	xt_call_buf((t), (nr), (const unsigned long[6]){__VA_ARGS__},          \
 		    (bufarg), (buflen))
 
 /*
@@ -278,8 +279,8 @@ static inline void xlog_compare(const struct xlog *uk,
 		size_t lb = eb ? (size_t)(eb - b) : strlen(b);
 
 		if (la != lb || memcmp(a, b, la)) {
-			print_message("uk:     %.*s\nnative: %.*s\n", (int)la, a,
-				      (int)lb, b);
+			print_message("uk:     %.*s\nnative: %.*s\n", (int)la,
+				      a, (int)lb, b);
 			fail_msg("uk and native differ");
 		}
 		a += la + (ea ? 1 : 0);
@@ -289,8 +290,8 @@ static inline void xlog_compare(const struct xlog *uk,
 
 /* ---- native temporary tree --------------------------------------------- */
 
-static inline int xt_rm_one(const char *path, const struct stat *sb,
-			    int flag, struct FTW *ftw)
+static inline int xt_rm_one(const char *path, const struct stat *sb, int flag,
+			    struct FTW *ftw)
 {
 	return remove(path);
 }
