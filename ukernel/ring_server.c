@@ -1022,8 +1022,6 @@ static void poller_sleep(struct uk_ring_server *srv, struct ring_worker *w,
 	atomic_store(&srv->poller_asleep, 0);
 	/* Force set_awake(1) on the next pass. */
 	*seen = NULL;
-	/* The watchdog watches while we are awake. */
-	ring_kick(&srv->watch_word, 1);
 }
 
 /*
@@ -1036,12 +1034,23 @@ static void poll_loop(struct uk_ring_server *srv, struct ring_worker *w)
 {
 	struct ring_conn_set *seen = NULL;
 	uint64_t last = uk_rdtsc(), yielded = last;
+	bool kick = true;
 
 	while (atomic_load_explicit(&srv->poller, memory_order_relaxed) ==
 	       w->id) {
 		uint64_t now;
+		bool served = poll_pass(srv, w, &seen);
 
-		if (poll_pass(srv, w, &seen)) {
+		/*
+		 * Awake again: the watchdog starts watching. After the first
+		 * pass, so that the request that woke us is not delayed by
+		 * this futex_wake.
+		 */
+		if (kick) {
+			ring_kick(&srv->watch_word, 1);
+			kick = false;
+		}
+		if (served) {
 			last = yielded = uk_rdtsc();
 			continue;
 		}
@@ -1051,6 +1060,7 @@ static void poll_loop(struct uk_ring_server *srv, struct ring_worker *w)
 		if (now - last > srv->idle_ticks) {
 			poller_sleep(srv, w, &seen);
 			last = yielded = uk_rdtsc();
+			kick = true;
 		} else if (now - yielded > srv->yield_ticks) {
 			sched_yield();
 			yielded = uk_rdtsc();
