@@ -1039,17 +1039,18 @@ static void poll_loop(struct uk_ring_server *srv, struct ring_worker *w)
 	while (atomic_load_explicit(&srv->poller, memory_order_relaxed) ==
 	       w->id) {
 		uint64_t now;
-		bool served = poll_pass(srv, w, &seen);
+		bool served;
 
 		/*
-		 * Awake again: the watchdog starts watching. After the first
-		 * pass, so that the request that woke us is not delayed by
-		 * this futex_wake.
+		 * Awake again: the watchdog starts watching. Before serving
+		 * anything, since the call that woke us may be the one that
+		 * blocks (it costs the wake-up path one futex_wake).
 		 */
 		if (kick) {
 			ring_kick(&srv->watch_word, 1);
 			kick = false;
 		}
+		served = poll_pass(srv, w, &seen);
 		if (served) {
 			last = yielded = uk_rdtsc();
 			continue;
