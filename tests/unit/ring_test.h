@@ -43,6 +43,16 @@ static inline void quiet_log(void *arg, const char *msg)
 	(void)msg;
 }
 
+/*
+ * Lets the server's new threads finish starting before the test forks
+ * clients: a fork while another thread holds the ASan allocator's lock
+ * (thread start-up allocates) leaves the child deadlocked in malloc.
+ */
+static inline void rt_settle(void)
+{
+	usleep(100000);
+}
+
 /* A fresh directory for the socket; fills o's socket_path and log. */
 static inline void rt_prepare(struct uk_ring_server_opts *o)
 {
@@ -64,6 +74,7 @@ static inline struct uk_ring_server *rt_start_k(struct uk_ring_server_opts *o)
 	rt_prepare(o);
 	rt_srv = uk_ring_server_start_ops(NULL, &fakek_ops, o);
 	assert_false(IS_ERR(rt_srv));
+	rt_settle();
 	return rt_srv;
 }
 

@@ -30,6 +30,7 @@ static void start(struct uk_ring_server_opts *o)
 	rt_prepare(o);
 	rt_srv = uk_ring_server_start(k, o);
 	assert_false(IS_ERR(rt_srv));
+	rt_settle();
 }
 
 static void stop(void)
