@@ -10,9 +10,10 @@
  * Each is timed in batches, ours and native alternating; a batch's ns per op
  * is its time over its count, and the median batch is reported.
  *
- * Usage: bench-kernel [--json] [--quick] [--only OP]
+ * Usage: bench-kernel [--json] [--quick] [--only OP] [--ours-only]
  *        (bench/run kernel [--json]); --quick runs a tenth of each batch,
- *        --only OP one operation (for perf record).
+ *        --only OP one operation, --ours-only skips the native side (both
+ *        for perf record).
  * The native directory is made under $UK_BUILD (bench/run sets it) or the
  * current directory; a note is printed when that is not ext4.
  */
@@ -44,7 +45,8 @@ static char *wbuf;  /* 1 MiB of data to write */
 static char *rbuf;  /* where preads land */
 static int nat_dfd; /* the native directory */
 
-/* ---- helpers -------------------------------------------------------------- */
+/* ---- helpers --------------------------------------------------------------
+ */
 
 static uint64_t now_ns(void)
 {
@@ -57,7 +59,7 @@ static uint64_t now_ns(void)
 static long uk(unsigned long nr, unsigned long a0, unsigned long a1,
 	       unsigned long a2, unsigned long a3)
 {
-	const unsigned long a[6] = { a0, a1, a2, a3, 0, 0 };
+	const unsigned long a[6] = {a0, a1, a2, a3, 0, 0};
 	return uk_dispatch(task, nr, a);
 }
 
@@ -156,8 +158,8 @@ static uint64_t native_create_write_unlink(unsigned long n)
 {
 	uint64_t t0 = now_ns();
 	for (unsigned long i = 0; i < n; i++) {
-		int fd = openat(nat_dfd, "a/b/new", O_CREAT | O_WRONLY | O_TRUNC,
-				0644);
+		int fd = openat(nat_dfd, "a/b/new",
+				O_CREAT | O_WRONLY | O_TRUNC, 0644);
 		NCHECK("native create", fd);
 		NCHECK("native write", write(fd, wbuf, 4096));
 		close(fd);
@@ -194,7 +196,8 @@ static uint64_t ours_seqwrite_1m(unsigned long n)
 	uint64_t t = 0;
 	for (unsigned long i = 0; i < n; i++) {
 		if (ours_wpos >= SEQ_FILE_MAX) { /* start over, untimed */
-			CHECK("ftruncate", uk(SYS_ftruncate, ours_wfd, 0, 0, 0));
+			CHECK("ftruncate",
+			      uk(SYS_ftruncate, ours_wfd, 0, 0, 0));
 			CHECK("lseek", uk(SYS_lseek, ours_wfd, 0, SEEK_SET, 0));
 			ours_wpos = 0;
 		}
@@ -227,7 +230,8 @@ static uint64_t native_seqwrite_1m(unsigned long n)
 	return t;
 }
 
-/* ---- set-up ---------------------------------------------------------------- */
+/* ---- set-up ----------------------------------------------------------------
+ */
 
 static char *nat_dir;
 
@@ -279,8 +283,9 @@ static void setup(void)
 		die("mkdtemp", -errno);
 	nat_dir = strdup(nat_dir);
 	if (!statfs(nat_dir, &sfs) && sfs.f_type != EXT4_SUPER_MAGIC)
-		fprintf(stderr, "bench-kernel: note: %s is not ext4 "
-				"(f_type %#lx)\n",
+		fprintf(stderr,
+			"bench-kernel: note: %s is not ext4 "
+			"(f_type %#lx)\n",
 			nat_dir, (unsigned long)sfs.f_type);
 	nat_dfd = open(nat_dir, O_RDONLY | O_DIRECTORY);
 	NCHECK("open native dir", nat_dfd);
@@ -289,8 +294,8 @@ static void setup(void)
 	nat_rfd = openat(nat_dfd, "a/b/c", O_CREAT | O_RDWR, 0644);
 	NCHECK("native create a/b/c", nat_rfd);
 	NCHECK("native write a/b/c", write(nat_rfd, wbuf, 65536));
-	nat_wfd = openat(nat_dfd, "a/b/seq", O_CREAT | O_WRONLY | O_TRUNC,
-			 0644);
+	nat_wfd =
+		openat(nat_dfd, "a/b/seq", O_CREAT | O_WRONLY | O_TRUNC, 0644);
 	NCHECK("native create a/b/seq", nat_wfd);
 }
 
@@ -310,7 +315,8 @@ static void teardown(void)
 	free(rbuf);
 }
 
-/* ---- main ------------------------------------------------------------------ */
+/* ---- main ------------------------------------------------------------------
+ */
 
 struct bench_op {
 	const char *name;
@@ -323,13 +329,14 @@ int main(int argc, char **argv)
 {
 	bool json = false, quick = false;
 	const char *only = NULL;
+	bool ours_only = false;
 	struct bench_op ops[] = {
-		{ "stat", ours_stat, native_stat, 20000 },
-		{ "open_close", ours_open_close, native_open_close, 10000 },
-		{ "create_write_unlink", ours_create_write_unlink,
-		  native_create_write_unlink, 2000 },
-		{ "pread_4k", ours_pread_4k, native_pread_4k, 20000 },
-		{ "seqwrite_1m", ours_seqwrite_1m, native_seqwrite_1m, 32 },
+		{"stat", ours_stat, native_stat, 20000},
+		{"open_close", ours_open_close, native_open_close, 10000},
+		{"create_write_unlink", ours_create_write_unlink,
+		 native_create_write_unlink, 2000},
+		{"pread_4k", ours_pread_4k, native_pread_4k, 20000},
+		{"seqwrite_1m", ours_seqwrite_1m, native_seqwrite_1m, 32},
 	};
 	const size_t nops = sizeof(ops) / sizeof(ops[0]);
 
@@ -340,9 +347,12 @@ int main(int argc, char **argv)
 			quick = true;
 		else if (!strcmp(argv[i], "--only") && i + 1 < argc)
 			only = argv[++i];
+		else if (!strcmp(argv[i], "--ours-only"))
+			ours_only = true;
 		else {
-			fprintf(stderr, "usage: bench-kernel [--json] [--quick] "
-					"[--only OP]\n");
+			fprintf(stderr,
+				"usage: bench-kernel [--json] [--quick] "
+				"[--only OP] [--ours-only]\n");
 			return 2;
 		}
 	}
@@ -358,10 +368,11 @@ int main(int argc, char **argv)
 		}
 
 		o->ours(n / 4 + 1); /* warm up both sides */
-		o->native(n / 4 + 1);
+		if (!ours_only)
+			o->native(n / 4 + 1);
 		for (int b = 0; b < NBATCH; b++) {
 			ours[b] = (double)o->ours(n) / n;
-			native[b] = (double)o->native(n) / n;
+			native[b] = ours_only ? 0 : (double)o->native(n) / n;
 		}
 		qsort(ours, NBATCH, sizeof(double), cmp_double);
 		qsort(native, NBATCH, sizeof(double), cmp_double);

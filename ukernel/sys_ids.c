@@ -6,7 +6,9 @@
  * "Privileged" means what CAP_SETUID/CAP_SETGID mean for a task in the
  * initial user namespace without file capabilities: euid 0. The fsuid
  * follows the euid on every change, as Linux's does. Credential writes
- * take task->cred_lock; a reader of the whole set takes it too.
+ * take task->cred_lock; a reader of the whole set takes it too, while the
+ * one-id getters read a single aligned 32-bit word without it (never torn;
+ * Linux's getuid likewise reads current_cred() without a lock).
  */
 #include <stdlib.h>
 #include <string.h>

@@ -336,14 +336,8 @@ static long do_linkat(struct uk_task *t, int olddfd, uk_uptr uold, int newdfd,
 		goto out_free;
 	if (flags & AT_SYMLINK_FOLLOW)
 		lf |= LOOKUP_FOLLOW;
-	if (flags & AT_EMPTY_PATH) {
-		/* Linking by descriptor needs CAP_DAC_READ_SEARCH. */
-		if (!vfs_capable(&t->cred, UK_CAP_DAC_READ_SEARCH)) {
-			ret = -ENOENT;
-			goto out_free;
-		}
+	if (flags & AT_EMPTY_PATH)
 		lf |= LOOKUP_EMPTY;
-	}
 	/*
 	 * Both names are copied first but a bad one fails only when its
 	 * turn comes: the old name is resolved first, its errors first.
@@ -352,6 +346,25 @@ static long do_linkat(struct uk_task *t, int olddfd, uk_uptr uold, int newdfd,
 	if (ret)
 		goto out_free;
 	get_kname(t, unew, &names[1], false);
+	if (!names[0].len && (lf & LOOKUP_EMPTY) && olddfd != AT_FDCWD) {
+		/*
+		 * Linking a descriptor (Linux 6.10): its opener's credentials
+		 * or CAP_DAC_READ_SEARCH, else it looks like ENOENT.
+		 */
+		struct vfs_file *f = vfs_fget(t, (unsigned int)olddfd);
+
+		if (!IS_ERR(f)) {
+			bool ok = (f->f_uid == t->cred.fsuid &&
+				   f->f_gid == t->cred.fsgid) ||
+				  vfs_capable(&t->cred,
+					      UK_CAP_DAC_READ_SEARCH);
+
+			vfs_fput(f);
+			ret = -ENOENT;
+			if (!ok)
+				goto out_free;
+		}
+	}
 	vfs_ns_write_lock(vfs);
 	ret = vfs_nd_init(&ond, t, olddfd, names[0].buf, lf);
 	if (ret)

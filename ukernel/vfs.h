@@ -586,6 +586,7 @@ struct vfs_nameidata {
 	struct vfs_path path;   /* current position (borrowed under ns_lock) */
 	struct vfs_path root;   /* the walk's root (task root or dirfd): ref */
 	struct vfs_path start;  /* where a relative walk starts: ref */
+	bool start_is_root;     /* start shares root's references */
 	unsigned int flags;
 	int total_links;        /* symlinks followed (ELOOP over 40) */
 	const char *last;       /* the last component (LOOKUP_PARENT) */

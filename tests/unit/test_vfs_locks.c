@@ -221,12 +221,19 @@ static void *sleeper_main(void *arg)
 	return NULL;
 }
 
+/* Waits (up to 10 s) until task has a lock request asleep. */
+static void wait_asleep(const void *task)
+{
+	for (int i = 0; i < 10000 && !vfs_locks_nr_sleeping(task); i++)
+		usleep(1000);
+	assert_true(vfs_locks_nr_sleeping(task) > 0);
+}
+
 static void sleeper_start(struct sleeper *s)
 {
 	atomic_store(&s->done, 0);
 	assert_int_equal(pthread_create(&s->thread, NULL, sleeper_main, s), 0);
-	/* Long enough for it to be asleep in the common case. */
-	usleep(30000);
+	wait_asleep(s->owner);
 }
 
 static int sleeper_join(struct sleeper *s)
@@ -285,6 +292,35 @@ static void test_engine_deadlock(void **state)
 	vfs_locks_remove_owner(ctx, &owner_b);
 	vfs_locks_remove_owner(ctx2, &owner_b);
 	vfs_lock_ctx_free(ctx2);
+}
+
+/* A cycle through three owners on three inodes is found too. */
+static void test_engine_deadlock_three(void **state)
+{
+	struct vfs_lock_ctx *c1 = *state, *c2 = vfs_lock_ctx_new(),
+			    *c3 = vfs_lock_ctx_new();
+	struct sleeper sa = {.ctx = c2, .owner = &owner_a, .type = F_WRLCK};
+	struct sleeper sb = {.ctx = c3, .owner = &owner_b, .type = F_WRLCK};
+
+	assert_false(IS_ERR(c2) || IS_ERR(c3));
+	assert_int_equal(lk(c1, &owner_a, F_WRLCK, 0, 0, 0), 0);
+	assert_int_equal(lk(c2, &owner_b, F_WRLCK, 0, 0, 0), 0);
+	assert_int_equal(lk(c3, &owner_c, F_WRLCK, 0, 0, 0), 0);
+	sleeper_start(&sa); /* A waits for B */
+	sleeper_start(&sb); /* B waits for C */
+	assert_int_equal(lk(c1, &owner_c, F_WRLCK, 0, 0, VFS_FL_SLEEP),
+			 -EDEADLK);
+	/* Without the last edge there is no cycle: C just fails. */
+	assert_int_equal(lk(c1, &owner_c, F_RDLCK, 0, 0, 0), -EAGAIN);
+	vfs_locks_remove_owner(c3, &owner_c);
+	assert_int_equal(sleeper_join(&sb), 0);
+	vfs_locks_remove_owner(c2, &owner_b);
+	assert_int_equal(sleeper_join(&sa), 0);
+	vfs_locks_remove_owner(c1, &owner_a);
+	vfs_locks_remove_owner(c2, &owner_a);
+	vfs_locks_remove_owner(c3, &owner_b);
+	vfs_lock_ctx_free(c2);
+	vfs_lock_ctx_free(c3);
 }
 
 static void test_engine_interrupt(void **state)
@@ -606,6 +642,23 @@ static void lock_sequence(struct pair *p, struct xlog *log)
 	SETLK(A, fa, F_SETLK, F_RDLCK, SEEK_SET, 0, 1);
 	R(XSC(B, SYS_close, U(fb)));
 	SETLK(A, fa, F_SETLK, F_RDLCK, SEEK_SET, 0, 1);
+
+	/* dup2 over a descriptor of the file closes it: locks go too. */
+	fb = RFD(xt_open(B, "f", O_RDWR, 0));
+	fo = RFD(xt_open(A, "other", O_RDWR | O_CREAT, 0644));
+	fo2 = RFD(xt_open(A, "f", O_RDONLY, 0));
+	SETLK(A, fa, F_SETLK, F_WRLCK, SEEK_SET, 0, 0);
+	GETLK(B, fb, F_GETLK, F_RDLCK, SEEK_SET, 0, 0);
+	R(XSC(A, SYS_dup2, U(fo), U(fo2)) == fo2);
+	GETLK(B, fb, F_GETLK, F_RDLCK, SEEK_SET, 0, 0);
+	R(XSC(A, SYS_close, U(fo2)));
+	/* The same through close_range. */
+	SETLK(A, fa, F_SETLK, F_WRLCK, SEEK_SET, 0, 0);
+	fo2 = RFD(xt_open(A, "f", O_RDONLY, 0));
+	R(XSC(A, SYS_close_range, U(fo2), U(fo2), 0));
+	GETLK(B, fb, F_GETLK, F_RDLCK, SEEK_SET, 0, 0);
+	R(XSC(A, SYS_close, U(fo)));
+	R(XSC(B, SYS_close, U(fb)));
 	R(XSC(A, SYS_close, U(fa)));
 }
 
@@ -746,7 +799,7 @@ static void call_setlkw(struct call *c, struct xt *t, long fd, short type,
 	c->a[1] = F_SETLKW;
 	c->a[2] = UP(&c->l);
 	assert_int_equal(pthread_create(&c->thread, NULL, call_main, c), 0);
-	usleep(30000);
+	wait_asleep(t->task);
 }
 
 static long call_join(struct call *c)
@@ -933,7 +986,7 @@ static void test_flock_sleeps(void **state)
 	c.a[0] = U(fb);
 	c.a[1] = LOCK_SH;
 	assert_int_equal(pthread_create(&c.thread, NULL, call_main, &c), 0);
-	usleep(30000);
+	wait_asleep(p.b.task);
 	assert_int_equal(atomic_load(&c.done), 0);
 	assert_int_equal(XSC(&p.a, SYS_close, U(fa)), 0);
 	assert_int_equal(call_join(&c), 0);
@@ -951,6 +1004,7 @@ int main(void)
 		T(test_engine_getlk_order),
 		T(test_engine_sleep_woken_by_unlock),
 		T(test_engine_deadlock),
+		T(test_engine_deadlock_three),
 		T(test_engine_interrupt),
 		T(test_engine_flock),
 		T(test_engine_hammer),
