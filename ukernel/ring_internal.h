@@ -62,6 +62,23 @@ struct ring_conn_set {
 };
 
 /*
+ * Large transfers through process_vm_*v: the kernel copies page by page,
+ * one syscall each. The worker gathers consecutive copy_to pieces in a
+ * buffer and writes them with one process_vm_writev (write-behind), and
+ * reads ahead in big chunks when copy_from walks forward.
+ */
+#define RING_XFER_BUF (256u * 1024u)
+
+struct ring_xfer {
+	unsigned char *buf;          /* RING_XFER_BUF, the worker's own */
+	uint64_t wb_dst;             /* client address of buf[0] */
+	size_t wb_len;               /* bytes waiting to be written */
+	uint64_t ra_src;             /* client address of buf[0] */
+	size_t ra_len;               /* bytes read ahead (0: none) */
+	uint64_t ra_next;            /* where a sequential read continues */
+};
+
+/*
  * The call a worker thread is executing: lets the mm ops translate an
  * address in the client's mapping of the slot's data area to ours.
  */
@@ -70,10 +87,17 @@ struct ring_call {
 	unsigned char *win;          /* our address of the slot data area */
 	uint64_t cwin;               /* the client's address of the same */
 	uint64_t len;
+	struct ring_xfer *x;         /* NULL: no buffering */
 };
 extern __thread struct ring_call *uk_ring_cur_call;
 
 extern const struct uk_mm_ops uk_ring_mm_ops;
+
+/*
+ * ring_mm.c: ends a call's buffered transfers: writes what is behind and
+ * forgets what was read ahead. Returns 0 or -EFAULT (the write failed).
+ */
+int uk_ring_xfer_flush(struct ring_call *c);
 
 /* ring_mm.c: process_vm_* with -EFAULT on any failure. */
 int uk_ring_vm_read(pid_t pid, void *dst, uint64_t src, size_t n);

@@ -7,6 +7,11 @@
  * other address is read or written in the client process with
  * process_vm_readv/process_vm_writev; any failure is -EFAULT.
  *
+ * Large transfers are gathered: consecutive copy_to pieces are written
+ * with one process_vm_writev at the end of the call (a fault there turns
+ * the call's result into -EFAULT), and a forward walk of copy_from reads
+ * ahead in chunks of up to RING_XFER_BUF.
+ *
  * The client says where it mapped its region; if it lies, it only makes its
  * own calls read its own region: the translation never leaves the slot.
  */
@@ -80,10 +85,72 @@ int uk_ring_vm_write(pid_t pid, uint64_t dst, const void *src, size_t n)
 	return 0;
 }
 
+/* The buffered transfer state of the call on task t, or NULL. */
+static struct ring_xfer *xfer_of(struct uk_task *t)
+{
+	struct ring_call *c = uk_ring_cur_call;
+
+	return c && c->x && c->rt->task == t ? c->x : NULL;
+}
+
+static int xfer_write_behind(struct ring_task *rt, struct ring_xfer *x)
+{
+	int ret = 0;
+
+	if (x->wb_len)
+		ret = uk_ring_vm_write(rt->pid, x->wb_dst, x->buf, x->wb_len);
+	x->wb_len = 0;
+	return ret;
+}
+
+int uk_ring_xfer_flush(struct ring_call *c)
+{
+	int ret;
+
+	if (!c->x)
+		return 0;
+	ret = xfer_write_behind(c->rt, c->x);
+	c->x->ra_len = 0;
+	c->x->ra_next = 0;
+	return ret;
+}
+
+/*
+ * copy_from through process_vm_readv. A read that continues where the last
+ * one ended is served from, or refills, the read-ahead buffer; a partial
+ * refill (the buffer ends before the chunk) is fine as long as it covers n.
+ */
+static int ring_vm_read_ahead(struct ring_task *rt, struct ring_xfer *x,
+			      void *dst, uint64_t src, size_t n)
+{
+	if (x->ra_len && src >= x->ra_src && src + n <= x->ra_src + x->ra_len) {
+		memcpy(dst, x->buf + (src - x->ra_src), n);
+		x->ra_next = src + n;
+		return 0;
+	}
+	if (src == x->ra_next && n < RING_XFER_BUF) {
+		struct iovec l = { x->buf, RING_XFER_BUF };
+		struct iovec r = { (void *)(uintptr_t)src, RING_XFER_BUF };
+		ssize_t got = process_vm_readv(rt->pid, &l, 1, &r, 1, 0);
+
+		if (got >= (ssize_t)n) {
+			x->ra_src = src;
+			x->ra_len = (size_t)got;
+			memcpy(dst, x->buf, n);
+			x->ra_next = src + n;
+			return 0;
+		}
+		x->ra_len = 0;
+	}
+	x->ra_next = src + n;
+	return uk_ring_vm_read(rt->pid, dst, src, n);
+}
+
 static int ring_copy_from(struct uk_task *t, void *dst, unsigned long src,
 			  size_t n)
 {
 	struct ring_task *rt = ring_task_of(t);
+	struct ring_xfer *x;
 	unsigned char *p;
 	int in = ring_window(t, src, n, &p);
 
@@ -95,13 +162,20 @@ static int ring_copy_from(struct uk_task *t, void *dst, unsigned long src,
 	}
 	if (atomic_load_explicit(&rt->dead, memory_order_acquire))
 		return -EFAULT;
-	return uk_ring_vm_read(rt->pid, dst, src, n);
+	x = xfer_of(t);
+	if (!x)
+		return uk_ring_vm_read(rt->pid, dst, src, n);
+	/* What we read must see what we wrote before. */
+	if (xfer_write_behind(rt, x))
+		return -EFAULT;
+	return ring_vm_read_ahead(rt, x, dst, src, n);
 }
 
 static int ring_copy_to(struct uk_task *t, unsigned long dst, const void *src,
 			size_t n)
 {
 	struct ring_task *rt = ring_task_of(t);
+	struct ring_xfer *x;
 	unsigned char *p;
 	int in = ring_window(t, dst, n, &p);
 
@@ -113,7 +187,21 @@ static int ring_copy_to(struct uk_task *t, unsigned long dst, const void *src,
 	}
 	if (atomic_load_explicit(&rt->dead, memory_order_acquire))
 		return -EFAULT;
-	return uk_ring_vm_write(rt->pid, dst, src, n);
+	x = xfer_of(t);
+	if (!x || n > RING_XFER_BUF)
+		return uk_ring_vm_write(rt->pid, dst, src, n);
+	/* Read-ahead data may be what we are about to overwrite. */
+	x->ra_len = 0;
+	if (x->wb_len && (x->wb_dst + x->wb_len != dst ||
+			  x->wb_len + n > RING_XFER_BUF)) {
+		if (xfer_write_behind(rt, x))
+			return -EFAULT;
+	}
+	if (!x->wb_len)
+		x->wb_dst = dst;
+	memcpy(x->buf + x->wb_len, src, n);
+	x->wb_len += n;
+	return 0;
 }
 
 /*
@@ -169,6 +257,8 @@ static long ring_strncpy_from(struct uk_task *t, char *dst, unsigned long src,
 		return ring_strncpy_window(dst, c->win + (src - c->cwin),
 					   c->cwin + c->len - src, n);
 	if (atomic_load_explicit(&rt->dead, memory_order_acquire))
+		return -EFAULT;
+	if (xfer_of(t) && xfer_write_behind(rt, xfer_of(t)))
 		return -EFAULT;
 	return ring_strncpy_vm(rt, dst, src, n);
 }

@@ -794,13 +794,20 @@ static bool nr_changes_ids(int64_t nr)
 	}
 }
 
-static long exec_one(struct uk_ring_server *srv, struct ring_task *rt,
+/* The worker's transfer buffer (see ring_mm.c), made on first use. */
+static __thread struct ring_xfer worker_xfer;
+
+static long exec_one(struct uk_ring_server *srv, struct ring_call *c,
 		     const struct uk_ring_req *r)
 {
+	struct ring_task *rt = c->rt;
 	long ret;
 
 	ret = srv->kops.dispatch(rt->task, (unsigned long)r->nr,
 				 (const unsigned long *)r->args);
+	/* Deliver what was written behind; if that faults, so did the call. */
+	if (uk_ring_xfer_flush(c) && ret >= 0)
+		ret = -EFAULT;
 	if (nr_changes_ids(r->nr))
 		uk_ring_publish_ids(rt);
 	return ret;
@@ -826,6 +833,11 @@ static void serve_slot(struct uk_ring_server *srv, struct ring_conn *c,
 	struct uk_ring_req reqs[UK_RING_BATCH_MAX];
 	uint32_t flags, count, old;
 
+	if (!worker_xfer.buf)
+		worker_xfer.buf = malloc(RING_XFER_BUF);
+	if (worker_xfer.buf)
+		call.x = &worker_xfer;
+
 	/* One fetch of everything the client wrote, into private memory. */
 	flags = __atomic_load_n(&s->flags, __ATOMIC_RELAXED);
 	count = __atomic_load_n(&s->count, __ATOMIC_RELAXED);
@@ -850,14 +862,14 @@ static void serve_slot(struct uk_ring_server *srv, struct ring_conn *c,
 		struct uk_ring_req *out = (struct uk_ring_req *)s->data;
 
 		for (uint32_t j = 0; j < count; j++) {
-			long ret = exec_one(srv, c->rt, &reqs[j]);
+			long ret = exec_one(srv, &call, &reqs[j]);
 
 			__atomic_store_n(&out[j].result, ret, __ATOMIC_RELAXED);
 		}
 		__atomic_store_n(&s->req.result, (int64_t)count,
 				 __ATOMIC_RELAXED);
 	} else {
-		__atomic_store_n(&s->req.result, exec_one(srv, c->rt, &reqs[0]),
+		__atomic_store_n(&s->req.result, exec_one(srv, &call, &reqs[0]),
 				 __ATOMIC_RELAXED);
 	}
 	uk_ring_cur_call = NULL;
@@ -1155,6 +1167,8 @@ static void *worker_main(void *arg)
 		    atomic_load(&srv->poller) != w->id)
 			break;
 	}
+	free(worker_xfer.buf);
+	worker_xfer.buf = NULL;
 	return NULL;
 }
 
