@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
@@ -72,6 +73,19 @@ static void io_client(void *arg)
 	RT_CHECK(uk_syscall(SYS_openat, AT_FDCWD, "/nope", O_RDONLY) ==
 		 -ENOENT);
 	RT_CHECK(uk_syscall(SYS_pread64, fd, NULL, 10, 0) == -EFAULT);
+	/* A large buffer running into a hole: the gathered write-behind
+	 * faults, the call is -EFAULT; a write stops at the hole. */
+	{
+		unsigned char *m = mmap(NULL, 2 * big, PROT_READ | PROT_WRITE,
+					MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		RT_CHECK(m != MAP_FAILED && munmap(m + big, big) == 0);
+		RT_CHECK(uk_syscall(SYS_pread64, fd, m + big - 4096, 65536,
+				    0) == -EFAULT);
+		RT_CHECK(uk_syscall(SYS_pwrite64, fd, m + big - 8192, 65536,
+				    0) == 8192);
+		munmap(m, big);
+	}
 	RT_CHECK(uk_syscall(SYS_close, fd) == 0);
 	RT_CHECK(uk_syscall(SYS_close, fd) == -EBADF);
 	free(w);
