@@ -66,9 +66,23 @@ static long uk(unsigned long nr, unsigned long a0, unsigned long a1,
 #define P(x) ((unsigned long)(uintptr_t)(x))
 #define FDCWD ((unsigned long)(long)AT_FDCWD)
 
+static char *nat_dir; /* the native directory's path, once made */
+
+static int rm_entry(const char *path, const struct stat *st, int flag,
+		    struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path) ? -errno : 0;
+}
+
+/* Reports a failed call and exits, leaving no native directory behind. */
 static void die(const char *what, long err)
 {
 	fprintf(stderr, "bench-kernel: %s: %s\n", what, strerror((int)-err));
+	if (nat_dir)
+		nftw(nat_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	exit(1);
 }
 
@@ -233,17 +247,6 @@ static uint64_t native_seqwrite_1m(unsigned long n)
 /* ---- set-up ----------------------------------------------------------------
  */
 
-static char *nat_dir;
-
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path) ? -errno : 0;
-}
-
 /* Makes a/b/c (64 KiB) and a/b/seq on both sides and opens them. */
 static void setup(void)
 {
@@ -278,10 +281,11 @@ static void setup(void)
 
 	snprintf(tmpl, sizeof(tmpl), "%s/bench-kernel.XXXXXX",
 		 base && *base ? base : ".");
-	nat_dir = mkdtemp(tmpl);
-	if (!nat_dir)
+	if (!mkdtemp(tmpl))
 		die("mkdtemp", -errno);
-	nat_dir = strdup(nat_dir);
+	nat_dir = strdup(tmpl);
+	if (!nat_dir)
+		die("strdup", -ENOMEM);
 	if (!statfs(nat_dir, &sfs) && sfs.f_type != EXT4_SUPER_MAGIC)
 		fprintf(stderr,
 			"bench-kernel: note: %s is not ext4 "

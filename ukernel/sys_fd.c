@@ -264,7 +264,8 @@ SYSCALL_DEFINE3(getdents64, unsigned int, fd, uk_uptr, dirent, unsigned int,
 	pthread_rwlock_unlock(&vfs->ns_lock);
 	pthread_mutex_unlock(&f->f_pos_lock);
 	if (!ret) {
-		vfs_touch_atime(&f->f_path);
+		if (!(atomic_load(&f->f_flags) & O_NOATIME))
+			vfs_touch_atime(&f->f_path);
 		if (g.any)
 			ret = (long)(count - g.left);
 		else

@@ -53,7 +53,12 @@ static int build_open_flags(struct open_how *how, bool strict)
 		if ((how->resolve & RESOLVE_BENEATH) &&
 		    (how->resolve & RESOLVE_IN_ROOT))
 			return -EINVAL;
-		if (how->resolve & RESOLVE_CACHED)
+		/*
+		 * RESOLVE_CACHED: Linux refuses what may block (creating,
+		 * truncating); every other walk here is served from memory.
+		 */
+		if ((how->resolve & RESOLVE_CACHED) &&
+		    (flags & (O_CREAT | O_TRUNC | UK_O_TMPFILE_BIT)))
 			return -EAGAIN;
 	} else {
 		/* build_open_how: O_PATH beats everything else. */

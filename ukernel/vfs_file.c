@@ -254,6 +254,7 @@ void vfs_touch_atime(const struct vfs_path *path)
 	    now.tv_sec - inode->i_atime.tv_sec >= 24 * 3600)
 		inode->i_atime = now;
 	pthread_mutex_unlock(&inode->i_lock);
+	vfs_mark_inode_dirty(inode);
 }
 
 /*
@@ -283,7 +284,9 @@ long vfs_read(struct vfs_file *f, struct vfs_iter *to, int64_t *pos)
 	ret = f->f_op->read_iter(f, to, pos);
 	pthread_rwlock_unlock(&inode->i_rwsem);
 	/* Even a read at EOF is an access (filemap_read's file_accessed). */
-	if (ret >= 0)
+	if (ret >= 0 && !(atomic_load_explicit(&f->f_flags,
+					       memory_order_relaxed) &
+			  O_NOATIME))
 		vfs_touch_atime(&f->f_path);
 	return ret;
 }
@@ -308,6 +311,7 @@ void vfs_file_remove_privs(struct uk_task *t, struct vfs_file *f)
 		inode->i_mode &= ~S_ISGID;
 	vfs_inode_touch_ctime(inode);
 	pthread_mutex_unlock(&inode->i_lock);
+	vfs_mark_inode_dirty(inode);
 }
 
 /*

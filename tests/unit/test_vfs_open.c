@@ -345,6 +345,15 @@ static void test_openat2(void **state)
 	fd = U(t, SYS_openat2, d, "../../in/f", &how, sizeof(how));
 	assert_true(fd >= 0);
 	U(t, SYS_close, fd);
+	/* RESOLVE_CACHED: fine for lookups, EAGAIN for what may block. */
+	how.resolve = RESOLVE_CACHED;
+	fd = U(t, SYS_openat2, d, "in/f", &how, sizeof(how));
+	assert_true(fd >= 0);
+	U(t, SYS_close, fd);
+	how.flags = O_RDWR | O_TRUNC;
+	assert_int_equal(U(t, SYS_openat2, d, "in/f", &how, sizeof(how)),
+			 -EAGAIN);
+	how.flags = O_RDONLY;
 	/* RESOLVE_NO_SYMLINKS. */
 	how.resolve = RESOLVE_NO_SYMLINKS;
 	assert_int_equal(U(t, SYS_openat2, d, "in/rel", &how, sizeof(how)),

@@ -288,6 +288,17 @@ static void test_timestamps(void **state)
 	assert_int_equal(U(t, SYS_fstat, fd, &b), 0);
 	assert_int_equal(b.st_atim.tv_nsec, a.st_atim.tv_nsec);
 	U(t, SYS_close, fd);
+	/* O_NOATIME: reads leave atime alone even when relatime would not. */
+	fd = U(t, SYS_open, "/ts", O_RDWR | O_NOATIME);
+	assert_int_equal(U(t, SYS_write, fd, "y", 1), 1);
+	assert_int_equal(U(t, SYS_fstat, fd, &a), 0);
+	assert_int_equal(U(t, SYS_pread64, fd, buf, 1, 0), 1);
+	assert_int_equal(U(t, SYS_fstat, fd, &b), 0);
+	assert_int_equal(b.st_atim.tv_nsec, a.st_atim.tv_nsec);
+	assert_int_equal(b.st_atim.tv_sec, a.st_atim.tv_sec);
+	U(t, SYS_close, fd);
+	assert_int_equal(U(x->user, SYS_open, "/ts", O_RDONLY | O_NOATIME),
+			 -EPERM);
 }
 
 int main(void)
