@@ -128,6 +128,7 @@ static void clock_sample(uint64_t *tsc, uint64_t *mono, uint64_t *real)
 {
 	uint64_t best = UINT64_MAX;
 
+	*tsc = *mono = *real = 0;
 	for (int i = 0; i < 5; i++) {
 		uint64_t t0 = uk_rdtsc();
 		uint64_t m = ts_ns(CLOCK_MONOTONIC);
