@@ -367,6 +367,7 @@ static void client_atfork_child(void)
 
 int uk_client_ensure(void)
 {
+	/* Acquire: the mappings made before READY was stored are visible. */
 	int s = atomic_load_explicit(&uk_client.state, memory_order_acquire);
 
 	while (s != CL_READY) {
@@ -391,6 +392,7 @@ int uk_client_ensure(void)
 static void slot_release_at_exit(void *v)
 {
 	(void)v;
+	/* Release: our last use of the slot before another thread's claim. */
 	if (th.slot && th.gen == atomic_load(&uk_client.gen) &&
 	    atomic_load(&uk_client.state) == CL_READY)
 		atomic_store_explicit(&th.slot->state, UK_SLOT_FREE,
@@ -425,6 +427,7 @@ static int slot_claim(void)
  */
 static struct uk_ring_slot *slot_get(unsigned int *idx, bool *temp)
 {
+	/* Acquire: a new generation's region pointer is visible with it. */
 	uint32_t gen = atomic_load_explicit(&uk_client.gen,
 					    memory_order_acquire);
 	int i;
@@ -713,6 +716,7 @@ static int wait_done(struct uk_ring_slot *s)
 /* Frees a temporary slot or returns the thread's slot to IDLE. */
 static void slot_done(struct uk_ring_slot *s, bool temp)
 {
+	/* Release: our reads of the result and data come before. */
 	atomic_store_explicit(&s->state, temp ? UK_SLOT_FREE : UK_SLOT_IDLE,
 			      memory_order_release);
 }

@@ -160,6 +160,7 @@ static int ring_copy_from(struct uk_task *t, void *dst, unsigned long src,
 		memcpy(dst, p, n);
 		return 0;
 	}
+	/* Acquire, pairs with task_died(): a dead pid may be reused. */
 	if (atomic_load_explicit(&rt->dead, memory_order_acquire))
 		return -EFAULT;
 	x = xfer_of(t);
@@ -185,6 +186,7 @@ static int ring_copy_to(struct uk_task *t, unsigned long dst, const void *src,
 		memcpy(p, src, n);
 		return 0;
 	}
+	/* Acquire, pairs with task_died(): a dead pid may be reused. */
 	if (atomic_load_explicit(&rt->dead, memory_order_acquire))
 		return -EFAULT;
 	x = xfer_of(t);
@@ -256,6 +258,7 @@ static long ring_strncpy_from(struct uk_task *t, char *dst, unsigned long src,
 	if (c && c->rt->task == t && src >= c->cwin && src < c->cwin + c->len)
 		return ring_strncpy_window(dst, c->win + (src - c->cwin),
 					   c->cwin + c->len - src, n);
+	/* Acquire, pairs with task_died(): a dead pid may be reused. */
 	if (atomic_load_explicit(&rt->dead, memory_order_acquire))
 		return -EFAULT;
 	if (xfer_of(t) && xfer_write_behind(rt, xfer_of(t)))

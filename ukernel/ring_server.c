@@ -274,6 +274,8 @@ static void task_died(struct uk_ring_server *srv, struct ring_task *rt)
 {
 	bool put = false;
 
+	/* Release, pairs with ring_mm.c's acquire: no more process_vm on
+	 * this pid, which may be reused from now on. */
 	atomic_store_explicit(&rt->dead, true, memory_order_release);
 	epoll_ctl(srv->epfd, EPOLL_CTL_DEL, rt->pidfd, NULL);
 	pthread_mutex_lock(&srv->lock);
@@ -920,6 +922,7 @@ static void epoch_enter(struct uk_ring_server *srv, struct ring_worker *w)
 
 static void epoch_exit(struct ring_worker *w)
 {
+	/* Release: our reads through the set are done before we say so. */
 	atomic_store_explicit(&w->epoch_seen, 0, memory_order_release);
 }
 
