@@ -664,19 +664,22 @@ static void publish(struct uk_ring_slot *s, unsigned int idx)
 static int wait_done(struct uk_ring_slot *s)
 {
 	uint64_t t0 = uk_rdtsc();
+	/*
+	 * Recently the daemon was off-CPU: yield at once, for a few calls;
+	 * when they are used up, the next call probes (spins) again.
+	 */
 	bool yielding = th.oversub > 0;
 
+	if (th.oversub)
+		th.oversub--;
 	for (;;) {
 		uint32_t st = atomic_load_explicit(&s->state,
 						   memory_order_acquire);
 		uint32_t cur = st & UK_SLOT_STATE_MASK;
 		uint64_t dt;
 
-		if (cur == UK_SLOT_DONE) {
-			if (th.oversub && !yielding)
-				th.oversub--;
+		if (cur == UK_SLOT_DONE)
 			return 0;
-		}
 		if (atomic_load_explicit(&uk_client.hdr->shutdown,
 					 memory_order_relaxed))
 			return -ENOTCONN;
@@ -692,7 +695,7 @@ static int wait_done(struct uk_ring_slot *s)
 				atomic_compare_exchange_weak(&s->state, &st,
 							     st | UK_SLOT_YIELD);
 			if (!yielding)
-				th.oversub = 16;
+				th.oversub = 16; /* the next 16 yield at once */
 			yielding = true;
 			sched_yield();
 			continue;
