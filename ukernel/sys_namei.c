@@ -450,6 +450,7 @@ static int vfs_rename_locked(struct uk_task *t, struct vfs_inode *old_dir,
 	struct vfs_inode *source = old->d_inode, *target = new->d_inode;
 	bool is_dir = S_ISDIR(source->i_mode);
 	bool new_is_dir = target && S_ISDIR(target->i_mode);
+	char *abuf, *bbuf = NULL;
 	int ret;
 
 	if (source == target)
@@ -480,15 +481,29 @@ static int vfs_rename_locked(struct uk_task *t, struct vfs_inode *old_dir,
 	}
 	if (!old_dir->i_op->rename)
 		return -EPERM;
-	ret = old_dir->i_op->rename(old_dir, old, new_dir, new, flags);
-	if (ret)
-		return ret;
+	/* Name buffers first: after the op, the dcache move cannot fail. */
+	abuf = vfs_d_name_buf(new->d_namelen);
+	if (IS_ERR(abuf))
+		return -ENOMEM;
 	if (flags & RENAME_EXCHANGE) {
-		vfs_d_exchange(old, new);
+		bbuf = vfs_d_name_buf(old->d_namelen);
+		if (IS_ERR(bbuf)) {
+			free(abuf);
+			return -ENOMEM;
+		}
+	}
+	ret = old_dir->i_op->rename(old_dir, old, new_dir, new, flags);
+	if (ret) {
+		free(abuf);
+		free(bbuf);
+		return ret;
+	}
+	if (flags & RENAME_EXCHANGE) {
+		vfs_d_exchange(old, new, abuf, bbuf);
 	} else {
 		if (target)
 			vfs_d_delete(new);
-		vfs_d_move(old, new);
+		vfs_d_move(old, new, abuf);
 	}
 	return 0;
 }

@@ -336,6 +336,8 @@ out_path:
 	vfs_path_put(&path);
 out_nd:
 	vfs_nd_done(&nd);
+	if (!write_locked)
+		vfs_dcache_maybe_prune(vfs);
 	return ret;
 }
 

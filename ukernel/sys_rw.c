@@ -46,21 +46,27 @@ static long do_read(struct uk_task *t, struct vfs_file *f, struct vfs_iter *it,
 	return ret;
 }
 
-/* Writes at *pos (f_pos when pos is NULL) and accounts the call. */
+/*
+ * Writes at *pos (f_pos when pos is NULL; at the end with append, for
+ * RWF_APPEND) and accounts the call.
+ */
 static long do_write(struct uk_task *t, struct vfs_file *f,
-		     struct vfs_iter *it, int64_t *pos)
+		     struct vfs_iter *it, int64_t *pos, bool append)
 {
 	long ret;
 
 	if (!(f->f_mode & FMODE_WRITE))
 		return -EBADF;
 	if (pos) {
-		ret = vfs_write(f, it, pos);
+		int64_t p = *pos;
+
+		/* An explicit offset is not moved by the append. */
+		ret = vfs_write_append(f, it, append ? &p : pos, append);
 	} else {
 		pthread_mutex_lock(&f->f_pos_lock);
 		int64_t p = f->f_pos;
 
-		ret = vfs_write(f, it, &p);
+		ret = vfs_write_append(f, it, &p, append);
 		if (ret >= 0)
 			f->f_pos = p;
 		pthread_mutex_unlock(&f->f_pos_lock);
@@ -92,7 +98,7 @@ SYSCALL_DEFINE3(write, unsigned int, fd, uk_uptr, buf, size_t, count)
 	if (IS_ERR(f))
 		return PTR_ERR(f);
 	vfs_iter_single(&it, task, (void *)buf, count);
-	ret = do_write(task, f, &it, NULL);
+	ret = do_write(task, f, &it, NULL, false);
 	vfs_fput(f);
 	return ret;
 }
@@ -138,7 +144,7 @@ SYSCALL_DEFINE4(pwrite64, unsigned int, fd, uk_uptr, buf, size_t, count,
 		goto out_put;
 	}
 	vfs_iter_single(&it, task, (void *)buf, count);
-	ret = do_write(task, f, &it, &pos);
+	ret = do_write(task, f, &it, &pos, false);
 out_put:
 	vfs_fput(f);
 	return ret;
@@ -213,25 +219,7 @@ static long do_rw_vec(struct uk_task *t, unsigned int fd, uk_uptr uvec,
 		ret = do_read(t, f, &it, pos);
 		goto out_free;
 	}
-	if (flags & RWF_APPEND) {
-		/* Append for this call only: O_APPEND's path at i_size. */
-		int64_t p = 0;
-		unsigned int old = atomic_fetch_or(&f->f_flags, 0);
-
-		if (!(old & O_APPEND)) {
-			pthread_rwlock_rdlock(&f->f_inode->i_rwsem);
-			p = f->f_inode->i_size;
-			pthread_rwlock_unlock(&f->f_inode->i_rwsem);
-		}
-		ret = do_write(t, f, &it, (old & O_APPEND) ? pos : &p);
-		if (ret >= 0 && !pos && !(old & O_APPEND)) {
-			pthread_mutex_lock(&f->f_pos_lock);
-			f->f_pos = p;
-			pthread_mutex_unlock(&f->f_pos_lock);
-		}
-	} else {
-		ret = do_write(t, f, &it, pos);
-	}
+	ret = do_write(t, f, &it, pos, flags & RWF_APPEND);
 	if (ret > 0 && (flags & (RWF_DSYNC | RWF_SYNC)))
 		vfs_fsync_range(f, 0, INT64_MAX, !(flags & RWF_SYNC));
 out_free:

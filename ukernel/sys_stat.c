@@ -51,6 +51,7 @@ static int vfs_statat(struct uk_task *t, int dfd, const char *name,
 		ret = vfs_getattr(&nd.path, st, mask, 0);
 	pthread_rwlock_unlock(&vfs->ns_lock);
 	vfs_nd_done(&nd);
+	vfs_dcache_maybe_prune(vfs);
 	return ret;
 }
 

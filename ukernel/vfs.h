@@ -10,6 +10,9 @@
  *
  * Locking (the order is top to bottom; never take an upper lock while
  * holding a lower one):
+ *   file->f_pos_lock  mutex: f_pos of a shared open file description
+ *                     (read/write/lseek, and getdents, which then takes
+ *                     ns_lock for reading).
  *   vfs->ns_lock      rwlock: the namespace. Protects the dentry tree
  *                     (d_parent, names, children lists, positive/negative
  *                     state), the mount table and directory contents. Path
@@ -26,7 +29,6 @@
  *                     published with release stores so walkers need no lock
  *                     beyond ns_lock; unhashing and resizing happen only
  *                     with ns_lock write-held.
- *   file->f_pos_lock  mutex: f_pos of a shared open file description.
  *   inode->i_rwsem    rwlock: file data and i_size (writes/truncate take it
  *                     for writing, reads for reading; appends are atomic).
  *   inode->i_lock     mutex: attributes (mode, uid, gid, nlink, times,
@@ -539,14 +541,22 @@ struct vfs_dentry *vfs_lookup_one(struct uk_vfs *vfs,
 struct vfs_dentry *vfs_d_alloc_anon(struct vfs_dentry *parent);
 /* Turns a positive dentry negative after unlink/rmdir (ns_lock write). */
 void vfs_d_delete(struct vfs_dentry *d);
-/* Moves d under new_parent with new_name (rename; ns_lock write). */
-void vfs_d_move(struct vfs_dentry *d, struct vfs_dentry *target);
-void vfs_d_exchange(struct vfs_dentry *a, struct vfs_dentry *b);
+/*
+ * Rename in the dcache (ns_lock write): d takes target's parent and name;
+ * exchange swaps a's and b's. The name buffers come from vfs_d_name_buf
+ * (NULL for short names), taken before the file system changed anything.
+ */
+char *vfs_d_name_buf(uint32_t len);
+void vfs_d_move(struct vfs_dentry *d, struct vfs_dentry *target, char *buf);
+void vfs_d_exchange(struct vfs_dentry *a, struct vfs_dentry *b, char *abuf,
+		    char *bbuf);
 /* Drops unused negative dentries when there are too many (ns_lock write). */
 void vfs_dcache_prune(struct uk_vfs *vfs);
 uint32_t vfs_name_hash(const struct vfs_dentry *parent, const char *name,
 		       uint32_t len);
 int vfs_dcache_init(struct uk_vfs *vfs);
+/* After a read-side walk: prunes if lookups piled up negative dentries. */
+void vfs_dcache_maybe_prune(struct uk_vfs *vfs);
 /* Frees the cached dentries of sb (all if NULL) at unmount/teardown. */
 void vfs_dcache_drop_sb(struct uk_vfs *vfs, struct vfs_super *sb);
 /* Pins a new positive tmpfs dentry and lists it for readdir. */
@@ -711,6 +721,8 @@ long vfs_do_open(struct uk_task *t, int dfd, const char *name,
 /* I/O cores (the checks of the syscalls, shared by the extras). */
 long vfs_read(struct vfs_file *f, struct vfs_iter *to, int64_t *pos);
 long vfs_write(struct vfs_file *f, struct vfs_iter *from, int64_t *pos);
+long vfs_write_append(struct vfs_file *f, struct vfs_iter *from,
+		      int64_t *pos, bool append);
 int64_t vfs_llseek(struct vfs_file *f, int64_t off, int whence);
 int64_t vfs_generic_llseek(struct vfs_file *f, int64_t off, int whence);
 int vfs_fsync_range(struct vfs_file *f, int64_t start, int64_t end,

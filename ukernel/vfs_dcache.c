@@ -333,16 +333,27 @@ void vfs_d_pin(struct vfs_dentry *d)
 	pthread_mutex_unlock(&vfs->dcache_lock);
 }
 
-/* Rename helper: change d's name and parent (no hashing). */
-static int d_set_name(struct vfs_dentry *d, const char *name, uint32_t len)
+/*
+ * A buffer for a new name of len bytes: NULL when it fits inline (no
+ * allocation needed), ERR_PTR(-ENOMEM). Taken before a rename changes
+ * anything, so the dcache move after it cannot fail.
+ */
+char *vfs_d_name_buf(uint32_t len)
 {
-	char *n = d->d_iname;
+	char *n;
 
-	if (len >= VFS_DNAME_INLINE) {
-		n = malloc(len + 1);
-		if (!n)
-			return -ENOMEM;
-	}
+	if (len < VFS_DNAME_INLINE)
+		return NULL;
+	n = malloc(len + 1);
+	return n ? n : ERR_PTR(-ENOMEM);
+}
+
+/* Rename helper: gives d the name (buf from vfs_d_name_buf, consumed). */
+static void d_set_name(struct vfs_dentry *d, const char *name, uint32_t len,
+		       char *buf)
+{
+	char *n = buf ? buf : d->d_iname;
+
 	if (n == d->d_iname && d->d_name == d->d_iname) {
 		memmove(n, name, len);
 	} else {
@@ -353,7 +364,6 @@ static int d_set_name(struct vfs_dentry *d, const char *name, uint32_t len)
 	n[len] = '\0';
 	d->d_name = n;
 	d->d_namelen = len;
-	return 0;
 }
 
 /*
@@ -362,7 +372,7 @@ static int d_set_name(struct vfs_dentry *d, const char *name, uint32_t len)
  * being deleted by the caller when it was positive). d gets target's
  * parent and name, a new readdir cookie, and is rehashed.
  */
-void vfs_d_move(struct vfs_dentry *d, struct vfs_dentry *target)
+void vfs_d_move(struct vfs_dentry *d, struct vfs_dentry *target, char *buf)
 {
 	struct uk_vfs *vfs = d->d_sb->s_vfs;
 	struct vfs_dentry *old_parent = d->d_parent;
@@ -378,8 +388,7 @@ void vfs_d_move(struct vfs_dentry *d, struct vfs_dentry *target)
 	free_target = atomic_load(&target->d_count) == 0;
 	pthread_mutex_unlock(&vfs->dcache_lock);
 
-	/* d_set_name can only fail for long names; keep the old on ENOMEM. */
-	d_set_name(d, name, len);
+	d_set_name(d, name, len, buf);
 	d->d_parent = vfs_dget(target->d_parent);
 	d->d_hashval = vfs_name_hash(d->d_parent, d->d_name, d->d_namelen);
 
@@ -398,7 +407,8 @@ void vfs_d_move(struct vfs_dentry *d, struct vfs_dentry *target)
  * RENAME_EXCHANGE: swaps the names and parents of two positive dentries
  * (ns_lock write).
  */
-void vfs_d_exchange(struct vfs_dentry *a, struct vfs_dentry *b)
+void vfs_d_exchange(struct vfs_dentry *a, struct vfs_dentry *b, char *abuf,
+		    char *bbuf)
 {
 	struct uk_vfs *vfs = a->d_sb->s_vfs;
 	char na[UK_NAME_MAX + 1], nb[UK_NAME_MAX + 1];
@@ -413,8 +423,8 @@ void vfs_d_exchange(struct vfs_dentry *a, struct vfs_dentry *b)
 	d_unhash_locked(vfs, a);
 	d_unhash_locked(vfs, b);
 	pthread_mutex_unlock(&vfs->dcache_lock);
-	d_set_name(a, nb, lb);
-	d_set_name(b, na, la);
+	d_set_name(a, nb, lb, abuf);
+	d_set_name(b, na, la, bbuf);
 	a->d_parent = pb;
 	b->d_parent = pa;
 	a->d_hashval = vfs_name_hash(pb, a->d_name, a->d_namelen);
@@ -494,6 +504,26 @@ void vfs_dcache_prune(struct uk_vfs *vfs)
 		victims = d->d_hash_next;
 		d_kill(d);
 	}
+}
+
+/*
+ * Called after a read-side walk dropped ns_lock: when lookups of missing
+ * names (which only read-lock) have piled up negative dentries or long
+ * chains, take the write lock once and prune. The counters are read
+ * without dcache_lock (a stale value only delays the prune).
+ */
+void vfs_dcache_maybe_prune(struct uk_vfs *vfs)
+{
+	size_t neg = __atomic_load_n(&vfs->nr_negative, __ATOMIC_RELAXED);
+	size_t all = __atomic_load_n(&vfs->nr_dentry, __ATOMIC_RELAXED);
+
+	size_t buckets = __atomic_load_n(&vfs->hash_mask, __ATOMIC_RELAXED) + 1;
+
+	if (uk_likely(neg <= 2 * DCACHE_NEGATIVE_MAX && all <= 4 * buckets))
+		return;
+	pthread_rwlock_wrlock(&vfs->ns_lock);
+	vfs_dcache_prune(vfs);
+	pthread_rwlock_unlock(&vfs->ns_lock);
 }
 
 /*

@@ -91,7 +91,8 @@ int vfs_posix_lock(struct vfs_lock_ctx *ctx, const struct vfs_lock_req *req);
 /*
  * F_GETLK: if a lock of another owner conflicts with req, overwrites
  * req's type, range, pid and flags with the first such lock; otherwise
- * sets req->type to F_UNLCK. ctx may be NULL (no locks).
+ * sets req->type to F_UNLCK. An F_UNLCK req (F_OFD_GETLK's probe) reports
+ * the first overlapping lock of req's own owner instead. ctx may be NULL.
  */
 void vfs_posix_test(struct vfs_lock_ctx *ctx, struct vfs_lock_req *req);
 /*

@@ -322,6 +322,13 @@ void vfs_file_remove_privs(struct uk_task *t, struct vfs_file *f)
  */
 long vfs_write(struct vfs_file *f, struct vfs_iter *from, int64_t *pos)
 {
+	return vfs_write_append(f, from, pos, false);
+}
+
+/* vfs_write; append: at i_size whatever the flags (RWF_APPEND). */
+long vfs_write_append(struct vfs_file *f, struct vfs_iter *from,
+		      int64_t *pos, bool append)
+{
 	struct vfs_inode *inode = f->f_inode;
 	int64_t maxbytes = inode->i_sb->s_maxbytes;
 	long ret;
@@ -338,7 +345,8 @@ long vfs_write(struct vfs_file *f, struct vfs_iter *from, int64_t *pos)
 	if (!from->count)
 		return 0;
 	pthread_rwlock_wrlock(&inode->i_rwsem);
-	if (atomic_load_explicit(&f->f_flags, memory_order_relaxed) & O_APPEND)
+	if (append ||
+	    (atomic_load_explicit(&f->f_flags, memory_order_relaxed) & O_APPEND))
 		*pos = inode->i_size;
 	if (*pos >= maxbytes) {
 		ret = -EFBIG;

@@ -302,7 +302,19 @@ void vfs_posix_test(struct vfs_lock_ctx *ctx, struct vfs_lock_req *req)
 		return;
 	}
 	pthread_mutex_lock(&ctx->lock);
-	fl = posix_conflict_locked(ctx, req);
+	if (req->type == F_UNLCK) {
+		/*
+		 * An F_UNLCK probe (F_OFD_GETLK only, Linux >= 6.5) reports
+		 * the first lock of the caller's own description overlapping
+		 * the range, as posix_test_lock does.
+		 */
+		for (fl = ctx->posix; fl; fl = fl->next)
+			if (fl->owner == req->owner &&
+			    ranges_overlap(fl, req->start, req->end))
+				break;
+	} else {
+		fl = posix_conflict_locked(ctx, req);
+	}
 	if (fl) {
 		req->type = fl->type;
 		req->start = fl->start;

@@ -365,6 +365,7 @@ int vfs_path_lookupat(struct uk_task *task, int dfd, const char *name,
 	}
 	pthread_rwlock_unlock(&nd.vfs->ns_lock);
 	vfs_nd_done(&nd);
+	vfs_dcache_maybe_prune(nd.vfs);
 	return ret;
 }
 

@@ -230,6 +230,21 @@ static void test_rename(void **state)
 	assert_int_equal(U(t, SYS_renameat2, AT_FDCWD, "/r3", AT_FDCWD, "/r2",
 			   0x100),
 			 -EINVAL);
+	/* Long names (kept outside the dentry) through both kinds. */
+	static const char long1[] = "/a-rather-long-name-that-does-not-fit-inline-1";
+	static const char long2[] = "/another-quite-long-name-that-needs-the-heap-2";
+	ukt_put(t, long1, "L1");
+	assert_int_equal(U(t, SYS_rename, long1, "/short"), 0);
+	assert_int_equal(U(t, SYS_rename, "/short", long2), 0);
+	ukt_put(t, long1, "L3");
+	assert_int_equal(U(t, SYS_renameat2, AT_FDCWD, long1, AT_FDCWD, long2,
+			   RENAME_EXCHANGE),
+			 0);
+	fd = U(t, SYS_open, long1, O_RDONLY);
+	assert_int_equal(U(t, SYS_read, fd, buf, 8), 2);
+	assert_memory_equal(buf, "L1", 2);
+	U(t, SYS_close, fd);
+	assert_int_equal(U(t, SYS_stat, "/short", &st), -ENOENT);
 	/* Exchange a directory and a file across parents. */
 	assert_int_equal(U(t, SYS_renameat2, AT_FDCWD, "/d1/empty", AT_FDCWD,
 			   "/r2", RENAME_EXCHANGE),
@@ -333,6 +348,14 @@ static void test_exdev_mounts(void **state)
 	assert_int_equal(U(t, SYS_rmdir, "/m"), -EBUSY);
 	/* ".." from the mount's root goes to the parent file system. */
 	assert_int_equal(U(t, SYS_stat, "/m/../top", &a), 0);
+	/* getcwd inside the mount; the cwd keeps it busy. */
+	char cwd[32];
+	assert_int_equal(U(t, SYS_mkdir, "/m/in", 0755), 0);
+	assert_int_equal(U(t, SYS_chdir, "/m/in"), 0);
+	assert_int_equal(U(t, SYS_getcwd, cwd, sizeof(cwd)), 6);
+	assert_string_equal(cwd, "/m/in");
+	assert_int_equal(vfs_umount(t, "/m"), -EBUSY);
+	assert_int_equal(U(t, SYS_chdir, "/"), 0);
 	assert_int_equal(vfs_umount(t, "/top"), -EINVAL);
 	long fd = U(t, SYS_open, "/m/g", O_RDONLY);
 	assert_int_equal(vfs_umount(t, "/m"), -EBUSY);

@@ -7,6 +7,7 @@
  * a native directory where the same layout can be made.
  */
 #include <stdio.h>
+#include <time.h>
 
 #include "vfs_test.h"
 
@@ -174,6 +175,83 @@ static void test_dirfd_and_cwd(void **state)
 	U(t, SYS_close, f);
 }
 
+/*
+ * The *at family with dirfds of every kind, AT_ flags and awkward paths,
+ * against the host: newfstatat, faccessat2, fchownat, utimensat, readlinkat,
+ * unlinkat, mkdirat, linkat, renameat2.
+ */
+static void test_at_family_vs_native(void **state)
+{
+	struct ukt *x = *state;
+	struct uk_task *t = x->root;
+	static const char *const paths[] = { "", "f", "l", "d", "d/", "nope",
+					     "l/", "dl", "dl/" };
+	static const int atflags[] = { 0, AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH,
+				       AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
+				       AT_SYMLINK_FOLLOW, 0x8000 };
+	long ufd[4], nfd[4];
+	struct stat st;
+	struct timespec ts[2] = { { 5, 0 }, { 6, 0 } };
+	char buf[16];
+
+	ukt_both_mkdir(x, "/w", 0755);
+	ukt_both_mkdir(x, "/w/d", 0755);
+	ukt_both_file(x, "/w/f", 0644, "f");
+	assert_int_equal(U(t, SYS_symlink, "f", "/w/l"), 0);
+	assert_int_equal(N(SYS_symlink, "f", ukt_np(x, "/w/l")), 0);
+	assert_int_equal(U(t, SYS_symlink, "d", "/w/dl"), 0);
+	assert_int_equal(N(SYS_symlink, "d", ukt_np(x, "/w/dl")), 0);
+	/* dirfds: a directory, a file, an O_PATH symlink, a closed one. */
+	ufd[0] = U(t, SYS_open, "/w", O_RDONLY | O_DIRECTORY);
+	nfd[0] = N(SYS_open, ukt_np(x, "/w"), O_RDONLY | O_DIRECTORY);
+	ufd[1] = U(t, SYS_open, "/w/f", O_RDONLY);
+	nfd[1] = N(SYS_open, ukt_np(x, "/w/f"), O_RDONLY);
+	ufd[2] = U(t, SYS_open, "/w/l", O_PATH | O_NOFOLLOW);
+	nfd[2] = N(SYS_open, ukt_np(x, "/w/l"), O_PATH | O_NOFOLLOW);
+	ufd[3] = nfd[3] = 999;
+	for (int d = 0; d < 4; d++)
+		for (size_t p = 0; p < sizeof(paths) / sizeof(paths[0]); p++)
+			for (size_t f = 0; f < sizeof(atflags) / sizeof(int);
+			     f++) {
+				const char *pa = paths[p];
+				int fl = atflags[f];
+
+				CMP(U(t, SYS_newfstatat, ufd[d], pa, &st, fl),
+				    N(SYS_newfstatat, nfd[d], pa, &st, fl));
+				CMP(U(t, SYS_faccessat2, ufd[d], pa, R_OK, fl),
+				    N(SYS_faccessat2, nfd[d], pa, R_OK, fl));
+				CMP(U(t, SYS_fchownat, ufd[d], pa, -1, -1, fl),
+				    N(SYS_fchownat, nfd[d], pa, -1, -1, fl));
+				CMP(U(t, SYS_utimensat, ufd[d], pa, ts, fl),
+				    N(SYS_utimensat, nfd[d], pa, ts, fl));
+			}
+	for (int d = 0; d < 4; d++)
+		for (size_t p = 0; p < sizeof(paths) / sizeof(paths[0]); p++) {
+			const char *pa = paths[p];
+
+			CMP(U(t, SYS_readlinkat, ufd[d], pa, buf, sizeof(buf)),
+			    N(SYS_readlinkat, nfd[d], pa, buf, sizeof(buf)));
+			CMP(U(t, SYS_mkdirat, ufd[d], pa, 0755),
+			    N(SYS_mkdirat, nfd[d], pa, 0755));
+			CMP(U(t, SYS_linkat, ufd[d], pa, ufd[0], "new",
+			      AT_EMPTY_PATH),
+			    N(SYS_linkat, nfd[d], pa, nfd[0], "new",
+			      AT_EMPTY_PATH));
+			U(t, SYS_unlinkat, ufd[0], "new", 0);
+			N(SYS_unlinkat, nfd[0], "new", 0);
+			CMP(U(t, SYS_renameat2, ufd[d], pa, ufd[0], "f",
+			      RENAME_NOREPLACE),
+			    N(SYS_renameat2, nfd[d], pa, nfd[0], "f",
+			      RENAME_NOREPLACE));
+			CMP(U(t, SYS_unlinkat, ufd[d], pa, AT_REMOVEDIR),
+			    N(SYS_unlinkat, nfd[d], pa, AT_REMOVEDIR));
+		}
+	for (int d = 0; d < 3; d++) {
+		U(t, SYS_close, ufd[d]);
+		close((int)nfd[d]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -185,6 +263,8 @@ int main(void)
 						ukt_teardown),
 		cmocka_unit_test_setup_teardown(test_dirfd_and_cwd, ukt_setup,
 						ukt_teardown),
+		cmocka_unit_test_setup_teardown(test_at_family_vs_native,
+						ukt_setup, ukt_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -372,6 +372,78 @@ static void test_openat2(void **state)
 	U(t, SYS_close, d);
 }
 
+/* openat2's resolve flags and struct checks against the host's openat2. */
+static void test_openat2_vs_native(void **state)
+{
+	struct ukt *x = *state;
+	struct uk_task *t = x->root;
+	static const char *const paths[] = {
+		"in/f", "in/rel", "in/up", "in/loop", "../top/in/f", "in/../in/f",
+		"in/dotdot/in/f", "in", "in/", "in/f/", "nope", "",
+	};
+	static const uint64_t resolves[] = {
+		0, RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_NO_SYMLINKS,
+		RESOLVE_NO_XDEV, RESOLVE_NO_MAGICLINKS,
+		RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, RESOLVE_CACHED,
+	};
+	static const uint64_t flags[] = { O_RDONLY, O_RDWR, O_PATH,
+					  O_RDONLY | O_NOFOLLOW,
+					  O_WRONLY | O_CREAT,
+					  O_RDONLY | O_DIRECTORY };
+	long ud, nd;
+
+	ukt_both_mkdir(x, "/top", 0755);
+	ukt_both_mkdir(x, "/top/in", 0755);
+	ukt_both_file(x, "/top/in/f", 0644, "f");
+	static const char *const links[][2] = {
+		{ "f", "/top/in/rel" },
+		{ "../../outside", "/top/in/up" },
+		{ "loop", "/top/in/loop" },
+		{ "..", "/top/in/dotdot" },
+	};
+	for (size_t i = 0; i < 4; i++) {
+		assert_int_equal(U(t, SYS_symlink, links[i][0], links[i][1]),
+				 0);
+		assert_int_equal(N(SYS_symlink, links[i][0],
+				   ukt_np(x, links[i][1])),
+				 0);
+	}
+	ud = U(t, SYS_open, "/top", O_RDONLY | O_DIRECTORY);
+	nd = N(SYS_open, ukt_np(x, "/top"), O_RDONLY | O_DIRECTORY);
+	assert_true(ud >= 0 && nd >= 0);
+	for (size_t p = 0; p < sizeof(paths) / sizeof(paths[0]); p++)
+		for (size_t r = 0; r < sizeof(resolves) / sizeof(resolves[0]);
+		     r++)
+			for (size_t f = 0; f < sizeof(flags) / sizeof(flags[0]);
+			     f++) {
+				struct open_how how = {
+					.flags = flags[f],
+					.mode = (flags[f] & O_CREAT) ? 0644 : 0,
+					.resolve = resolves[r],
+				};
+				long u = U(t, SYS_openat2, ud, paths[p], &how,
+					   sizeof(how));
+				long n = N(SYS_openat2, nd, paths[p], &how,
+					   sizeof(how));
+
+				if ((u < 0 || n < 0) && u != n)
+					print_error("openat2 \"%s\" resolve "
+						    "0x%llx flags 0%llo\n",
+						    paths[p],
+						    (unsigned long long)
+							    resolves[r],
+						    (unsigned long long)
+							    flags[f]);
+				CMP(u, n);
+				if (u >= 0)
+					U(t, SYS_close, u);
+				if (n >= 0)
+					close((int)n);
+			}
+	U(t, SYS_close, ud);
+	close((int)nd);
+}
+
 static void test_fifo_and_cloexec(void **state)
 {
 	struct ukt *x = *state;
@@ -413,6 +485,8 @@ int main(void)
 		cmocka_unit_test(test_fd_limit_and_close),
 		cmocka_unit_test_setup_teardown(test_openat2, ukt_setup,
 						ukt_teardown),
+		cmocka_unit_test_setup_teardown(test_openat2_vs_native,
+						ukt_setup, ukt_teardown),
 		cmocka_unit_test_setup_teardown(test_fifo_and_cloexec,
 						ukt_setup, ukt_teardown),
 	};

@@ -121,6 +121,25 @@ static void test_vectors(void **state)
 	assert_int_equal(U(t, SYS_lseek, fd, 0, SEEK_CUR), 4);
 	assert_int_equal(U(t, SYS_pwritev2, fd, wv, 1, 0, 0, RWF_APPEND), 4);
 	assert_int_equal(U(t, SYS_lseek, fd, 0, SEEK_END), 20);
+	/* RWF_APPEND with the file position: both sides agree on f_pos. */
+	{
+		long nf = N(SYS_open, ukt_np(x, "/v"), O_CREAT | O_RDWR, 0644);
+
+		assert_int_equal(N(SYS_pwrite64, nf, "01234567890123456789", 20, 0),
+				 20);
+		assert_int_equal(N(SYS_lseek, nf, 3, SEEK_SET), 3);
+		assert_int_equal(U(t, SYS_lseek, fd, 3, SEEK_SET), 3);
+		CMP(U(t, SYS_pwritev2, fd, wv, 1, -1, 0, RWF_APPEND),
+		    N(SYS_pwritev2, nf, wv, 1, -1, 0, RWF_APPEND));
+		assert_int_equal(U(t, SYS_lseek, fd, 0, SEEK_CUR),
+				 N(SYS_lseek, nf, 0, SEEK_CUR));
+		CMP(U(t, SYS_pwritev2, fd, wv, 1, 1, 0, RWF_APPEND),
+		    N(SYS_pwritev2, nf, wv, 1, 1, 0, RWF_APPEND));
+		assert_int_equal(U(t, SYS_lseek, fd, 0, SEEK_END),
+				 N(SYS_lseek, nf, 0, SEEK_END));
+		assert_int_equal(U(t, SYS_ftruncate, fd, 20), 0);
+		close((int)nf);
+	}
 	assert_int_equal(U(t, SYS_pwritev2, fd, wv, 1, 0, 0, RWF_DSYNC), 4);
 	assert_int_equal(U(t, SYS_pwritev2, fd, wv, 1, -1, 0, RWF_SYNC), 4);
 	U(t, SYS_close, fd);

@@ -145,6 +145,43 @@ static void test_statfs(void **state)
 	assert_int_equal(vfs_mount(t, "/m", "tmpfs", "bogus=1"), -EINVAL);
 }
 
+/* Bad user pointers: EFAULT from every kind of argument, never a crash. */
+static void test_efault(void **state)
+{
+	struct ukt *x = *state;
+	struct uk_task *t = x->root;
+	const unsigned long bad = 8; /* unmapped */
+	long fd, d;
+
+	assert_int_equal(uk_uaccess_init(), 0); /* after cmocka's handler */
+	ukt_put(t, "/e", "data");
+	fd = U(t, SYS_open, "/e", O_RDWR);
+	d = U(t, SYS_open, "/", O_RDONLY | O_DIRECTORY);
+	assert_int_equal(U(t, SYS_stat, "/e", bad), -EFAULT);
+	assert_int_equal(U(t, SYS_stat, bad, bad), -EFAULT);
+	assert_int_equal(U(t, SYS_fstat, fd, bad), -EFAULT);
+	assert_int_equal(U(t, SYS_statx, AT_FDCWD, "/e", 0, 0x7ff, bad),
+			 -EFAULT);
+	assert_int_equal(U(t, SYS_statfs, "/", bad), -EFAULT);
+	assert_int_equal(U(t, SYS_read, fd, bad, 4), -EFAULT);
+	assert_int_equal(U(t, SYS_write, fd, bad, 4), -EFAULT);
+	assert_int_equal(U(t, SYS_pread64, fd, bad, 4, 0), -EFAULT);
+	assert_int_equal(U(t, SYS_readv, fd, bad, 1), -EFAULT);
+	assert_int_equal(U(t, SYS_getdents64, d, bad, 4096), -EFAULT);
+	assert_int_equal(U(t, SYS_getcwd, bad, 64), -EFAULT);
+	assert_int_equal(U(t, SYS_readlink, "/e", bad, 8), -EINVAL);
+	assert_int_equal(U(t, SYS_openat2, AT_FDCWD, "/e", bad, 24), -EFAULT);
+	assert_int_equal(U(t, SYS_utimensat, AT_FDCWD, "/e", bad, 0), -EFAULT);
+	assert_int_equal(U(t, SYS_rename, "/e", bad), -EFAULT);
+	assert_int_equal(U(t, SYS_symlink, bad, "/s"), -EFAULT);
+	/* Nothing was changed by the failed calls. */
+	char buf[8];
+	assert_int_equal(U(t, SYS_pread64, fd, buf, 8, 0), 4);
+	assert_memory_equal(buf, "data", 4);
+	U(t, SYS_close, fd);
+	U(t, SYS_close, d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -155,6 +192,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_statx, ukt_setup,
 						ukt_teardown),
 		cmocka_unit_test_setup_teardown(test_statfs, ukt_setup,
+						ukt_teardown),
+		cmocka_unit_test_setup_teardown(test_efault, ukt_setup,
 						ukt_teardown),
 	};
 

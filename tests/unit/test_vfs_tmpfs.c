@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "vfs_test.h"
+#include "vfs.h"
 
 static void test_sparse_large(void **state)
 {
@@ -194,6 +195,27 @@ static void test_threads(void **state)
 	}
 }
 
+/* Lookups of missing names cannot grow the dcache without bound. */
+static void test_negative_dentries_bounded(void **state)
+{
+	struct ukt *x = *state;
+	struct uk_task *t = x->root;
+	struct uk_vfs *vfs = x->k->vfs;
+	struct stat st;
+	char p[32];
+
+	for (int i = 0; i < 50000; i++) {
+		snprintf(p, sizeof(p), "/missing-%d", i);
+		assert_int_equal(U(t, SYS_stat, p, &st), -ENOENT);
+	}
+	assert_true(vfs->nr_negative <= 2 * 16384 + 1);
+	/* A negative entry turns positive on create, and back on unlink. */
+	ukt_put(t, "/missing-49999", "x");
+	assert_int_equal(U(t, SYS_stat, "/missing-49999", &st), 0);
+	assert_int_equal(U(t, SYS_unlink, "/missing-49999"), 0);
+	assert_int_equal(U(t, SYS_stat, "/missing-49999", &st), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -201,6 +223,8 @@ int main(void)
 						ukt_teardown),
 		cmocka_unit_test_setup_teardown(test_threads, ukt_setup,
 						ukt_teardown),
+		cmocka_unit_test_setup_teardown(test_negative_dentries_bounded,
+						ukt_setup, ukt_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
