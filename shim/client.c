@@ -655,9 +655,23 @@ static void publish(struct uk_ring_slot *s, unsigned int idx)
 }
 
 /*
+ * Whether the poller may be waiting for our CPU: it last ran on ours, or
+ * we do not know where it is (asleep, or it never said).
+ */
+static bool shares_cpu(void)
+{
+	int pc = atomic_load_explicit(&uk_client.hdr->poller_cpu,
+				      memory_order_relaxed);
+
+	return pc < 0 || pc == sched_getcpu();
+}
+
+/*
  * Waits for DONE. Spins (pause) while the daemon answers; if no poller
- * took the request within pickup_ticks, it is not running: we share its
- * CPU, so yield (and flag YIELD so that it yields back after answering);
+ * took the request within pickup_ticks and the poller last ran on our CPU
+ * (or is not known to run anywhere), it is waiting for our CPU: yield (and
+ * flag YIELD so that it yields back after answering); a slow pickup by a
+ * poller on another CPU is noise, and we spin on;
  * past spin_ticks, sleep on the state word (WAITER: the daemon wakes us).
  * Returns 0, or -ENOTCONN if the daemon stopped or died.
  */
@@ -685,7 +699,8 @@ static int wait_done(struct uk_ring_slot *s)
 			return -ENOTCONN;
 		dt = uk_rdtsc() - t0;
 		if (dt < uk_client.spin_ticks && !yielding &&
-		    !(cur == UK_SLOT_REQ && dt > uk_client.pickup_ticks)) {
+		    !(cur == UK_SLOT_REQ && dt > uk_client.pickup_ticks &&
+		      shares_cpu())) {
 			uk_cpu_relax();
 			continue;
 		}

@@ -101,6 +101,12 @@ struct uk_ring_header {
 	_Alignas(64) _Atomic uint32_t awake;
 	/* Set by the daemon when it stops serving this region. */
 	_Atomic uint32_t shutdown;
+	/*
+	 * The CPU the poller last ran on, -1 unknown. A client on the same
+	 * CPU yields instead of spinning; on another CPU a slow pickup is
+	 * only noise, and spinning on is right.
+	 */
+	_Atomic int32_t poller_cpu;
 };
 
 /* ---- slot states -------------------------------------------------------- */

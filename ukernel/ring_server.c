@@ -640,6 +640,7 @@ static int conn_hello(struct uk_ring_server *srv, struct ring_conn *c)
 	hdr->version = UK_RING_VERSION;
 	hdr->nslots = UK_RING_NSLOTS;
 	hdr->data_size = UK_RING_DATA_SIZE;
+	atomic_store(&hdr->poller_cpu, -1);
 
 	w.nslots = UK_RING_NSLOTS;
 	w.region_size = UK_RING_REGION_SIZE;
@@ -926,11 +927,13 @@ static void epoch_exit(struct ring_worker *w)
 	atomic_store_explicit(&w->epoch_seen, 0, memory_order_release);
 }
 
-static void set_awake(struct ring_conn_set *set, uint32_t v)
+static void set_awake(struct ring_conn_set *set, uint32_t v, int cpu)
 {
 	for (unsigned int i = 0; i < set->n; i++) {
 		struct uk_ring_header *h = set->c[i]->region;
 
+		atomic_store_explicit(&h->poller_cpu, cpu,
+				      memory_order_relaxed);
 		atomic_store(&h->awake, v);
 	}
 }
@@ -941,17 +944,19 @@ static void set_awake(struct ring_conn_set *set, uint32_t v)
  * when it served something.
  */
 static bool poll_pass(struct uk_ring_server *srv, struct ring_worker *w,
-		      struct ring_conn_set **seen)
+		      struct ring_conn_set **seen, int *cpu)
 {
 	struct ring_conn_set *set;
 	bool served = false;
+	int now_cpu = sched_getcpu(); /* rseq: a load, no syscall */
 
 	epoch_enter(srv, w);
 	set = atomic_load(&srv->set);
-	if (set != *seen) {
-		/* New clients learn that a poller is awake. */
-		set_awake(set, 1);
+	if (set != *seen || now_cpu != *cpu) {
+		/* New clients learn that a poller is awake, and where. */
+		set_awake(set, 1, now_cpu);
 		*seen = set;
+		*cpu = now_cpu;
 	}
 	for (unsigned int j = 0; j < set->n; j++) {
 		unsigned int ci = (srv->rr + j) % set->n;
@@ -1021,7 +1026,7 @@ static void poller_sleep(struct uk_ring_server *srv, struct ring_worker *w,
 		fw[i + 1].flags = FUTEX_32;
 	}
 	atomic_store(&srv->poller_asleep, 1);
-	set_awake(set, 0);
+	set_awake(set, 0, -1);
 	/* Full barrier: the awake = 0 stores before the ready loads. */
 	atomic_thread_fence(memory_order_seq_cst);
 	for (unsigned int i = 0; i < set->n && !work; i++) {
@@ -1050,6 +1055,7 @@ static void poll_loop(struct uk_ring_server *srv, struct ring_worker *w)
 	struct ring_conn_set *seen = NULL;
 	uint64_t last = uk_rdtsc(), yielded = last;
 	bool kick = true;
+	int cpu = -1;
 
 	while (atomic_load_explicit(&srv->poller, memory_order_relaxed) ==
 	       w->id) {
@@ -1065,7 +1071,7 @@ static void poll_loop(struct uk_ring_server *srv, struct ring_worker *w)
 			ring_kick(&srv->watch_word, 1);
 			kick = false;
 		}
-		served = poll_pass(srv, w, &seen);
+		served = poll_pass(srv, w, &seen, &cpu);
 		if (served) {
 			last = yielded = uk_rdtsc();
 			continue;
