@@ -760,13 +760,13 @@ long uk_ring_call(long nr, const long in[6], bool do_marshal)
 		marshal(nr, args, s->data, &used, UK_RING_DATA_SIZE, &mo);
 	s->flags = 0;
 	s->count = 0;
-	s->req.nr = nr;
+	s->nr = nr;
 	for (int i = 0; i < 6; i++)
-		s->req.args[i] = (uint64_t)args[i];
+		s->args[i] = (uint64_t)args[i];
 	publish(s, idx);
 	ret = wait_done(s);
 	if (!ret) {
-		ret = (long)s->req.result;
+		ret = (long)s->result;
 		unmarshal(&mo, ret);
 	}
 	slot_done(s, temp);
@@ -843,7 +843,7 @@ static int submit_chunk(struct uk_req *reqs, unsigned int n)
 		out[j].result = -ENOSYS;
 	}
 	s->flags = UK_SLOT_BATCH;
-	s->count = n;
+	s->count = (uint16_t)n;
 	publish(s, idx);
 	ret = wait_done(s);
 	for (unsigned int j = 0; j < n; j++) {

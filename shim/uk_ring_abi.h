@@ -131,13 +131,20 @@ struct uk_ring_header {
 
 #define UK_SLOT_BATCH  0x1u    /* flags: data area holds count requests */
 
+/*
+ * A single call fits one cache line (state, nr, six args; the result
+ * replaces nr): a round trip moves that line and the header's ready line
+ * between the CPUs, nothing else.
+ */
 struct uk_ring_slot {
 	_Atomic uint32_t state;
-	uint32_t flags;        /* UK_SLOT_BATCH */
-	uint32_t count;        /* requests in a batch */
-	uint32_t reserved;
-	struct uk_ring_req req;
-	char pad[128 - 16 - sizeof(struct uk_ring_req)];
+	uint16_t flags;        /* UK_SLOT_BATCH */
+	uint16_t count;        /* requests in a batch */
+	union {
+		int64_t nr;        /* in: the syscall number */
+		int64_t result;    /* out: >= 0 or -errno (a batch: count) */
+	};
+	uint64_t args[6];      /* rdi, rsi, rdx, r10, r8, r9 */
 	_Alignas(64) unsigned char data[UK_RING_DATA_SIZE];
 };
 

@@ -852,7 +852,8 @@ static void serve_slot(struct uk_ring_server *srv, struct ring_conn *c,
 			memcpy(reqs, s->data, count * sizeof(reqs[0]));
 		}
 	} else {
-		memcpy(&reqs[0], &s->req, sizeof(reqs[0]));
+		reqs[0].nr = __atomic_load_n(&s->nr, __ATOMIC_RELAXED);
+		memcpy(reqs[0].args, s->args, sizeof(reqs[0].args));
 		count = 1;
 	}
 	/* Compiler barrier: the handlers see only the private copy. */
@@ -860,7 +861,7 @@ static void serve_slot(struct uk_ring_server *srv, struct ring_conn *c,
 
 	uk_ring_cur_call = &call;
 	if (!count) {
-		__atomic_store_n(&s->req.result, -EINVAL, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->result, -EINVAL, __ATOMIC_RELAXED);
 	} else if (flags & UK_SLOT_BATCH) {
 		struct uk_ring_req *out = (struct uk_ring_req *)s->data;
 
@@ -869,10 +870,10 @@ static void serve_slot(struct uk_ring_server *srv, struct ring_conn *c,
 
 			__atomic_store_n(&out[j].result, ret, __ATOMIC_RELAXED);
 		}
-		__atomic_store_n(&s->req.result, (int64_t)count,
+		__atomic_store_n(&s->result, (int64_t)count,
 				 __ATOMIC_RELAXED);
 	} else {
-		__atomic_store_n(&s->req.result, exec_one(srv, &call, &reqs[0]),
+		__atomic_store_n(&s->result, exec_one(srv, &call, &reqs[0]),
 				 __ATOMIC_RELAXED);
 	}
 	uk_ring_cur_call = NULL;

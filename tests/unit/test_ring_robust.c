@@ -44,19 +44,19 @@ static void vandal(void *arg)
 
 		switch (r % 8) {
 		case 0: /* a full request of garbage, published */
-			s->req.nr = (int64_t)(rnd() % 600);
+			s->nr = (int64_t)(rnd() % 600);
 			/* The test double has one file for everybody: our
 			 * garbage must not write the honest client's bytes
 			 * (a real kernel keeps them apart by permissions). */
-			if (s->req.nr == SYS_write || s->req.nr == SYS_pwrite64)
-				s->req.nr = SYS_pread64;
+			if (s->nr == SYS_write || s->nr == SYS_pwrite64)
+				s->nr = SYS_pread64;
 			for (int k = 0; k < 6; k++)
-				s->req.args[k] = rnd() % 3 ? rnd() :
+				s->args[k] = rnd() % 3 ? rnd() :
 					(uint64_t)(uintptr_t)s->data +
 						rnd() % (2 * UK_RING_DATA_SIZE);
-			s->flags = (uint32_t)rnd();
-			s->count = (uint32_t)rnd() % 4 ? (uint32_t)rnd() :
-				   (uint32_t)(rnd() % 70);
+			s->flags = (uint16_t)rnd();
+			s->count = rnd() % 4 ? (uint16_t)rnd() :
+				   (uint16_t)(rnd() % 70);
 			atomic_store(&s->state, UK_SLOT_REQ);
 			atomic_fetch_or(&h->ready, 1ull << i);
 			break;
@@ -72,7 +72,7 @@ static void vandal(void *arg)
 					q->args[a] = rnd();
 			}
 			s->flags = UK_SLOT_BATCH;
-			s->count = (uint32_t)(rnd() % 80);
+			s->count = (uint16_t)(rnd() % 80);
 			atomic_store(&s->state, UK_SLOT_REQ | (rnd() & 0x300));
 			atomic_fetch_or(&h->ready, ~0ull);
 			break;
@@ -97,10 +97,10 @@ static void vandal(void *arg)
 				((uint64_t *)s->data)[rnd() % 2048] = rnd();
 			break;
 		default: /* a request whose pointers run off the slot */
-			s->req.nr = SYS_pread64;
-			s->req.args[1] = (uint64_t)(uintptr_t)s->data +
+			s->nr = SYS_pread64;
+			s->args[1] = (uint64_t)(uintptr_t)s->data +
 					 UK_RING_DATA_SIZE - 8;
-			s->req.args[2] = rnd() % 100000;
+			s->args[2] = rnd() % 100000;
 			s->flags = 0;
 			atomic_store(&s->state, UK_SLOT_REQ);
 			atomic_fetch_or(&h->ready, 1ull << i);
