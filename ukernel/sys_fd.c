@@ -391,7 +391,10 @@ static long set_pwd(struct uk_task *t, struct vfs_path *path)
 	old = fs->pwd;
 	fs->pwd = *path;
 	pthread_mutex_unlock(&fs->lock);
+	/* Walks may have borrowed the old cwd under ns_lock (read). */
+	pthread_rwlock_wrlock(&t->kernel->vfs->ns_lock);
 	vfs_path_put(&old);
+	pthread_rwlock_unlock(&t->kernel->vfs->ns_lock);
 	return 0;
 }
 
@@ -513,6 +516,9 @@ SYSCALL_DEFINE1(chroot, uk_uptr, filename)
 	old = fs->root;
 	fs->root = path;
 	pthread_mutex_unlock(&fs->lock);
+	/* Walks may have borrowed the old root under ns_lock (read). */
+	pthread_rwlock_wrlock(&task->kernel->vfs->ns_lock);
 	vfs_path_put(&old);
+	pthread_rwlock_unlock(&task->kernel->vfs->ns_lock);
 	return 0;
 }

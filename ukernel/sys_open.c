@@ -279,14 +279,16 @@ static long do_open_checked(struct uk_task *t, int dfd, const char *name,
 		lf |= LOOKUP_DIRECTORY | LOOKUP_FOLLOW;
 	else if (flags & O_CREAT)
 		lf |= LOOKUP_PARENT;
-	ret = vfs_nd_init(&nd, t, dfd, name, (unsigned int)lf);
-	if (ret)
-		return ret;
 	write_locked = flags & (O_CREAT | UK_O_TMPFILE_BIT);
 	if (write_locked)
 		vfs_ns_write_lock(vfs);
 	else
 		pthread_rwlock_rdlock(&vfs->ns_lock);
+	ret = vfs_nd_init_locked(&nd, t, dfd, name, (unsigned int)lf);
+	if (ret) {
+		vfs_ns_unlock(vfs);
+		return ret;
+	}
 	if (flags & UK_O_TMPFILE_BIT) {
 		ret = vfs_walk_locked(&nd, name);
 		if (!ret)

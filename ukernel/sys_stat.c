@@ -42,10 +42,12 @@ static int vfs_statat(struct uk_task *t, int dfd, const char *name,
 		vfs_fput(f);
 		return ret;
 	}
-	ret = vfs_nd_init(&nd, t, dfd, name, lf);
-	if (ret)
-		return ret;
 	pthread_rwlock_rdlock(&vfs->ns_lock);
+	ret = vfs_nd_init_locked(&nd, t, dfd, name, lf);
+	if (ret) {
+		pthread_rwlock_unlock(&vfs->ns_lock);
+		return ret;
+	}
 	ret = vfs_walk_locked(&nd, name);
 	if (!ret)
 		ret = vfs_getattr(&nd.path, st, mask, 0);
@@ -127,7 +129,9 @@ SYSCALL_DEFINE4(newfstatat, int, dfd, uk_uptr, filename, uk_uptr, statbuf,
 {
 	unsigned int lf = LOOKUP_FOLLOW;
 
-	if (flag & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH))
+	/* vfs_statx's mask: the statx sync bits are accepted (and moot). */
+	if (flag & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH |
+		     AT_STATX_SYNC_TYPE))
 		return -EINVAL;
 	if (flag & AT_SYMLINK_NOFOLLOW)
 		lf &= ~LOOKUP_FOLLOW;

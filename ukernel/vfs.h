@@ -609,7 +609,8 @@ struct vfs_nameidata {
 	struct vfs_path path;   /* current position (borrowed under ns_lock) */
 	struct vfs_path root;   /* the walk's root (task root or dirfd): ref */
 	struct vfs_path start;  /* where a relative walk starts: ref */
-	bool start_is_root;     /* start shares root's references */
+	bool root_ref;          /* nd holds a reference on root */
+	bool start_ref;         /* nd holds a reference on start */
 	unsigned int flags;
 	int total_links;        /* symlinks followed (ELOOP over 40) */
 	const char *last;       /* the last component (LOOKUP_PARENT) */
@@ -626,6 +627,15 @@ struct vfs_nameidata {
  */
 int vfs_nd_init(struct vfs_nameidata *nd, struct uk_task *task, int dfd,
 		const char *name, unsigned int flags);
+/*
+ * The same with ns_lock already held (read or write) by the caller: the
+ * task's root and cwd are borrowed, not referenced (chdir and chroot drop
+ * the old ones under ns_lock write, so they outlive every holder of the
+ * read lock). Only a dfd's path is referenced. The hot paths (stat, open)
+ * use this one.
+ */
+int vfs_nd_init_locked(struct vfs_nameidata *nd, struct uk_task *task,
+		       int dfd, const char *name, unsigned int flags);
 void vfs_nd_done(struct vfs_nameidata *nd);
 /*
  * Walks name with ns_lock held by the caller (read or write). On success
@@ -754,8 +764,8 @@ void vfs_file_remove_privs(struct uk_task *t, struct vfs_file *f);
 /*
  * The extras implement these; the VFS calls them:
  *  - vfs_locks_remove_posix(task, file): on every close(2) of a descriptor
- *    (POSIX locks of task's process on that inode go), and from
- *    uk_files_exit for each descriptor.
+ *    that is not O_PATH (POSIX locks of task's process on that inode go),
+ *    at exec for the O_CLOEXEC ones, and from uk_files_exit for each.
  *  - vfs_locks_remove_file(file): when the last reference to an open file
  *    description goes (OFD and flock locks), before f_op->release.
  *  - vfs_locks_inode_free(inode): when an inode is freed, if i_flctx.

@@ -208,9 +208,9 @@ static void d_hash_locked(struct uk_vfs *vfs, struct vfs_dentry *d)
 	d->d_hash_next = *head;
 	/* Release: d is fully initialised before walkers can see it. */
 	__atomic_store_n(head, d, __ATOMIC_RELEASE);
-	vfs->nr_dentry++;
+	__atomic_fetch_add(&vfs->nr_dentry, 1, __ATOMIC_RELAXED);
 	if (!d->d_inode)
-		vfs->nr_negative++;
+		__atomic_fetch_add(&vfs->nr_negative, 1, __ATOMIC_RELAXED);
 }
 
 /* Removes d from the hash and its parent's list; ns_lock write-held. */
@@ -224,9 +224,9 @@ static void d_unhash_locked(struct uk_vfs *vfs, struct vfs_dentry *d)
 		pp = &(*pp)->d_hash_next;
 	*pp = d->d_hash_next;
 	d->d_flags &= ~VFS_D_HASHED;
-	vfs->nr_dentry--;
+	__atomic_fetch_sub(&vfs->nr_dentry, 1, __ATOMIC_RELAXED);
 	if (!d->d_inode)
-		vfs->nr_negative--;
+		__atomic_fetch_sub(&vfs->nr_negative, 1, __ATOMIC_RELAXED);
 	uk_list_del_init(&d->d_child);
 }
 
@@ -295,7 +295,7 @@ void vfs_d_delete(struct vfs_dentry *d)
 	if (atomic_load(&d->d_count) == 0 && uk_list_empty(&d->d_subdirs)) {
 		inode = d->d_inode;
 		d->d_inode = NULL;
-		vfs->nr_negative++;
+		__atomic_fetch_add(&vfs->nr_negative, 1, __ATOMIC_RELAXED);
 		uk_list_del_init(&d->d_child);
 	} else {
 		d_unhash_locked(vfs, d);
@@ -328,7 +328,7 @@ void vfs_d_pin(struct vfs_dentry *d)
 		atomic_fetch_add(&d->d_count, 1);
 	}
 	if (d->d_flags & VFS_D_HASHED)
-		vfs->nr_negative--;
+		__atomic_fetch_sub(&vfs->nr_negative, 1, __ATOMIC_RELAXED);
 	d_add_child(d);
 	pthread_mutex_unlock(&vfs->dcache_lock);
 }
@@ -462,7 +462,7 @@ static void d_hash_grow(struct uk_vfs *vfs)
 	}
 	free(vfs->hash);
 	vfs->hash = nh;
-	vfs->hash_mask = n - 1;
+	__atomic_store_n(&vfs->hash_mask, n - 1, __ATOMIC_RELAXED);
 }
 
 /*
@@ -487,8 +487,8 @@ void vfs_dcache_prune(struct uk_vfs *vfs)
 				    atomic_load(&d->d_count) == 0) {
 					*pp = d->d_hash_next;
 					d->d_flags &= ~VFS_D_HASHED;
-					vfs->nr_dentry--;
-					vfs->nr_negative--;
+					__atomic_fetch_sub(&vfs->nr_dentry, 1, __ATOMIC_RELAXED);
+					__atomic_fetch_sub(&vfs->nr_negative, 1, __ATOMIC_RELAXED);
 					d->d_hash_next = victims;
 					victims = d;
 				} else {
@@ -553,9 +553,9 @@ void vfs_dcache_drop_sb(struct uk_vfs *vfs, struct vfs_super *sb)
 			*pp = d->d_hash_next;
 			d->d_flags &= ~VFS_D_HASHED;
 			d->d_flags |= VFS_D_DYING;
-			vfs->nr_dentry--;
+			__atomic_fetch_sub(&vfs->nr_dentry, 1, __ATOMIC_RELAXED);
 			if (!d->d_inode)
-				vfs->nr_negative--;
+				__atomic_fetch_sub(&vfs->nr_negative, 1, __ATOMIC_RELAXED);
 			if (d->d_flags & VFS_D_PINNED) {
 				d->d_flags &= ~VFS_D_PINNED;
 				atomic_fetch_sub(&d->d_count, 1);

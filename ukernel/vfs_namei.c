@@ -20,14 +20,28 @@
 #define UK_MAXSYMLINKS 40
 
 /*
- * Prepares a walk of name from dfd: takes references on the walk's root
- * (the task's root, or dfd's directory for RESOLVE_BENEATH/IN_ROOT) and on
- * its start (root for an absolute name, the cwd for AT_FDCWD, or dfd's
- * file). Returns 0, -EBADF (dfd not open) or -ENOTDIR (dfd not a
- * directory while name is relative and not empty).
+ * Takes (or, borrowed, only copies) a path for the walk; says which.
  */
-int vfs_nd_init(struct vfs_nameidata *nd, struct uk_task *task, int dfd,
-		const char *name, unsigned int flags)
+static inline bool nd_hold(struct vfs_path *dst, const struct vfs_path *src,
+			   bool borrow)
+{
+	*dst = *src;
+	if (borrow)
+		return false;
+	vfs_path_get(dst);
+	return true;
+}
+
+/*
+ * Sets up a walk of name from dfd: the walk's root (the task's root, or
+ * dfd's directory for RESOLVE_BENEATH/IN_ROOT) and its start (root for an
+ * absolute name, the cwd for AT_FDCWD, or dfd's file). borrow: the task's
+ * root and cwd are used without references (ns_lock held by the caller).
+ * Returns 0, -EBADF (dfd not open) or -ENOTDIR (dfd not a directory while
+ * name is relative and not empty).
+ */
+static int nd_setup(struct vfs_nameidata *nd, struct uk_task *task, int dfd,
+		    const char *name, unsigned int flags, bool borrow)
 {
 	struct uk_fs_struct *fs = task->fs;
 	bool scoped = flags & (LOOKUP_BENEATH | LOOKUP_IN_ROOT);
@@ -41,60 +55,68 @@ int vfs_nd_init(struct vfs_nameidata *nd, struct uk_task *task, int dfd,
 	nd->last_type = LAST_NORM;
 	nd->trailing_slash = false;
 	nd->linkbuf = NULL;
+	nd->root_ref = nd->start_ref = false;
 
-	nd->start_is_root = false;
 	if (name[0] == '/' && !scoped) {
 		/* An absolute walk starts at the root: one set of references. */
 		pthread_mutex_lock(&fs->lock);
-		nd->root = fs->root;
-		vfs_path_get(&nd->root);
+		nd->root_ref = nd_hold(&nd->root, &fs->root, borrow);
 		pthread_mutex_unlock(&fs->lock);
 		nd->start = nd->root;
-		nd->start_is_root = true;
 		nd->path = nd->start;
 		return 0;
 	}
 	if (dfd == AT_FDCWD) {
 		pthread_mutex_lock(&fs->lock);
-		nd->start = fs->pwd;
-		vfs_path_get(&nd->start);
-		if (!scoped) {
-			nd->root = fs->root;
-			vfs_path_get(&nd->root);
-		}
+		nd->start_ref = nd_hold(&nd->start, &fs->pwd, borrow);
+		if (!scoped)
+			nd->root_ref = nd_hold(&nd->root, &fs->root, borrow);
 		pthread_mutex_unlock(&fs->lock);
 	} else {
 		struct vfs_file *f = vfs_fget(task, (unsigned int)dfd);
 
 		if (IS_ERR(f))
 			return (int)PTR_ERR(f);
-		if (!vfs_is_dir(f->f_inode) && (name[0] || !(flags & LOOKUP_EMPTY))) {
+		if (!vfs_is_dir(f->f_inode) &&
+		    (name[0] || !(flags & LOOKUP_EMPTY))) {
 			vfs_fput(f);
 			return -ENOTDIR;
 		}
-		nd->start = f->f_path;
-		vfs_path_get(&nd->start);
+		nd->start_ref = nd_hold(&nd->start, &f->f_path, false);
 		vfs_fput(f);
 		if (!scoped) {
 			pthread_mutex_lock(&fs->lock);
-			nd->root = fs->root;
-			vfs_path_get(&nd->root);
+			nd->root_ref = nd_hold(&nd->root, &fs->root, borrow);
 			pthread_mutex_unlock(&fs->lock);
 		}
 	}
-	if (scoped) {
-		nd->root = nd->start;
-		vfs_path_get(&nd->root);
-	}
+	if (scoped)
+		nd->root_ref = nd_hold(&nd->root, &nd->start,
+				       borrow && !nd->start_ref);
 	nd->path = nd->start;
 	return 0;
 }
 
+int vfs_nd_init(struct vfs_nameidata *nd, struct uk_task *task, int dfd,
+		const char *name, unsigned int flags)
+{
+	return nd_setup(nd, task, dfd, name, flags, false);
+}
+
+int vfs_nd_init_locked(struct vfs_nameidata *nd, struct uk_task *task,
+		       int dfd, const char *name, unsigned int flags)
+{
+	return nd_setup(nd, task, dfd, name, flags, true);
+}
+
+/* Drops what nd_setup referenced (safe with or without ns_lock). */
 void vfs_nd_done(struct vfs_nameidata *nd)
 {
-	if (!nd->start_is_root)
+	if (nd->start_ref)
 		vfs_path_put(&nd->start);
-	vfs_path_put(&nd->root);
+	if (nd->root_ref)
+		vfs_path_put(&nd->root);
+	nd->start_ref = nd->root_ref = false;
 	free(nd->linkbuf);
 	nd->linkbuf = NULL;
 }
@@ -352,20 +374,24 @@ int vfs_walk_continue(struct vfs_nameidata *nd, const char *body)
 int vfs_path_lookupat(struct uk_task *task, int dfd, const char *name,
 		      unsigned int flags, struct vfs_path *out)
 {
+	struct uk_vfs *vfs = task->kernel->vfs;
 	struct vfs_nameidata nd;
-	int ret = vfs_nd_init(&nd, task, dfd, name, flags);
+	int ret;
 
-	if (ret)
+	pthread_rwlock_rdlock(&vfs->ns_lock);
+	ret = vfs_nd_init_locked(&nd, task, dfd, name, flags);
+	if (ret) {
+		pthread_rwlock_unlock(&vfs->ns_lock);
 		return ret;
-	pthread_rwlock_rdlock(&nd.vfs->ns_lock);
+	}
 	ret = vfs_walk_locked(&nd, name);
 	if (!ret) {
 		*out = nd.path;
 		vfs_path_get(out);
 	}
-	pthread_rwlock_unlock(&nd.vfs->ns_lock);
+	pthread_rwlock_unlock(&vfs->ns_lock);
 	vfs_nd_done(&nd);
-	vfs_dcache_maybe_prune(nd.vfs);
+	vfs_dcache_maybe_prune(vfs);
 	return ret;
 }
 

@@ -188,7 +188,8 @@ static void test_at_family_vs_native(void **state)
 					     "l/", "dl", "dl/" };
 	static const int atflags[] = { 0, AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH,
 				       AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
-				       AT_SYMLINK_FOLLOW, 0x8000 };
+				       AT_SYMLINK_FOLLOW, 0x8000, 0x2000,
+				       0x6000, AT_EACCESS };
 	long ufd[4], nfd[4];
 	struct stat st;
 	struct timespec ts[2] = { { 5, 0 }, { 6, 0 } };
