@@ -212,7 +212,7 @@ static long do_remove(struct uk_task *t, int dfd, uk_uptr uname, bool isdir)
 {
 	struct uk_vfs *vfs = t->kernel->vfs;
 	struct vfs_nameidata nd;
-	struct vfs_dentry *d = NULL; /* set by filename_create_locked */
+	struct vfs_dentry *d = NULL; /* set by the lookup below */
 	struct vfs_inode *dir;
 	struct kname *name = malloc(sizeof(*name));
 	int ret, rofs;
