@@ -73,7 +73,7 @@ static long do_create(struct uk_task *t, int dfd, uk_uptr uname,
 {
 	struct uk_vfs *vfs = t->kernel->vfs;
 	struct vfs_nameidata nd;
-	struct vfs_dentry *d;
+	struct vfs_dentry *d = NULL; /* set by filename_create_locked */
 	struct vfs_inode *dir;
 	struct kname *name = malloc(sizeof(*name));
 	uid_t uid = t->cred.fsuid;
@@ -212,7 +212,7 @@ static long do_remove(struct uk_task *t, int dfd, uk_uptr uname, bool isdir)
 {
 	struct uk_vfs *vfs = t->kernel->vfs;
 	struct vfs_nameidata nd;
-	struct vfs_dentry *d;
+	struct vfs_dentry *d = NULL; /* set by the lookup below */
 	struct vfs_inode *dir;
 	struct kname *name = malloc(sizeof(*name));
 	int ret, rofs;
@@ -324,7 +324,7 @@ static long do_linkat(struct uk_task *t, int olddfd, uk_uptr uold, int newdfd,
 	struct uk_vfs *vfs = t->kernel->vfs;
 	struct vfs_nameidata ond, nnd;
 	struct kname *names = malloc(2 * sizeof(*names));
-	struct vfs_dentry *d;
+	struct vfs_dentry *d = NULL; /* set by filename_create_locked */
 	struct vfs_inode *dir, *inode;
 	unsigned int lf = 0;
 	int ret;

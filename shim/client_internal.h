@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * shim/client_internal.h - the client library's shared state: the one
+ * connection of this process, the per-thread slot, and the vvar readers'
+ * entry points. Hidden from the library's users.
+ */
+#ifndef UK_CLIENT_INTERNAL_H
+#define UK_CLIENT_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "uk_ring_abi.h"
+#include "ukernel.h"
+
+#define UK_HIDDEN __attribute__((visibility("hidden")))
+
+enum { CL_NONE, CL_CONNECTING, CL_READY };
+
+struct uk_client {
+	_Atomic int state;         /* CL_* */
+	_Atomic uint32_t gen;      /* bumped at every (re)connect and fork */
+	int fd;
+	pid_t pid;                 /* our pid when connected (fork check) */
+	void *region;
+	struct uk_ring_header *hdr;
+	const struct uk_vvar_task *tv;
+	const struct uk_vvar_global *gv;
+	uint64_t pickup_ticks;     /* no pickup this long: yield the CPU */
+	uint64_t spin_ticks;       /* no answer this long: sleep on futex */
+	char path[108];
+};
+
+extern struct uk_client uk_client UK_HIDDEN;
+
+/* Reconnects after fork (our pid changed) and waits out a concurrent
+ * connect. Returns 0 when connected, -ENOTCONN otherwise. */
+UK_HIDDEN int uk_client_ensure(void);
+
+/*
+ * A call through the ring: args[6] are the argument words; marshal says
+ * whether small payloads go through the slot's data area.
+ */
+UK_HIDDEN long uk_ring_call(long nr, const long args[6], bool marshal);
+
+/*
+ * The vvar fast paths (vvar.c): true when *ret holds the answer; false
+ * when the call must go through the ring (unknown call, area being
+ * written, base too old).
+ */
+UK_HIDDEN bool uk_vvar_try(long nr, const long args[6], long *ret);
+
+/*
+ * The task's ids in one consistent read (pid, ppid, uid, euid, gid, egid);
+ * false when a writer kept the area busy.
+ */
+UK_HIDDEN bool uk_vvar_read_ids(int64_t ids[6]);
+
+/* Forgets the thread's cached host tid (a forked child). */
+UK_HIDDEN void uk_vvar_atfork_child(void);
+
+#endif /* UK_CLIENT_INTERNAL_H */

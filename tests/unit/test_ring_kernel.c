@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tests/unit/test_ring_kernel.c - the ring over the real kernel (tmpfs
+ * root): file I/O with payloads inline and through process_vm, a forked
+ * client sharing its parent's open file description, credentials limiting
+ * what an allowed second uid can open, and the record locks of a client
+ * killed while holding them released when its task is reaped.
+ */
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "ring_test.h"
+
+#define NOBODY 65534
+
+static struct uk_kernel *k;
+
+/* A kernel with an empty tmpfs root, served by the real glue. */
+static void start(struct uk_ring_server_opts *o)
+{
+	struct uk_ring_server_opts def = { 0 };
+
+	if (!o)
+		o = &def;
+	k = uk_kernel_new(NULL);
+	assert_false(IS_ERR_OR_NULL(k));
+	rt_prepare(o);
+	rt_srv = uk_ring_server_start(k, o);
+	assert_false(IS_ERR(rt_srv));
+	rt_settle();
+}
+
+static void stop(void)
+{
+	rt_stop();
+	uk_kernel_free(k);
+}
+
+static void fill(unsigned char *b, size_t n, unsigned int seed)
+{
+	for (size_t i = 0; i < n; i++)
+		b[i] = (unsigned char)(seed + i * 13 + (i >> 9));
+}
+
+static void io_client(void *arg)
+{
+	size_t big = 1u << 20;
+	unsigned char *w = malloc(big), *r = malloc(big);
+	struct stat st;
+	long fd;
+
+	(void)arg;
+	rt_connect();
+	fd = uk_syscall(SYS_openat, AT_FDCWD, "/f", O_CREAT | O_RDWR, 0644);
+	RT_CHECK(fd >= 0);
+	fill(w, 4096, 1);
+	RT_CHECK(uk_syscall(SYS_pwrite64, fd, w, 4096, 0) == 4096);
+	RT_CHECK(uk_syscall(SYS_pread64, fd, r, 4096, 0) == 4096);
+	RT_CHECK(!memcmp(w, r, 4096));
+	fill(w, big, 2);
+	RT_CHECK(uk_syscall(SYS_pwrite64, fd, w, big, 0) == (long)big);
+	memset(r, 0, big);
+	RT_CHECK(uk_syscall(SYS_pread64, fd, r, big, 0) == (long)big);
+	RT_CHECK(!memcmp(w, r, big));
+	RT_CHECK(uk_syscall(SYS_fstat, fd, &st) == 0);
+	RT_CHECK(st.st_size == (off_t)big && S_ISREG(st.st_mode));
+	RT_CHECK(uk_syscall(SYS_newfstatat, AT_FDCWD, "/f", &st, 0) == 0);
+	RT_CHECK(st.st_size == (off_t)big);
+	RT_CHECK(uk_syscall(SYS_openat, AT_FDCWD, "/nope", O_RDONLY) ==
+		 -ENOENT);
+	RT_CHECK(uk_syscall(SYS_pread64, fd, NULL, 10, 0) == -EFAULT);
+	/* A large buffer running into a hole: the gathered write-behind
+	 * faults, the call is -EFAULT; a write stops at the hole. */
+	{
+		unsigned char *m = mmap(NULL, 2 * big, PROT_READ | PROT_WRITE,
+					MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		RT_CHECK(m != MAP_FAILED && munmap(m + big, big) == 0);
+		RT_CHECK(uk_syscall(SYS_pread64, fd, m + big - 4096, 65536,
+				    0) == -EFAULT);
+		RT_CHECK(uk_syscall(SYS_pwrite64, fd, m + big - 8192, 65536,
+				    0) == 8192);
+		munmap(m, big);
+	}
+	RT_CHECK(uk_syscall(SYS_close, fd) == 0);
+	RT_CHECK(uk_syscall(SYS_close, fd) == -EBADF);
+	free(w);
+	free(r);
+}
+
+static void test_file_io(void **state)
+{
+	(void)state;
+	start(NULL);
+	rt_run(io_client, NULL);
+	stop();
+}
+
+static void fork_client(void *arg)
+{
+	char buf[8];
+	long fd;
+	pid_t pid;
+	int st;
+
+	(void)arg;
+	rt_connect();
+	fd = uk_syscall(SYS_openat, AT_FDCWD, "/g", O_CREAT | O_RDWR, 0644);
+	RT_CHECK(fd >= 0);
+	RT_CHECK(uk_syscall(SYS_write, fd, "0123456789", 10) == 10);
+	RT_CHECK(uk_syscall(SYS_lseek, fd, 0, SEEK_SET) == 0);
+	pid = fork();
+	if (pid == 0) {
+		/* One open file description: the child moves our offset. */
+		RT_CHECK(uk_syscall(SYS_read, fd, buf, 4) == 4);
+		RT_CHECK(!memcmp(buf, "0123", 4));
+		_exit(0);
+	}
+	RT_CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
+		 !WEXITSTATUS(st));
+	RT_CHECK(uk_syscall(SYS_read, fd, buf, 4) == 4);
+	RT_CHECK(!memcmp(buf, "4567", 4));
+}
+
+static void test_fork_shares_files(void **state)
+{
+	(void)state;
+	start(NULL);
+	rt_run(fork_client, NULL);
+	stop();
+}
+
+static void owner_client(void *arg)
+{
+	long fd;
+
+	(void)arg;
+	rt_connect();
+	fd = uk_syscall(SYS_openat, AT_FDCWD, "/secret", O_CREAT | O_WRONLY,
+			0600);
+	RT_CHECK(fd >= 0 && uk_syscall(SYS_close, fd) == 0);
+	fd = uk_syscall(SYS_openat, AT_FDCWD, "/public", O_CREAT | O_WRONLY,
+			0644);
+	RT_CHECK(fd >= 0 && uk_syscall(SYS_close, fd) == 0);
+}
+
+static void nobody_client(void *arg)
+{
+	long fd;
+
+	(void)arg;
+	RT_CHECK(setgroups(0, NULL) == 0);
+	RT_CHECK(setgid(NOBODY) == 0 && setuid(NOBODY) == 0);
+	rt_connect();
+	RT_CHECK(uk_syscall(SYS_getuid) == NOBODY);
+	RT_CHECK(uk_syscall(SYS_openat, AT_FDCWD, "/secret", O_RDONLY) ==
+		 -EACCES);
+	fd = uk_syscall(SYS_openat, AT_FDCWD, "/public", O_RDONLY);
+	RT_CHECK(fd >= 0);
+	RT_CHECK(uk_syscall(SYS_openat, AT_FDCWD, "/public", O_WRONLY) ==
+		 -EACCES);
+}
+
+static void test_allowed_uid_limited_by_creds(void **state)
+{
+	struct uk_ring_server_opts o = { .n_allow_uids = 1,
+					 .allow_uids = { NOBODY } };
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	start(&o);
+	assert_int_equal(chmod(rt_dir, 0711), 0);
+	rt_run(owner_client, NULL);
+	rt_run(nobody_client, NULL);
+	stop();
+}
+
+static void locker(void *arg)
+{
+	int *p = arg;
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	long fd;
+	char c = 0;
+
+	rt_connect();
+	fd = uk_syscall(SYS_openat, AT_FDCWD, "/lk", O_CREAT | O_RDWR, 0644);
+	RT_CHECK(fd >= 0);
+	RT_CHECK(uk_syscall(SYS_fcntl, fd, F_SETLK, &fl) == 0);
+	RT_CHECK(write(p[1], &c, 1) == 1);
+	pause();
+}
+
+static void lock_taker(void *arg)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	long fd, ret;
+
+	rt_connect();
+	fd = uk_syscall(SYS_openat, AT_FDCWD, "/lk", O_RDWR);
+	RT_CHECK(fd >= 0);
+	ret = uk_syscall(SYS_fcntl, fd, F_SETLK, &fl);
+	RT_CHECK(ret == (arg ? 0 : -EAGAIN));
+}
+
+static void test_dead_client_releases_locks(void **state)
+{
+	int p[2];
+	pid_t pid;
+	char c;
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	start(NULL);
+	pid = rt_spawn(locker, p);
+	assert_int_equal(read(p[0], &c, 1), 1);
+	rt_run(lock_taker, NULL);         /* held: -EAGAIN */
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	usleep(100000);                   /* the pidfd event reaps it */
+	rt_run(lock_taker, (void *)1);    /* released */
+	stop();
+	close(p[0]);
+	close(p[1]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_file_io),
+		cmocka_unit_test(test_fork_shares_files),
+		cmocka_unit_test(test_allowed_uid_limited_by_creds),
+		cmocka_unit_test(test_dead_client_releases_locks),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

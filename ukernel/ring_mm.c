@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: MIT
+/*
+ * ukernel/ring_mm.c - how the kernel reaches a ring client's memory (the
+ * uk_mm_ops of every task the ring server holds). An address range that
+ * lies inside the client's own mapping of the data area of the slot being
+ * served is the same bytes as our mapping of it: a memcpy, no syscall. Any
+ * other address is read or written in the client process with
+ * process_vm_readv/process_vm_writev; any failure is -EFAULT.
+ *
+ * Large transfers are gathered: consecutive copy_to pieces are written
+ * with one process_vm_writev at the end of the call (a fault there turns
+ * the call's result into -EFAULT), and a forward walk of copy_from reads
+ * ahead in chunks of up to RING_XFER_BUF.
+ *
+ * The client says where it mapped its region; if it lies, it only makes its
+ * own calls read its own region: the translation never leaves the slot.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "ring_internal.h"
+
+__thread struct ring_call *uk_ring_cur_call;
+
+/*
+ * Where [addr, addr + n) lies against the current call's window: 1 inside
+ * (then *p is our address of addr), 0 outside, -EFAULT when it straddles
+ * the window's edge (an honest client never does that) or wraps around.
+ */
+static int ring_window(struct uk_task *t, uint64_t addr, uint64_t n,
+		       unsigned char **p)
+{
+	struct ring_call *c = uk_ring_cur_call;
+	uint64_t off;
+
+	if (addr + n < addr)
+		return -EFAULT;
+	if (!c || c->rt->task != t)
+		return 0;
+	if (addr + n <= c->cwin || addr >= c->cwin + c->len)
+		return 0;
+	if (addr < c->cwin || addr + n > c->cwin + c->len)
+		return -EFAULT;
+	off = addr - c->cwin;
+	*p = c->win + off;
+	return 1;
+}
+
+static struct ring_task *ring_task_of(struct uk_task *t)
+{
+	return t->mm_priv;
+}
+
+int uk_ring_vm_read(pid_t pid, void *dst, uint64_t src, size_t n)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		struct iovec l = { (char *)dst + done, n - done };
+		struct iovec r = { (void *)(uintptr_t)(src + done), n - done };
+		ssize_t got = process_vm_readv(pid, &l, 1, &r, 1, 0);
+
+		if (got <= 0)
+			return -EFAULT;
+		done += (size_t)got;
+	}
+	return 0;
+}
+
+int uk_ring_vm_write(pid_t pid, uint64_t dst, const void *src, size_t n)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		struct iovec l = { (char *)src + done, n - done };
+		struct iovec r = { (void *)(uintptr_t)(dst + done), n - done };
+		ssize_t put = process_vm_writev(pid, &l, 1, &r, 1, 0);
+
+		if (put <= 0)
+			return -EFAULT;
+		done += (size_t)put;
+	}
+	return 0;
+}
+
+/* The buffered transfer state of the call on task t, or NULL. */
+static struct ring_xfer *xfer_of(struct uk_task *t)
+{
+	struct ring_call *c = uk_ring_cur_call;
+
+	return c && c->x && c->rt->task == t ? c->x : NULL;
+}
+
+static int xfer_write_behind(struct ring_task *rt, struct ring_xfer *x)
+{
+	int ret = 0;
+
+	if (x->wb_len)
+		ret = uk_ring_vm_write(rt->pid, x->wb_dst, x->buf, x->wb_len);
+	x->wb_len = 0;
+	return ret;
+}
+
+int uk_ring_xfer_flush(struct ring_call *c)
+{
+	int ret;
+
+	if (!c->x)
+		return 0;
+	ret = xfer_write_behind(c->rt, c->x);
+	c->x->ra_len = 0;
+	c->x->ra_next = 0;
+	return ret;
+}
+
+/*
+ * copy_from through process_vm_readv. A read that continues where the last
+ * one ended is served from, or refills, the read-ahead buffer; a partial
+ * refill (the buffer ends before the chunk) is fine as long as it covers n.
+ */
+static int ring_vm_read_ahead(struct ring_task *rt, struct ring_xfer *x,
+			      void *dst, uint64_t src, size_t n)
+{
+	if (x->ra_len && src >= x->ra_src && src + n <= x->ra_src + x->ra_len) {
+		memcpy(dst, x->buf + (src - x->ra_src), n);
+		x->ra_next = src + n;
+		return 0;
+	}
+	if (src == x->ra_next && n < RING_XFER_BUF) {
+		struct iovec l = { x->buf, RING_XFER_BUF };
+		struct iovec r = { (void *)(uintptr_t)src, RING_XFER_BUF };
+		ssize_t got = process_vm_readv(rt->pid, &l, 1, &r, 1, 0);
+
+		if (got >= (ssize_t)n) {
+			x->ra_src = src;
+			x->ra_len = (size_t)got;
+			memcpy(dst, x->buf, n);
+			x->ra_next = src + n;
+			return 0;
+		}
+		x->ra_len = 0;
+	}
+	x->ra_next = src + n;
+	return uk_ring_vm_read(rt->pid, dst, src, n);
+}
+
+static int ring_copy_from(struct uk_task *t, void *dst, unsigned long src,
+			  size_t n)
+{
+	struct ring_task *rt = ring_task_of(t);
+	struct ring_xfer *x;
+	unsigned char *p;
+	int in = ring_window(t, src, n, &p);
+
+	if (in < 0)
+		return in;
+	if (in) {
+		memcpy(dst, p, n);
+		return 0;
+	}
+	/* Acquire, pairs with task_died(): a dead pid may be reused. */
+	if (atomic_load_explicit(&rt->dead, memory_order_acquire))
+		return -EFAULT;
+	x = xfer_of(t);
+	if (!x)
+		return uk_ring_vm_read(rt->pid, dst, src, n);
+	/* What we read must see what we wrote before. */
+	if (xfer_write_behind(rt, x))
+		return -EFAULT;
+	return ring_vm_read_ahead(rt, x, dst, src, n);
+}
+
+static int ring_copy_to(struct uk_task *t, unsigned long dst, const void *src,
+			size_t n)
+{
+	struct ring_task *rt = ring_task_of(t);
+	struct ring_xfer *x;
+	unsigned char *p;
+	int in = ring_window(t, dst, n, &p);
+
+	if (in < 0)
+		return in;
+	if (in) {
+		memcpy(p, src, n);
+		return 0;
+	}
+	/* Acquire, pairs with task_died(): a dead pid may be reused. */
+	if (atomic_load_explicit(&rt->dead, memory_order_acquire))
+		return -EFAULT;
+	x = xfer_of(t);
+	if (!x || n > RING_XFER_BUF)
+		return uk_ring_vm_write(rt->pid, dst, src, n);
+	/* Read-ahead data may be what we are about to overwrite. */
+	x->ra_len = 0;
+	if (x->wb_len && (x->wb_dst + x->wb_len != dst ||
+			  x->wb_len + n > RING_XFER_BUF)) {
+		if (xfer_write_behind(rt, x))
+			return -EFAULT;
+	}
+	if (!x->wb_len)
+		x->wb_dst = dst;
+	memcpy(x->buf + x->wb_len, src, n);
+	x->wb_len += n;
+	return 0;
+}
+
+/*
+ * A string in the window: copied once into dst (never re-read from shared
+ * memory), then searched for its NUL in our private copy.
+ */
+static long ring_strncpy_window(char *dst, const unsigned char *p,
+				uint64_t avail, size_t n)
+{
+	size_t take = n < avail ? n : (size_t)avail;
+	char *nul;
+
+	memcpy(dst, p, take);
+	nul = memchr(dst, 0, take);
+	if (nul)
+		return nul - dst;
+	return take == n ? (long)n : -EFAULT;
+}
+
+/* A string elsewhere: read page by page so that it may end near a hole. */
+static long ring_strncpy_vm(struct ring_task *rt, char *dst, uint64_t src,
+			    size_t n)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		uint64_t a = src + done;
+		size_t chunk = 4096 - (size_t)(a & 4095);
+		char *nul;
+
+		if (chunk > n - done)
+			chunk = n - done;
+		if (uk_ring_vm_read(rt->pid, dst + done, a, chunk))
+			return -EFAULT;
+		nul = memchr(dst + done, 0, chunk);
+		if (nul)
+			return nul - dst;
+		done += chunk;
+	}
+	return (long)n;
+}
+
+static long ring_strncpy_from(struct uk_task *t, char *dst, unsigned long src,
+			      size_t n)
+{
+	struct ring_task *rt = ring_task_of(t);
+	struct ring_call *c = uk_ring_cur_call;
+
+	if (!n)
+		return 0;
+	/* A string that starts in the window must end in it. */
+	if (c && c->rt->task == t && src >= c->cwin && src < c->cwin + c->len)
+		return ring_strncpy_window(dst, c->win + (src - c->cwin),
+					   c->cwin + c->len - src, n);
+	/* Acquire, pairs with task_died(): a dead pid may be reused. */
+	if (atomic_load_explicit(&rt->dead, memory_order_acquire))
+		return -EFAULT;
+	if (xfer_of(t) && xfer_write_behind(rt, xfer_of(t)))
+		return -EFAULT;
+	return ring_strncpy_vm(rt, dst, src, n);
+}
+
+const struct uk_mm_ops uk_ring_mm_ops = {
+	.copy_from = ring_copy_from,
+	.copy_to = ring_copy_to,
+	.strncpy_from = ring_strncpy_from,
+};
