@@ -410,6 +410,8 @@ static int extent_insert_locked(struct ukfs_meta *m, uint64_t ino,
 	ret = merged_left ? e_update(m, ino, x.lblk, &x) : e_insert(m, ino, &x);
 	if (!ret)
 		ret = blocks_add(m, ino, (int64_t)e->len);
+	if (!ret && !(e->flags & UKFS_EXT_UNWRITTEN))
+		ret = ukfs_ordered_add(m, ino);
 	return ret;
 }
 

@@ -104,6 +104,13 @@ struct ukfs_meta {
 	ukfs_pre_commit_fn pre_commit;
 	void *pre_commit_arg;
 
+	/*
+	 * Inodes given written blocks in the open transaction (unsorted, may
+	 * repeat): the data the pre-commit hook must write back first.
+	 */
+	uint64_t *ordered;
+	size_t nr_ordered, ordered_cap;
+
 	uint64_t commits;
 	uint64_t orphans_reclaimed;
 	bool was_clean;
@@ -145,6 +152,9 @@ int ukfs_open_image(const char *dir, unsigned int flags, bool for_fsck,
 		    struct ukfs_meta **out, char *errbuf, size_t errlen);
 /* Frees meta and its resources without committing (rolls back). */
 void ukfs_meta_destroy(struct ukfs_meta *m);
+
+/* Notes that ino got written blocks in the open transaction. */
+int ukfs_ordered_add(struct ukfs_meta *m, uint64_t ino);
 
 /* ---- inodes (ukfs_namei.c) --------------------------------------------- */
 

@@ -607,6 +607,7 @@ void ukfs_meta_destroy(struct ukfs_meta *m)
 	if (m->lock_fd >= 0)
 		close(m->lock_fd); /* drops the flock */
 	pthread_mutex_destroy(&m->lock);
+	free(m->ordered);
 	free(m->dir);
 	free(m);
 }
@@ -945,6 +946,7 @@ int ukfs_commit_locked(struct ukfs_meta *m)
 	}
 	m->in_txn = false;
 	m->txn_changes = 0;
+	m->nr_ordered = 0;
 	m->commits++;
 out:
 	m->in_commit = false;
@@ -975,6 +977,51 @@ int ukfs_meta_maybe_commit(struct ukfs_meta *m, int64_t now)
 	}
 	pthread_mutex_unlock(&m->lock);
 	return ret;
+}
+
+int ukfs_ordered_add(struct ukfs_meta *m, uint64_t ino)
+{
+	uint64_t *v;
+	size_t cap;
+
+	if (m->nr_ordered && m->ordered[m->nr_ordered - 1] == ino)
+		return 0;
+	if (m->nr_ordered == m->ordered_cap) {
+		cap = m->ordered_cap ? m->ordered_cap * 2 : 64;
+		v = realloc(m->ordered, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		m->ordered = v;
+		m->ordered_cap = cap;
+	}
+	m->ordered[m->nr_ordered++] = ino;
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+long ukfs_meta_ordered_inodes(struct ukfs_meta *m, uint64_t *inos,
+			      size_t max)
+{
+	size_t i, n = 0;
+
+	pthread_mutex_lock(&m->lock);
+	qsort(m->ordered, m->nr_ordered, sizeof(*m->ordered), cmp_u64);
+	for (i = 0; i < m->nr_ordered; i++) {
+		if (n && m->ordered[n - 1] == m->ordered[i])
+			continue;
+		m->ordered[n++] = m->ordered[i];
+	}
+	m->nr_ordered = n;
+	for (i = 0; i < n && i < max; i++)
+		inos[i] = m->ordered[i];
+	pthread_mutex_unlock(&m->lock);
+	return (long)n;
 }
 
 /* ---- statfs and info -------------------------------------------------- */

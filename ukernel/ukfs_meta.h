@@ -120,6 +120,15 @@ typedef int (*ukfs_pre_commit_fn)(void *arg, struct ukfs_meta *m);
 void ukfs_meta_set_pre_commit(struct ukfs_meta *m, ukfs_pre_commit_fn fn,
 			      void *arg);
 
+/*
+ * The inodes that got written (not UNWRITTEN) blocks mapped in the open
+ * transaction, ascending, up to max of them; returns how many there are.
+ * For the pre-commit hook: their dirty data must reach the device before
+ * the commit (blocks freed and reused are covered by writing these back).
+ */
+long ukfs_meta_ordered_inodes(struct ukfs_meta *m, uint64_t *inos,
+			      size_t max);
+
 #define UKFS_COMMIT_INTERVAL_NS (5ll * 1000000000ll)
 #define UKFS_COMMIT_MAX_CHANGES 20000u
 /* interval_ns / max_changes of 0 keep the current value. */

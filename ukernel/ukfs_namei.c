@@ -99,8 +99,14 @@ int ukfs_inode_write_locked(struct ukfs_meta *m, const struct ukfs_inode *in)
 	return rc;
 }
 
-int ukfs_alloc_ino_locked(struct ukfs_meta *m, const struct ukfs_inode *attr,
-			  const char *link, uint64_t *ino)
+/*
+ * Inserts a new inode row from attr with the given nlink and parent, and
+ * takes an inode number and generation. *out gets the row as written.
+ */
+static int insert_inode_locked(struct ukfs_meta *m,
+			       const struct ukfs_inode *attr, const char *link,
+			       uint32_t nlink, uint64_t parent,
+			       struct ukfs_inode *out)
 {
 	struct ukfs_inode i = *attr;
 	size_t llen = link ? strlen(link) : 0;
@@ -116,10 +122,10 @@ int ukfs_alloc_ino_locked(struct ukfs_meta *m, const struct ukfs_inode *attr,
 		return rc;
 	i.ino = m->c.next_ino;
 	i.gen = m->c.next_gen;
-	i.nlink = 0;
+	i.nlink = nlink;
 	i.size = link ? llen : 0;
 	i.blocks = 0;
-	i.parent = 0;
+	i.parent = parent;
 	bind_inode(s, &i);
 	sqlite3_bind_int64(s, 16, UKFS_COOKIE_FIRST);
 	if (link)
@@ -127,14 +133,24 @@ int ukfs_alloc_ino_locked(struct ukfs_meta *m, const struct ukfs_inode *attr,
 	rc = ukfs_exec_stmt(s);
 	if (rc)
 		return rc == -EEXIST ? -EUCLEAN : rc;
-	rc = ukfs_orphan_add_locked(m, i.ino);
-	if (rc)
-		return rc;
 	m->c.next_ino++;
 	m->c.next_gen++;
 	m->c.free_inodes--;
-	*ino = i.ino;
+	*out = i;
 	return 0;
+}
+
+int ukfs_alloc_ino_locked(struct ukfs_meta *m, const struct ukfs_inode *attr,
+			  const char *link, uint64_t *ino)
+{
+	struct ukfs_inode i;
+	int rc = insert_inode_locked(m, attr, link, 0, 0, &i);
+
+	if (!rc)
+		rc = ukfs_orphan_add_locked(m, i.ino);
+	if (!rc)
+		*ino = i.ino;
+	return rc;
 }
 
 int ukfs_inode_alloc(struct ukfs_meta *m, const struct ukfs_inode *attr,
@@ -485,8 +501,8 @@ int ukfs_create(struct ukfs_meta *m, uint64_t parent, const char *name,
 		const struct ukfs_inode *attr, const char *link,
 		struct ukfs_inode *out)
 {
-	struct ukfs_inode dir;
-	uint64_t ino = 0;
+	bool is_dir = S_ISDIR(attr->mode);
+	struct ukfs_inode dir, i;
 	int ret;
 
 	ret = check_name(name);
@@ -506,11 +522,20 @@ int ukfs_create(struct ukfs_meta *m, uint64_t parent, const char *name,
 		ret = ret ? ret : -EEXIST;
 		goto out;
 	}
-	ret = ukfs_alloc_ino_locked(m, attr, link, &ino);
+	if (is_dir && dir.nlink >= UKFS_LINK_MAX) {
+		ret = -EMLINK;
+		goto out;
+	}
+	/* Born linked: no orphan entry to add and take off again. */
+	ret = insert_inode_locked(m, attr, link, is_dir ? 2 : 1,
+				  is_dir ? parent : 0, &i);
 	if (!ret)
-		ret = ukfs_link_locked(m, parent, name, ino);
+		ret = dentry_insert_locked(m, parent, name, i.ino,
+					   mode_to_dt(i.mode));
+	if (!ret && is_dir)
+		ret = nlink_add_locked(m, &dir, 1);
 	if (!ret && out)
-		ret = ukfs_inode_get_locked(m, ino, out);
+		*out = i;
 out:
 	return ukfs_op_end(m, ret);
 }
