@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "ukfs_internal.h"
@@ -16,15 +17,11 @@
 /* A free extent within this many blocks after the goal counts as near. */
 #define UKFS_NEAR_WINDOW 2048u
 
-struct run {
-	uint64_t start, len;
-};
-
 /* ---- free space ------------------------------------------------------- */
 
 /* Runs a freespace query with one argument: 1 and *r, 0 none, -errno. */
 static int f_query(struct ukfs_meta *m, enum ukfs_st st, uint64_t arg,
-		   struct run *r)
+		   struct ukfs_run *r)
 {
 	int rc = 0;
 	sqlite3_stmt *s = ukfs_stmt(m, st, &rc);
@@ -62,7 +59,7 @@ static int f_write(struct ukfs_meta *m, enum ukfs_st st, uint64_t a,
 }
 
 /* Takes [at, at + n) out of the free run r, which holds it. */
-static int carve(struct ukfs_meta *m, const struct run *r, uint64_t at,
+static int carve(struct ukfs_meta *m, const struct ukfs_run *r, uint64_t at,
 		 uint64_t n)
 {
 	uint64_t left = at - r->start;
@@ -83,10 +80,14 @@ static int carve(struct ukfs_meta *m, const struct run *r, uint64_t at,
 	return ret;
 }
 
-int ukfs_free_blocks_locked(struct ukfs_meta *m, uint64_t start,
+/*
+ * Adds [start, start + count) to freespace now, merging with neighbours.
+ * -EUCLEAN if any of it is free already.
+ */
+static int freespace_insert(struct ukfs_meta *m, uint64_t start,
 			    uint64_t count)
 {
-	struct run prev, next;
+	struct ukfs_run prev, next;
 	bool has_prev, has_next, merge_prev, merge_next;
 	int ret;
 
@@ -121,8 +122,102 @@ int ukfs_free_blocks_locked(struct ukfs_meta *m, uint64_t start,
 	} else {
 		ret = f_write(m, ST_F_INSERT, start, count, 0);
 	}
+	return ret;
+}
+
+int ukfs_free_blocks_locked(struct ukfs_meta *m, uint64_t start,
+			    uint64_t count)
+{
+	struct ukfs_run *v, r;
+	size_t cap;
+	int ret;
+
+	if (!count || start < UKFS_FIRST_DATA_BLOCK ||
+	    start >= m->nr_blocks || count > m->nr_blocks - start)
+		return -EINVAL;
+	/* Free already (committed)? Pending ones are checked at commit. */
+	ret = f_query(m, ST_F_FLOOR, start + count - 1, &r);
+	if (ret < 0)
+		return ret;
+	if (ret && r.start + r.len > start)
+		return -EUCLEAN;
+	if (m->nr_pending &&
+	    m->pending[m->nr_pending - 1].start +
+			    m->pending[m->nr_pending - 1].len ==
+		    start) {
+		m->pending[m->nr_pending - 1].len += count;
+		goto out;
+	}
+	if (m->nr_pending == m->pending_cap) {
+		cap = m->pending_cap ? m->pending_cap * 2 : 64;
+		v = realloc(m->pending, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		m->pending = v;
+		m->pending_cap = cap;
+	}
+	m->pending[m->nr_pending++] = (struct ukfs_run){ start, count };
+out:
+	m->c.free_blocks += count;
+	return 0;
+}
+
+uint64_t ukfs_pending_blocks(const struct ukfs_meta *m)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < m->nr_pending; i++)
+		n += m->pending[i].len;
+	return n;
+}
+
+static int run(struct ukfs_meta *m, enum ukfs_st st)
+{
+	int rc = 0;
+	sqlite3_stmt *s = ukfs_stmt(m, st, &rc);
+
+	return s ? ukfs_exec_stmt(s) : rc;
+}
+
+static int cmp_run(const void *a, const void *b)
+{
+	const struct ukfs_run *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+int ukfs_flush_frees_locked(struct ukfs_meta *m)
+{
+	struct ukfs_run cur;
+	size_t i;
+	int ret, rc;
+
+	if (!m->nr_pending)
+		return 0;
+	qsort(m->pending, m->nr_pending, sizeof(*m->pending), cmp_run);
+	ret = run(m, ST_SAVEPOINT);
+	if (ret)
+		return ret;
+	cur = m->pending[0];
+	for (i = 1; !ret && i <= m->nr_pending; i++) {
+		if (i < m->nr_pending &&
+		    m->pending[i].start <= cur.start + cur.len) {
+			if (m->pending[i].start < cur.start + cur.len)
+				ret = -EUCLEAN; /* freed twice */
+			cur.len += m->pending[i].len;
+			continue;
+		}
+		ret = freespace_insert(m, cur.start, cur.len);
+		if (i < m->nr_pending)
+			cur = m->pending[i];
+	}
+	if (ret)
+		rc = run(m, ST_ROLLBACK_TO);
+	rc = run(m, ST_RELEASE);
 	if (!ret)
-		m->c.free_blocks += count;
+		ret = rc;
+	if (!ret)
+		m->nr_pending = 0;
 	return ret;
 }
 
@@ -145,7 +240,7 @@ int ukfs_free_blocks(struct ukfs_meta *m, uint64_t start, uint64_t count)
 static long alloc_blocks_locked(struct ukfs_meta *m, uint64_t goal,
 				uint64_t count, uint64_t *start)
 {
-	struct run r;
+	struct ukfs_run r;
 	uint64_t n;
 	int ret;
 
@@ -185,21 +280,40 @@ take_front:
 	return ret ? ret : (long)n;
 }
 
+/*
+ * After -ENOSPC with frees pending in the open transaction: commit, so
+ * they become allocatable, and let the caller try once more (as ext4
+ * forces a journal commit before giving up). Not from inside the
+ * pre-commit hook, whose commit cannot finish first.
+ */
+static bool retry_after_commit(struct ukfs_meta *m, long ret)
+{
+	return ret == -ENOSPC && m->nr_pending && !m->in_commit;
+}
+
 long ukfs_alloc_blocks(struct ukfs_meta *m, uint64_t goal, uint64_t count,
 		       uint64_t *start)
 {
-	long ret = ukfs_op_begin(m);
+	bool retry;
+	long ret;
+	int tries = 0;
 
+again:
+	ret = ukfs_op_begin(m);
 	if (ret)
 		return ret;
 	ret = alloc_blocks_locked(m, goal, count, start);
+	retry = !tries++ && retry_after_commit(m, ret);
 	/* op_end takes an int; ret is bounded by count of one free run. */
 	if (ret > 0) {
 		int r = ukfs_op_end(m, 0);
 
 		return r ? r : ret;
 	}
-	return ukfs_op_end(m, (int)ret);
+	ret = ukfs_op_end(m, (int)ret);
+	if (retry && !ukfs_meta_commit(m))
+		goto again;
+	return ret;
 }
 
 /* ---- extent rows ------------------------------------------------------ */
@@ -365,7 +479,7 @@ static int extent_insert_locked(struct ukfs_meta *m, uint64_t ino,
 {
 	struct ukfs_extent x = *e, l, r;
 	bool merged_left = false;
-	struct run fr;
+	struct ukfs_run fr;
 	int ret;
 
 	if (!e->len || e->pblk < UKFS_FIRST_DATA_BLOCK ||
@@ -510,17 +624,23 @@ static int alloc_extent_locked(struct ukfs_meta *m, uint64_t ino,
 int ukfs_alloc_extent(struct ukfs_meta *m, uint64_t ino, uint64_t lblk,
 		      uint64_t count, uint32_t flags, struct ukfs_extent *out)
 {
-	int ret;
+	bool retry;
+	int ret, tries = 0;
 
 	if (!count || lblk >= UKFS_LBLK_MAX ||
 	    count > UKFS_LBLK_MAX - lblk ||
 	    (flags & ~(UKFS_EXT_UNWRITTEN | UKFS_EXT_KEEP_SIZE)))
 		return -EINVAL;
+again:
 	ret = ukfs_op_begin(m);
 	if (ret)
 		return ret;
-	return ukfs_op_end(m,
-			   alloc_extent_locked(m, ino, lblk, count, flags, out));
+	ret = alloc_extent_locked(m, ino, lblk, count, flags, out);
+	retry = !tries++ && retry_after_commit(m, ret);
+	ret = ukfs_op_end(m, ret);
+	if (retry && !ukfs_meta_commit(m))
+		goto again;
+	return ret;
 }
 
 int ukfs_extent_punch(struct ukfs_meta *m, uint64_t ino, uint64_t lblk,

@@ -590,7 +590,8 @@ static int check_counters(struct fsck *f)
 		       "superblock: next inode %" PRIu64 " is not above "
 		       "inode %" PRIu64,
 		       sb_next, max_ino);
-	m->c.free_blocks = free_blocks;
+	/* Frees of this repair are written into freespace at the commit. */
+	m->c.free_blocks = free_blocks + ukfs_pending_blocks(m);
 	m->c.free_inodes = inodes > m->nr_inodes ? 0 : m->nr_inodes - inodes;
 	if (m->c.next_ino <= max_ino)
 		m->c.next_ino = max_ino + 1;

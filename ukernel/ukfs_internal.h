@@ -74,6 +74,11 @@ struct ukfs_counters {
 	uint64_t next_gen;
 };
 
+/* A run of blocks. */
+struct ukfs_run {
+	uint64_t start, len;
+};
+
 struct ukfs_meta {
 	/*
 	 * Recursive, so the pre-commit hook can call back in. Protects the
@@ -103,6 +108,17 @@ struct ukfs_meta {
 	uint64_t commit_max_changes;
 	ukfs_pre_commit_fn pre_commit;
 	void *pre_commit_arg;
+
+	/*
+	 * Blocks freed in the open transaction: counted free at once, but
+	 * allocatable only after the commit that frees them, so no data is
+	 * written into blocks the committed image still gives to a file
+	 * (what ext4 does with blocks freed in the running transaction).
+	 * Written into freespace just before COMMIT.
+	 */
+	struct ukfs_run *pending;
+	size_t nr_pending, pending_cap;
+	size_t nr_pending_saved;      /* at the start of the current call */
 
 	/*
 	 * Inodes given written blocks in the open transaction (unsorted, may
@@ -176,8 +192,13 @@ int ukfs_reclaim_orphans_locked(struct ukfs_meta *m, uint64_t *count);
 /* Frees every extent of ino (blocks back to free space). */
 int ukfs_extents_free_all_locked(struct ukfs_meta *m, uint64_t ino,
 				 uint64_t *freed);
+/* Frees blocks: pending until the commit (see ukfs_meta.pending). */
 int ukfs_free_blocks_locked(struct ukfs_meta *m, uint64_t start,
 			    uint64_t count);
+/* Moves the pending frees into freespace (commit, meta lock held). */
+int ukfs_flush_frees_locked(struct ukfs_meta *m);
+/* Blocks in pending frees. */
+uint64_t ukfs_pending_blocks(const struct ukfs_meta *m);
 
 static inline void ukfs_bind_u64(sqlite3_stmt *s, int i, uint64_t v)
 {

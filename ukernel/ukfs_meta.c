@@ -156,6 +156,20 @@ static int exec_sql(sqlite3 *db, const char *sql, char *errbuf,
 
 /* ---- mkfs ------------------------------------------------------------- */
 
+/* Makes the image's directory entries durable. */
+static int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
 static void make_uuid(char out[37])
 {
 	unsigned char b[16];
@@ -305,7 +319,11 @@ int ukfs_mkfs(const char *dir, uint64_t size_bytes, uint64_t nr_inodes,
 		ukfs_errf(errbuf, errlen, "closing %s failed", meta_path);
 		goto err_unlink_meta;
 	}
-	ret = 0;
+	ret = fsync_dir(dir);
+	if (ret) {
+		ukfs_errf(errbuf, errlen, "fsync %s: %s", dir, strerror(-ret));
+		goto err_unlink_meta;
+	}
 	goto out_free;
 
 err_close_db:
@@ -426,6 +444,30 @@ static int check_db_header(const char *path, char *errbuf, size_t errlen)
 		return -EUCLEAN;
 	}
 	return 0;
+}
+
+/* journal_mode = WAL answers with the mode it could set: insist on it. */
+static int check_wal(struct ukfs_meta *m, char *errbuf, size_t errlen)
+{
+	sqlite3_stmt *s;
+	const char *mode;
+	int ret = -EIO;
+
+	if (sqlite3_prepare_v2(m->db, "PRAGMA journal_mode", -1, &s, NULL) !=
+	    SQLITE_OK)
+		goto out_msg;
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		mode = (const char *)sqlite3_column_text(s, 0);
+		if (mode && !strcmp(mode, "wal"))
+			ret = 0;
+	}
+	sqlite3_finalize(s);
+	if (!ret)
+		return 0;
+out_msg:
+	ukfs_errf(errbuf, errlen, "meta.db: cannot use WAL journaling: %s",
+		  sqlite3_errmsg(m->db));
+	return ret;
 }
 
 static int quick_check(struct ukfs_meta *m, char *errbuf, size_t errlen)
@@ -608,6 +650,7 @@ void ukfs_meta_destroy(struct ukfs_meta *m)
 		close(m->lock_fd); /* drops the flock */
 	pthread_mutex_destroy(&m->lock);
 	free(m->ordered);
+	free(m->pending);
 	free(m->dir);
 	free(m);
 }
@@ -711,6 +754,9 @@ int ukfs_open_image(const char *dir, unsigned int flags, bool for_fsck,
 				  meta_path);
 		goto err_destroy;
 	}
+	ret = check_wal(m, errbuf, errlen);
+	if (ret)
+		goto err_destroy;
 	if (!(flags & UKFS_META_NOCHECK)) {
 		ret = quick_check(m, errbuf, errlen);
 		if (ret)
@@ -799,6 +845,8 @@ int ukfs_meta_close(struct ukfs_meta *m, bool clean)
 
 	if (!m)
 		return 0;
+	if (clean && m->shut_down)
+		ret = -EIO;
 	if (clean && !m->shut_down) {
 		ret = ukfs_meta_commit(m);
 		if (!ret) {
@@ -866,6 +914,7 @@ int ukfs_op_begin(struct ukfs_meta *m)
 		goto err_unlock;
 	m->op_depth = 1;
 	m->c_saved = m->c;
+	m->nr_pending_saved = m->nr_pending;
 	return 0;
 
 err_unlock:
@@ -893,6 +942,7 @@ rollback:
 	if (rc)
 		m->shut_down = true; /* cannot tell what the txn holds */
 	m->c = m->c_saved;
+	m->nr_pending = m->nr_pending_saved;
 out:
 	m->op_depth = 0;
 	pthread_mutex_unlock(&m->lock);
@@ -929,6 +979,13 @@ int ukfs_commit_locked(struct ukfs_meta *m)
 		if (ret < 0)
 			goto out;
 	}
+	/* After the hook: the hook's allocations cannot take these. */
+	ret = ukfs_flush_frees_locked(m);
+	if (ret) {
+		if (ret == -EUCLEAN)
+			m->shut_down = true; /* a double free: stop here */
+		goto out;
+	}
 	ret = write_counters_locked(m);
 	if (ret)
 		goto out;
@@ -941,6 +998,7 @@ int ukfs_commit_locked(struct ukfs_meta *m)
 			m->in_txn = false;
 			m->shut_down = true;
 		}
+		/* Otherwise the frees are rows of the open transaction. */
 		ret = -EIO;
 		goto out;
 	}

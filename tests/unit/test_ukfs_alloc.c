@@ -182,6 +182,10 @@ static void test_fragmentation_enospc_and_reuse(void **state)
 	}
 	rm(f->m, "big");
 	assert_int_equal(free_blocks(f->m), 63);
+	/* Until the commit, only what was free before can be allocated. */
+	assert_int_equal(ukfs_alloc_blocks(f->m, 0, 100, &start), 1);
+	assert_int_equal(ukfs_free_blocks(f->m, start, 1), 0);
+	assert_int_equal(ukfs_meta_commit(f->m), 0);
 	assert_int_equal(ukfs_alloc_blocks(f->m, 0, 100, &start), 63);
 	assert_int_equal(start, 1);
 	assert_int_equal(ukfs_free_blocks(f->m, start, 63), 0);
@@ -326,7 +330,9 @@ static void test_extent_insert_replaces_and_validates(void **state)
 	assert_int_equal(ukfs_extent_map(f->m, ino, 7, 10, &e), 0);
 	assert_int_equal(e.pblk, s1 + 7);
 	assert_int_equal(e.len, 3);
-	/* Double free and out-of-device frees are refused. */
+	/* Double free and out-of-device frees are refused (once the first
+	 * free is committed; within a transaction the commit finds it). */
+	assert_int_equal(ukfs_meta_commit(f->m), 0);
 	assert_int_equal(ukfs_free_blocks(f->m, s1 + 5, 1), -EUCLEAN);
 	assert_int_equal(ukfs_free_blocks(f->m, s1 + 4, 2), -EUCLEAN);
 	assert_int_equal(ukfs_free_blocks(f->m, 0, 1), -EINVAL);
@@ -338,6 +344,69 @@ static void test_extent_insert_replaces_and_validates(void **state)
 					   &e),
 			 0);
 	assert_int_equal(e.len, 6);
+}
+
+/*
+ * Blocks freed in the open transaction are not reused before it commits:
+ * after a crash the committed image still gives them to their old file,
+ * which must not then show another file's data.
+ */
+static void test_freed_blocks_wait_for_commit(void **state)
+{
+	struct fx *f = *state;
+	uint64_t a = mkfile(f->m, "a"), b = mkfile(f->m, "b"), c, pa;
+	struct ukfs_extent e;
+
+	assert_int_equal(ukfs_alloc_extent(f->m, a, 0, 16383, 0, &e), 0);
+	assert_int_equal(e.len, 63);
+	pa = e.pblk;
+	set_size(f->m, a, 63 * 4096);
+	assert_int_equal(ukfs_meta_commit(f->m), 0);
+	assert_int_equal(free_blocks(f->m), 0);
+	/* Truncate a, then b wants blocks: the only free ones are a's, so
+	 * the allocator commits first (as ext4 does on ENOSPC). */
+	assert_int_equal(ukfs_truncate(f->m, a, 0), 0);
+	assert_int_equal(free_blocks(f->m), 63);
+	{
+		struct ukfs_meta_info i0, i1;
+
+		assert_int_equal(ukfs_meta_info(f->m, &i0), 0);
+		assert_int_equal(ukfs_alloc_extent(f->m, b, 0, 8, 0, &e), 0);
+		assert_int_equal(ukfs_meta_info(f->m, &i1), 0);
+		assert_int_equal(i1.commits, i0.commits + 1);
+	}
+	assert_int_equal(e.pblk, pa);
+	set_size(f->m, b, 8 * 4096);
+	/* Freed and wanted again in one transaction, with other space free:
+	 * the other space is used. */
+	assert_int_equal(ukfs_meta_commit(f->m), 0);
+	assert_int_equal(ukfs_truncate(f->m, b, 0), 0);
+	c = mkfile(f->m, "c");
+	assert_int_equal(ukfs_alloc_extent(f->m, c, 0, 8, 0, &e), 0);
+	assert_true(e.pblk >= pa + 8);
+	set_size(f->m, c, 8 * 4096);
+}
+
+/* A block freed twice within one transaction: the commit refuses it and
+ * the meta shuts down; the image keeps its last committed state. */
+static void test_double_free_in_txn_stops_commit(void **state)
+{
+	struct fx *f = *state;
+	uint64_t start;
+
+	assert_int_equal(ukfs_alloc_blocks(f->m, 0, 4, &start), 4);
+	assert_int_equal(ukfs_meta_commit(f->m), 0);
+	assert_int_equal(ukfs_free_blocks(f->m, start, 2), 0);
+	assert_int_equal(ukfs_free_blocks(f->m, start + 1, 1), 0);
+	assert_int_equal(ukfs_meta_commit(f->m), -EUCLEAN);
+	assert_int_equal(ukfs_free_blocks(f->m, start + 3, 1), -EIO);
+	assert_int_equal(ukfs_meta_close(f->m, true), -EIO);
+	f->m = ut_open(f->dir);
+	/* The 4 blocks are leaked in the committed state (allocated, never
+	 * mapped), which is what fsck repairs. */
+	assert_int_equal(ukfs_meta_close(f->m, true), 0);
+	f->m = NULL;
+	assert_int_equal(ukfs_fsck(f->dir, true, NULL, NULL), UKFS_FSCK_FIXED);
 }
 
 int main(void)
@@ -355,6 +424,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_extent_insert_replaces_and_validates, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_freed_blocks_wait_for_commit, setup_tiny,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_double_free_in_txn_stops_commit, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
