@@ -10,7 +10,10 @@
  * Each is timed in batches, ours and native alternating; a batch's ns per op
  * is its time over its count, and the median batch is reported.
  *
- * Usage: bench-kernel [--json] [--quick]   (bench/run kernel [--json])
+ * Usage: bench-kernel [--json] [--quick] [--only OP] [--ours-only]
+ *        (bench/run kernel [--json]); --quick runs a tenth of each batch,
+ *        --only OP one operation, --ours-only skips the native side (both
+ *        for perf record).
  * The native directory is made under $UK_BUILD (bench/run sets it) or the
  * current directory; a note is printed when that is not ext4.
  */
@@ -320,6 +323,8 @@ struct bench_op {
 int main(int argc, char **argv)
 {
 	bool json = false, quick = false;
+	const char *only = NULL;
+	bool ours_only = false;
 	struct bench_op ops[] = {
 		{ "stat", ours_stat, native_stat, 20000 },
 		{ "open_close", ours_open_close, native_open_close, 10000 },
@@ -335,8 +340,13 @@ int main(int argc, char **argv)
 			json = true;
 		else if (!strcmp(argv[i], "--quick"))
 			quick = true;
+		else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+			only = argv[++i];
+		else if (!strcmp(argv[i], "--ours-only"))
+			ours_only = true;
 		else {
-			fprintf(stderr, "usage: bench-kernel [--json] [--quick]\n");
+			fprintf(stderr, "usage: bench-kernel [--json] [--quick] "
+					"[--only OP] [--ours-only]\n");
 			return 2;
 		}
 	}
@@ -346,11 +356,17 @@ int main(int argc, char **argv)
 		double ours[NBATCH], native[NBATCH];
 		unsigned long n = quick ? (o->n + 9) / 10 : o->n;
 
+		if (only && strcmp(only, o->name)) {
+			o->name = NULL;
+			continue;
+		}
+
 		o->ours(n / 4 + 1); /* warm up both sides */
-		o->native(n / 4 + 1);
+		if (!ours_only)
+			o->native(n / 4 + 1);
 		for (int b = 0; b < NBATCH; b++) {
 			ours[b] = (double)o->ours(n) / n;
-			native[b] = (double)o->native(n) / n;
+			native[b] = ours_only ? 0 : (double)o->native(n) / n;
 		}
 		qsort(ours, NBATCH, sizeof(double), cmp_double);
 		qsort(native, NBATCH, sizeof(double), cmp_double);
@@ -359,21 +375,29 @@ int main(int argc, char **argv)
 	}
 
 	if (json) {
+		const char *sep = "";
 		printf("{");
-		for (size_t i = 0; i < nops; i++)
+		for (size_t i = 0; i < nops; i++) {
+			const struct bench_op *o = &ops[i];
+			if (!o->name)
+				continue;
 			printf("%s\"%s_ns\": %.1f, \"%s_native_ns\": %.1f, "
 			       "\"%s_ratio\": %.2f",
-			       i ? ", " : "", ops[i].name, ops[i].ours_ns,
-			       ops[i].name, ops[i].native_ns, ops[i].name,
-			       ops[i].native_ns / ops[i].ours_ns);
+			       sep, o->name, o->ours_ns, o->name, o->native_ns,
+			       o->name, o->native_ns / o->ours_ns);
+			sep = ", ";
+		}
 		printf("}\n");
 	} else {
 		printf("%-22s %12s %12s %8s\n", "op", "ours ns", "native ns",
 		       "ratio");
-		for (size_t i = 0; i < nops; i++)
-			printf("%-22s %12.1f %12.1f %8.2f\n", ops[i].name,
-			       ops[i].ours_ns, ops[i].native_ns,
-			       ops[i].native_ns / ops[i].ours_ns);
+		for (size_t i = 0; i < nops; i++) {
+			const struct bench_op *o = &ops[i];
+			if (o->name)
+				printf("%-22s %12.1f %12.1f %8.2f\n", o->name,
+				       o->ours_ns, o->native_ns,
+				       o->native_ns / o->ours_ns);
+		}
 		printf("(median of %d batches; ratio = native / ours, above 1 "
 		       "is faster than native; native dir on %s)\n",
 		       NBATCH, nat_dir);

@@ -42,9 +42,9 @@ struct vfs_lock_ctx *vfs_locks_ctx(struct vfs_inode *inode, bool create)
 	if (IS_ERR(new))
 		return ERR_PTR(-ENOLCK);
 	/* Publish with release so the mutex init is seen before the pointer. */
-	if (!atomic_compare_exchange_strong_explicit(
-		    &inode->i_flctx, &expected, new, memory_order_acq_rel,
-		    memory_order_acquire)) {
+	if (!atomic_compare_exchange_strong_explicit(&inode->i_flctx, &expected,
+						     new, memory_order_acq_rel,
+						     memory_order_acquire)) {
 		vfs_lock_ctx_free(new);
 		return expected;
 	}
@@ -111,8 +111,8 @@ static int flock_to_range(struct vfs_file *f, const struct uk_flock *l,
 }
 
 /* fcntl_getlk: F_GETLK and F_OFD_GETLK on l, in place. */
-static int fcntl_getlk(struct uk_task *t, struct vfs_file *f,
-		       unsigned int cmd, struct uk_flock *l)
+static int fcntl_getlk(struct uk_task *t, struct vfs_file *f, unsigned int cmd,
+		       struct uk_flock *l)
 {
 	struct vfs_lock_req req = {
 		.flags = VFS_FL_POSIX,
@@ -139,8 +139,8 @@ static int fcntl_getlk(struct uk_task *t, struct vfs_file *f,
 	if (req.type != F_UNLCK) {
 		l->l_pid = (req.flags & VFS_FL_OFD) ? -1 : req.pid;
 		l->l_start = req.start;
-		l->l_len = req.end == VFS_OFFSET_MAX ? 0
-						     : req.end - req.start + 1;
+		l->l_len =
+			req.end == VFS_OFFSET_MAX ? 0 : req.end - req.start + 1;
 		l->l_whence = SEEK_SET;
 	}
 	return 0;

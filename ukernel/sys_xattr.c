@@ -194,8 +194,8 @@ SYSCALL_DEFINE4(fgetxattr, unsigned int, fd, uk_uptr, name, uk_uptr, value,
 }
 
 /* listxattr's core: the names into a buffer of at most XATTR_LIST_MAX. */
-static long do_listxattr(struct uk_task *t, struct vfs_dentry *d,
-			 uk_uptr ulist, size_t size)
+static long do_listxattr(struct uk_task *t, struct vfs_dentry *d, uk_uptr ulist,
+			 size_t size)
 {
 	char *klist = NULL;
 	long ret;

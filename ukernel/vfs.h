@@ -309,6 +309,7 @@ struct vfs_inode {
 	uint64_t i_blocks;            /* 512-byte units */
 	struct timespec i_atime, i_mtime, i_ctime, i_btime;
 	uint64_t i_version;           /* bumped on every change (stat cache) */
+	unsigned int i_state;         /* VFS_I_* (i_lock) */
 
 	char *i_link;                 /* symlink target (tmpfs) */
 	/* Owned by the VFS extras: record-lock context and xattr store. */
@@ -317,6 +318,8 @@ struct vfs_inode {
 	pthread_mutex_t i_xattr_lock; /* protects i_xattrs (extras) */
 	void *i_private;              /* the file system's */
 };
+
+#define VFS_I_LINKABLE 1u  /* O_TMPFILE without O_EXCL: linkat may name it */
 
 static inline bool vfs_is_dir(const struct vfs_inode *i)
 {
@@ -348,6 +351,7 @@ struct vfs_dentry {
 
 #define VFS_D_HASHED 1u   /* in the hash (reachable by lookup) */
 #define VFS_D_PINNED 2u   /* tmpfs: positive and linked, holds a count */
+#define VFS_D_DYING 4u    /* being freed by vfs_dcache_drop_sb */
 
 static inline bool vfs_d_is_root(const struct vfs_dentry *d)
 {
@@ -518,6 +522,8 @@ struct vfs_dentry *vfs_d_lookup(struct uk_vfs *vfs,
 struct vfs_dentry *vfs_lookup_one(struct uk_vfs *vfs,
 				  struct vfs_dentry *parent, const char *name,
 				  uint32_t len);
+/* An unhashed dentry under parent (count 1), for O_TMPFILE; or NULL. */
+struct vfs_dentry *vfs_d_alloc_anon(struct vfs_dentry *parent);
 /* Turns a positive dentry negative after unlink/rmdir (ns_lock write). */
 void vfs_d_delete(struct vfs_dentry *d);
 /* Moves d under new_parent with new_name (rename; ns_lock write). */
@@ -528,6 +534,10 @@ void vfs_dcache_prune(struct uk_vfs *vfs);
 uint32_t vfs_name_hash(const struct vfs_dentry *parent, const char *name,
 		       uint32_t len);
 int vfs_dcache_init(struct uk_vfs *vfs);
+/* Frees the cached dentries of sb (all if NULL) at unmount/teardown. */
+void vfs_dcache_drop_sb(struct uk_vfs *vfs, struct vfs_super *sb);
+/* Pins a new positive tmpfs dentry and lists it for readdir. */
+void vfs_d_pin(struct vfs_dentry *d);
 void vfs_dcache_exit(struct uk_vfs *vfs);
 
 /* Mounts. */
@@ -542,6 +552,18 @@ int vfs_mount(struct uk_task *task, const char *path, const char *fs_type,
 	      const char *opts);
 /* Unmounts what is mounted at path: EBUSY if in use, EINVAL if none. */
 int vfs_umount(struct uk_task *task, const char *path);
+
+/* Takes ns_lock for writing and does the dcache's housekeeping. */
+static inline void vfs_ns_write_lock(struct uk_vfs *vfs)
+{
+	pthread_rwlock_wrlock(&vfs->ns_lock);
+	vfs_dcache_prune(vfs);
+}
+
+static inline void vfs_ns_unlock(struct uk_vfs *vfs)
+{
+	pthread_rwlock_unlock(&vfs->ns_lock);
+}
 
 /* ---- path walk ------------------------------------------------------- */
 
@@ -562,7 +584,8 @@ struct vfs_nameidata {
 	struct uk_task *task;
 	struct uk_vfs *vfs;
 	struct vfs_path path;   /* current position (borrowed under ns_lock) */
-	struct vfs_path root;   /* the walk's root (task root or dirfd) */
+	struct vfs_path root;   /* the walk's root (task root or dirfd): ref */
+	struct vfs_path start;  /* where a relative walk starts: ref */
 	unsigned int flags;
 	int total_links;        /* symlinks followed (ELOOP over 40) */
 	const char *last;       /* the last component (LOOKUP_PARENT) */
@@ -587,6 +610,8 @@ void vfs_nd_done(struct vfs_nameidata *nd);
  * Returns 0 or -errno.
  */
 int vfs_walk_locked(struct vfs_nameidata *nd, const char *name);
+/* Walks a symlink body met last in a LOOKUP_PARENT walk (O_CREAT). */
+int vfs_walk_continue(struct vfs_nameidata *nd, const char *body);
 /*
  * Resolves (dfd, name) to a referenced path (caller does vfs_path_put).
  * Takes ns_lock for reading itself.
@@ -622,6 +647,12 @@ bool vfs_owner_or_capable(const struct uk_cred *c,
 /* may_delete's sticky-bit rule: true if c may not remove inode in dir. */
 bool vfs_check_sticky(const struct uk_cred *c, const struct vfs_inode *dir,
 		      const struct vfs_inode *inode);
+int vfs_may_create(struct uk_task *t, struct vfs_inode *dir);
+/* A new file's permission bits: umask, and the setgid stripping. */
+mode_t vfs_prepare_mode(struct uk_task *t, const struct vfs_inode *dir,
+			mode_t mode);
+int vfs_may_delete(struct uk_task *t, struct vfs_inode *dir,
+		   struct vfs_dentry *victim, bool isdir);
 /* Write access to the mount (EROFS). */
 int vfs_mnt_want_write(const struct vfs_mount *mnt);
 
@@ -654,6 +685,15 @@ int vfs_replace_fd(struct uk_task *t, unsigned int fd, struct vfs_file *f,
 int vfs_get_close_on_exec(struct uk_task *t, unsigned int fd);
 int vfs_set_close_on_exec(struct uk_task *t, unsigned int fd, bool on);
 
+/* close_range core: closes or marks close-on-exec fds first..last. */
+int vfs_close_range(struct uk_task *t, unsigned int first, unsigned int last,
+		    bool cloexec);
+void vfs_files_put(struct uk_files_struct *files);
+struct open_how;
+/* do_sys_openat2 on a kernel name; strict: openat2's checks. */
+long vfs_do_open(struct uk_task *t, int dfd, const char *name,
+		 struct open_how *how, bool strict);
+
 /* I/O cores (the checks of the syscalls, shared by the extras). */
 long vfs_read(struct vfs_file *f, struct vfs_iter *to, int64_t *pos);
 long vfs_write(struct vfs_file *f, struct vfs_iter *from, int64_t *pos);
@@ -678,6 +718,10 @@ void vfs_generic_fillattr(struct vfs_inode *inode, struct vfs_kstat *stat);
 /* Clears suid/sgid after a write by someone without CAP_FSETID. */
 void vfs_file_remove_privs(struct uk_task *t, struct vfs_file *f);
 
+/* The kernel's O_LARGEFILE (glibc defines it as 0 on 64-bit). */
+#define UK_O_LARGEFILE 0100000
+/* The O_TMPFILE bit alone (glibc's __O_TMPFILE includes O_DIRECTORY). */
+#define UK_O_TMPFILE_BIT 020000000
 #define MAX_RW_COUNT (INT32_MAX & ~4095L)
 
 /* ---- hooks into the VFS extras (record locks) ------------------------- */

@@ -50,7 +50,7 @@
 #define VFS_OFFSET_MAX INT64_MAX
 
 #define VFS_FL_POSIX 0x1u /* a record lock (classic or OFD) */
-#define VFS_FL_OFD 0x2u   /* with VFS_FL_POSIX: owner is the open file */
+#define VFS_FL_OFD 0x2u	  /* with VFS_FL_POSIX: owner is the open file */
 #define VFS_FL_FLOCK 0x4u /* a whole-file flock lock */
 #define VFS_FL_SLEEP 0x8u /* wait for a conflicting lock to go */
 
@@ -65,11 +65,11 @@ struct vfs_lock_ctx;
  * VFS_OFFSET_MAX meaning "to the end of the file, however far".
  */
 struct vfs_lock_req {
-	short type;         /* F_RDLCK, F_WRLCK, F_UNLCK */
+	short type;	    /* F_RDLCK, F_WRLCK, F_UNLCK */
 	unsigned int flags; /* VFS_FL_* */
 	int64_t start, end;
 	const void *owner;
-	pid_t pid;          /* reported to F_GETLK; -1 for OFD locks */
+	pid_t pid; /* reported to F_GETLK; -1 for OFD locks */
 	const void *task;
 };
 

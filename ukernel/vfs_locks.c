@@ -21,9 +21,9 @@
 struct vfs_file_lock {
 	struct vfs_file_lock *next; /* in ctx->posix or ctx->flock */
 	const void *owner;
-	pid_t pid;          /* reported by F_GETLK: -1 for OFD locks */
+	pid_t pid;	    /* reported by F_GETLK: -1 for OFD locks */
 	unsigned int flags; /* VFS_FL_POSIX, VFS_FL_OFD or VFS_FL_FLOCK */
-	short type;         /* F_RDLCK or F_WRLCK */
+	short type;	    /* F_RDLCK or F_WRLCK */
 	int64_t start, end; /* inclusive bytes; end VFS_OFFSET_MAX: to EOF */
 };
 
@@ -42,6 +42,13 @@ struct vfs_lock_ctx {
 	pthread_mutex_t lock;
 	struct vfs_file_lock *posix;
 	struct vfs_file_lock *flock;
+	/*
+	 * Requests asleep on this context: raised under lock before the
+	 * sleeper lets go of it, lowered when it wakes. A change made under
+	 * lock that reads 0 has no one to wake, so the common, uncontended
+	 * case never touches vfs_blocked_lock.
+	 */
+	atomic_int nr_waiters;
 };
 
 /* ---- contexts -------------------------------------------------------- */
@@ -96,13 +103,13 @@ bool vfs_lock_ctx_empty(struct vfs_lock_ctx *ctx)
  */
 struct vfs_lock_waiter {
 	struct vfs_lock_waiter *prev, *next; /* on vfs_blocked_list */
-	struct vfs_lock_ctx *ctx;  /* the inode whose locks it waits for */
-	const void *owner;         /* who asks */
-	const void *blocker;       /* owner of the lock in the way */
-	const void *task;          /* for vfs_locks_interrupt() */
-	bool posix;                /* a classic POSIX wait: part of the graph */
+	struct vfs_lock_ctx *ctx; /* the inode whose locks it waits for */
+	const void *owner;	  /* who asks */
+	const void *blocker;	  /* owner of the lock in the way */
+	const void *task;	  /* for vfs_locks_interrupt() */
+	bool posix;		  /* a classic POSIX wait: part of the graph */
 	bool woken, interrupted;
-	pthread_cond_t cond;       /* waited on with vfs_blocked_lock */
+	pthread_cond_t cond; /* waited on with vfs_blocked_lock */
 };
 
 /*
@@ -145,6 +152,8 @@ static void wake_waiters_locked(struct vfs_lock_ctx *ctx)
 {
 	struct vfs_lock_waiter *w, *next;
 
+	if (!atomic_load_explicit(&ctx->nr_waiters, memory_order_relaxed))
+		return;
 	pthread_mutex_lock(&vfs_blocked_lock);
 	for (w = vfs_blocked_list; w; w = next) {
 		next = w->next;
@@ -233,12 +242,14 @@ static int wait_for_blocker(struct vfs_lock_ctx *ctx,
 	}
 	pthread_cond_init(&w.cond, NULL);
 	waiter_insert_locked(&w);
+	atomic_fetch_add_explicit(&ctx->nr_waiters, 1, memory_order_relaxed);
 	pthread_mutex_unlock(&ctx->lock);
 
 	while (!w.woken && !w.interrupted)
 		pthread_cond_wait(&w.cond, &vfs_blocked_lock);
 	if (w.interrupted)
 		ret = -EINTR;
+	atomic_fetch_sub_explicit(&ctx->nr_waiters, 1, memory_order_relaxed);
 	pthread_mutex_unlock(&vfs_blocked_lock);
 	pthread_cond_destroy(&w.cond);
 	return ret;
@@ -253,8 +264,8 @@ static bool ranges_overlap(const struct vfs_file_lock *fl, int64_t start,
 }
 
 /* The first lock of another owner that conflicts with req, or NULL. */
-static struct vfs_file_lock *posix_conflict_locked(struct vfs_lock_ctx *ctx,
-						   const struct vfs_lock_req *req)
+static struct vfs_file_lock *
+posix_conflict_locked(struct vfs_lock_ctx *ctx, const struct vfs_lock_req *req)
 {
 	struct vfs_file_lock *fl;
 
@@ -400,7 +411,7 @@ static void posix_apply_locked(struct vfs_lock_ctx *ctx,
 
 int vfs_posix_lock(struct vfs_lock_ctx *ctx, const struct vfs_lock_req *req)
 {
-	struct vfs_file_lock *spare[2] = { NULL, NULL };
+	struct vfs_file_lock *spare[2] = {NULL, NULL};
 	struct vfs_file_lock *conflict;
 	int ret;
 

@@ -39,7 +39,8 @@ struct vfs_simple_xattr {
 static struct vfs_simple_xattr **
 simple_xattr_find(struct vfs_inode *inode, const char *name, bool *found)
 {
-	struct vfs_simple_xattr **pp = (struct vfs_simple_xattr **)&inode->i_xattrs;
+	struct vfs_simple_xattr **pp =
+		(struct vfs_simple_xattr **)&inode->i_xattrs;
 	int cmp;
 
 	*found = false;
@@ -285,8 +286,7 @@ long vfs_listxattr(struct uk_task *t, struct vfs_dentry *d, char *list,
 
 	if (inode->i_op && inode->i_op->listxattr)
 		return inode->i_op->listxattr(d, list, size);
-	return vfs_simple_xattr_list(inode, list, size,
-				     xattr_capable_admin(t));
+	return vfs_simple_xattr_list(inode, list, size, xattr_capable_admin(t));
 }
 
 int vfs_removexattr(struct uk_task *t, const struct vfs_path *path,

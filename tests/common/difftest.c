@@ -24,6 +24,8 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
+#include <linux/falloc.h>
 #include <unistd.h>
 
 #include "difftest.h"
@@ -279,10 +281,34 @@ struct dt_run {
 	struct dt_times *times;
 	unsigned long index;
 	int fd[DT_SLOTS];         /* this side's descriptor for each slot */
+	/*
+	 * Inodes with preallocated ranges: ext4 reports unwritten extents
+	 * to SEEK_DATA/SEEK_HOLE as holes, tmpfs as data; both are Linux.
+	 */
+	uint64_t prealloc[128];
+	unsigned int nprealloc;
 	unsigned char *wbuf, *rbuf;
 };
 
 /* ---- times bookkeeping --------------------------------------------------------- */
+
+static bool prealloc_has(struct dt_run *r, uint64_t ino)
+{
+	for (unsigned int i = 0; i < r->nprealloc; i++)
+		if (r->prealloc[i] == ino)
+			return true;
+	return false;
+}
+
+/* A fresh inode may reuse a number: it has no preallocation yet. */
+static void prealloc_forget(struct dt_run *r, uint64_t ino)
+{
+	for (unsigned int i = 0; i < r->nprealloc; i++)
+		if (r->prealloc[i] == ino) {
+			r->prealloc[i] = r->prealloc[--r->nprealloc];
+			return;
+		}
+}
 
 static void times_forget_ino(struct dt_run *r, uint64_t ino)
 {
@@ -419,7 +445,13 @@ static unsigned int gen_mode(struct dt_rng *r)
 /* After a successful creation: a fresh inode may reuse a forgotten number. */
 static void created(struct dt_run *r, unsigned long dirfd, const char *path)
 {
-	times_forget_path(r, dirfd, path, false);
+	struct dt_target *t = r->t;
+	struct stat st;
+	if (SC4(SYS_newfstatat, dirfd, U(path), U(&st), AT_SYMLINK_NOFOLLOW) ==
+	    0) {
+		times_forget_ino(r, st.st_ino);
+		prealloc_forget(r, st.st_ino);
+	}
 	times_forget_dirs(r);
 }
 
@@ -463,6 +495,8 @@ static void op_open(struct dt_run *r, char *op, char *res)
 			char sb[128];
 			fmt_stat(sb, sizeof(sb), &st);
 			snprintf(res, RESSZ, "fd %s", sb);
+			if ((flags & O_CREAT) && st.st_size == 0)
+				prealloc_forget(r, st.st_ino);
 			if (flags & (O_CREAT | O_TRUNC)) {
 				times_forget_ino(r, st.st_ino);
 				if (flags & O_CREAT)
@@ -491,8 +525,11 @@ static void op_creat(struct dt_run *r, char *op, char *res)
 	if (ret >= 0) {
 		r->fd[s] = (int)ret;
 		struct stat st;
-		if (SC2(SYS_fstat, ret, U(&st)) == 0)
+		if (SC2(SYS_fstat, ret, U(&st)) == 0) {
 			times_forget_ino(r, st.st_ino);
+			if (st.st_size == 0)
+				prealloc_forget(r, st.st_ino);
+		}
 		times_forget_dirs(r);
 		snprintf(res, RESSZ, "fd");
 	} else {
@@ -572,10 +609,15 @@ static void op_lseek(struct dt_run *r, char *op, char *res)
 		off = -off / 4;
 	snprintf(op, OPSZ, "lseek(slot%u, %ld, SEEK_%s)", s, off, wn[whence]);
 	/* Directory offsets are cookies that each file system chooses. */
-	if (r->fd[s] >= 0 && SC2(SYS_fstat, r->fd[s], U(&st)) == 0 &&
-	    S_ISDIR(st.st_mode)) {
-		snprintf(res, RESSZ, "(directory: not compared)");
-		return;
+	if (r->fd[s] >= 0 && SC2(SYS_fstat, r->fd[s], U(&st)) == 0) {
+		if (S_ISDIR(st.st_mode)) {
+			snprintf(res, RESSZ, "(directory: not compared)");
+			return;
+		}
+		if (whence >= 3 && prealloc_has(r, st.st_ino)) {
+			snprintf(res, RESSZ, "(preallocated: not compared)");
+			return;
+		}
 	}
 	fmt_ret(res, RESSZ, SC3(SYS_lseek, slot_fd(r, s), off, whence));
 }
@@ -1130,18 +1172,271 @@ static const struct dt_op dt_ops[] = {
 	{ "getdents", 4, op_getdents },
 };
 
+/* ---- the extra operations (cfg->extras) ----------------------------------------- */
+
+static void op_fallocate(struct dt_run *r, char *op, char *res)
+{
+	struct dt_target *t = r->t;
+	static const struct {
+		int mode;
+		const char *name;
+	} modes[] = {
+		{ 0, "0" },
+		{ FALLOC_FL_KEEP_SIZE, "KEEP_SIZE" },
+		{ FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		  "PUNCH_HOLE|KEEP_SIZE" },
+		{ FALLOC_FL_PUNCH_HOLE, "PUNCH_HOLE" },
+	};
+	unsigned int s = pick_slot(r);
+	unsigned int m = below(&r->rng, 100) < 30 ? 0 : 1 + below(&r->rng, 3);
+	long off = gen_off(&r->rng), len = (long)gen_len(&r->rng);
+
+	if (m == 3 && chance(&r->rng, 70))
+		m = 2;
+	times_forget_fd(r, s);
+	snprintf(op, OPSZ, "fallocate(slot%u, %s, %ld, %ld)", s, modes[m].name,
+		 off, len);
+	long ret = SC4(SYS_fallocate, slot_fd(r, s), modes[m].mode, off, len);
+	struct stat st;
+	if (ret == 0 && m < 2 && SC2(SYS_fstat, slot_fd(r, s), U(&st)) == 0 &&
+	    !prealloc_has(r, st.st_ino) && r->nprealloc < 128)
+		r->prealloc[r->nprealloc++] = st.st_ino;
+	fmt_ret(res, RESSZ, ret);
+}
+
+static void op_copy_file_range(struct dt_run *r, char *op, char *res)
+{
+	struct dt_target *t = r->t;
+	unsigned int in = pick_slot(r), out = pick_slot(r);
+	int64_t offin = gen_off(&r->rng), offout = gen_off(&r->rng);
+	bool pin = chance(&r->rng, 70), pout = chance(&r->rng, 70);
+	size_t len = gen_len(&r->rng);
+	char b[32];
+
+	times_forget_fd(r, in);
+	times_forget_fd(r, out);
+	snprintf(op, OPSZ, "copy_file_range(slot%u, %s%lld, slot%u, %s%lld, %zu)",
+		 in, pin ? "&" : "NULL/", (long long)offin, out,
+		 pout ? "&" : "NULL/", (long long)offout, len);
+	long ret = sc(t, SYS_copy_file_range, slot_fd(r, in),
+		      pin ? U(&offin) : 0, slot_fd(r, out),
+		      pout ? U(&offout) : 0, len, 0);
+	snprintf(res, RESSZ, "%s offs=%lld,%lld", fmt_ret(b, sizeof(b), ret),
+		 (long long)offin, (long long)offout);
+}
+
+/* An attribute name: user.* mostly, trusted.* or an unknown namespace. */
+static const char *gen_xname(struct dt_rng *r)
+{
+	static const char *const names[] = {
+		"user.a", "user.b", "user.c", "user.long_attribute_name",
+		"trusted.t", "bogus.x", "user.",
+	};
+	unsigned int k = below(r, 100);
+	return names[k < 80 ? below(r, 4) : k < 92 ? 4 : k < 97 ? 5 : 6];
+}
+
+/* Sorts a NUL-separated name list into "a,b,c". */
+static void fmt_xlist(char *out, size_t size, const char *list, long n)
+{
+	char *names[64];
+	unsigned int cnt = 0;
+	size_t len = 0;
+
+	for (long i = 0; i < n && cnt < 64; i += strlen(list + i) + 1)
+		names[cnt++] = (char *)list + i;
+	qsort(names, cnt, sizeof(names[0]), cmp_str);
+	out[0] = '\0';
+	for (unsigned int i = 0; i < cnt && len + 2 < size; i++)
+		len += snprintf(out + len, size - len, "%s%s", i ? "," : "",
+				names[i]);
+}
+
+static void op_xattr(struct dt_run *r, char *op, char *res)
+{
+	struct dt_target *t = r->t;
+	static const char *const flagn[] = { "0", "CREATE", "REPLACE" };
+	char path[PATHSZ], val[128], buf[256], list[256];
+	unsigned int k = below(&r->rng, 100);
+	unsigned int how = below(&r->rng, 3); /* path, lpath, slot */
+	unsigned int s = pick_slot(r);
+	const char *name = gen_xname(&r->rng);
+	const char *pfx = how == 0 ? "" : how == 1 ? "l" : "f";
+	char where[PATHSZ + 16];
+	long nr, ret;
+
+	gen_path(&r->rng, path, sizeof(path));
+	if (how == 2)
+		snprintf(where, sizeof(where), "slot%u", s);
+	else
+		snprintf(where, sizeof(where), "\"%s\"", path);
+	unsigned long a0 = how == 2 ? slot_fd(r, s) : U(path);
+
+	if (k < 35) {
+		unsigned int f = below(&r->rng, 10) < 6 ? 0 : 1 + below(&r->rng, 2);
+		size_t len = below(&r->rng, sizeof(val));
+		gen_data(&r->rng, (unsigned char *)val, len);
+		nr = how == 0 ? SYS_setxattr : how == 1 ? SYS_lsetxattr
+							: SYS_fsetxattr;
+		snprintf(op, OPSZ, "%ssetxattr(%s, %s, %zu bytes, %s)", pfx,
+			 where, name, len, flagn[f]);
+		ret = SC5(nr, a0, U(name), U(val), len, f);
+		fmt_ret(res, RESSZ, ret);
+	} else if (k < 65) {
+		size_t size = chance(&r->rng, 80) ? sizeof(buf)
+						  : below(&r->rng, 8);
+		nr = how == 0 ? SYS_getxattr : how == 1 ? SYS_lgetxattr
+							: SYS_fgetxattr;
+		snprintf(op, OPSZ, "%sgetxattr(%s, %s, %zu)", pfx, where, name,
+			 size);
+		ret = SC4(nr, a0, U(name), U(buf), size);
+		if (ret > 0 && size)
+			snprintf(res, RESSZ, "%ld hash=%016" PRIx64, ret,
+				 fnv1a(buf, ret));
+		else
+			fmt_ret(res, RESSZ, ret);
+	} else if (k < 85) {
+		size_t size = chance(&r->rng, 85) ? sizeof(buf)
+						  : below(&r->rng, 8);
+		nr = how == 0 ? SYS_listxattr : how == 1 ? SYS_llistxattr
+							 : SYS_flistxattr;
+		snprintf(op, OPSZ, "%slistxattr(%s, %zu)", pfx, where, size);
+		ret = SC3(nr, a0, U(buf), size);
+		if (ret > 0 && size) {
+			fmt_xlist(list, sizeof(list), buf, ret);
+			snprintf(res, RESSZ, "%ld [%s]", ret, list);
+		} else {
+			fmt_ret(res, RESSZ, ret);
+		}
+	} else {
+		nr = how == 0 ? SYS_removexattr : how == 1 ? SYS_lremovexattr
+							   : SYS_fremovexattr;
+		snprintf(op, OPSZ, "%sremovexattr(%s, %s)", pfx, where, name);
+		fmt_ret(res, RESSZ, SC2(nr, a0, U(name)));
+	}
+}
+
+static void op_tmpfile(struct dt_run *r, char *op, char *res)
+{
+	struct dt_target *t = r->t;
+	char path[PATHSZ];
+	unsigned int s = below(&r->rng, DT_SLOTS);
+	bool excl = chance(&r->rng, 20);
+	unsigned int mode = gen_mode(&r->rng);
+
+	gen_path(&r->rng, path, sizeof(path));
+	slot_close(r, s);
+	snprintf(op, OPSZ, "openat(CWD, \"%s\", RDWR|TMPFILE%s, %04o) -> slot%u",
+		 path, excl ? "|EXCL" : "", mode, s);
+	long ret = SC4(SYS_openat, DT_FDCWD, U(path),
+		       O_RDWR | O_TMPFILE | (excl ? O_EXCL : 0), mode);
+	if (ret >= 0) {
+		struct stat st;
+		char sb[128];
+		r->fd[s] = (int)ret;
+		if (SC2(SYS_fstat, ret, U(&st)) == 0) {
+			times_forget_ino(r, st.st_ino);
+			prealloc_forget(r, st.st_ino);
+			fmt_stat(sb, sizeof(sb), &st);
+			snprintf(res, RESSZ, "fd %s", sb);
+		} else {
+			snprintf(res, RESSZ, "fd");
+		}
+	} else {
+		fmt_ret(res, RESSZ, ret);
+	}
+}
+
+static void op_link_fd(struct dt_run *r, char *op, char *res)
+{
+	struct dt_target *t = r->t;
+	char path[PATHSZ];
+	unsigned int s = pick_slot(r);
+
+	gen_path(&r->rng, path, sizeof(path));
+	snprintf(op, OPSZ, "linkat(slot%u, \"\", CWD, \"%s\", EMPTY_PATH)", s,
+		 path);
+	long ret = SC5(SYS_linkat, slot_fd(r, s), U(""), DT_FDCWD, U(path),
+		       AT_EMPTY_PATH);
+	if (ret == 0)
+		times_forget_dirs(r);
+	fmt_ret(res, RESSZ, ret);
+}
+
+static void op_dup(struct dt_run *r, char *op, char *res)
+{
+	struct dt_target *t = r->t;
+	unsigned int s = pick_slot(r), d = pick_slot(r);
+	unsigned int k = below(&r->rng, 3);
+	long ret;
+
+	if (k == 0) {
+		d = below(&r->rng, DT_SLOTS);
+		if (d == s) {
+			snprintf(op, OPSZ, "dup(slot%u) and close", s);
+			ret = SC1(SYS_dup, slot_fd(r, s));
+			if (ret >= 0) {
+				SC1(SYS_close, ret);
+				ret = 0;
+			}
+		} else {
+			slot_close(r, d);
+			snprintf(op, OPSZ, "dup(slot%u) -> slot%u", s, d);
+			ret = SC1(SYS_dup, slot_fd(r, s));
+			if (ret >= 0) {
+				r->fd[d] = (int)ret;
+				ret = 0;
+			}
+		}
+	} else if (r->fd[d] < 0 && d != s) {
+		snprintf(op, OPSZ, "dup%s(slot%u, closed slot%u): skipped",
+			 k == 1 ? "2" : "3", s, d);
+		snprintf(res, RESSZ, "-");
+		return;
+	} else {
+		bool cloexec = chance(&r->rng, 50);
+		snprintf(op, OPSZ, "dup%s(slot%u, slot%u%s)", k == 1 ? "2" : "3",
+			 s, d, k == 2 && cloexec ? ", CLOEXEC" : "");
+		if (k == 1)
+			ret = SC2(SYS_dup2, slot_fd(r, s), slot_fd(r, d));
+		else
+			ret = SC3(SYS_dup3, slot_fd(r, s), slot_fd(r, d),
+				  cloexec ? O_CLOEXEC : 0);
+		if (ret >= 0)
+			ret = 0;
+	}
+	fmt_ret(res, RESSZ, ret);
+}
+
+static const struct dt_op dt_extra_ops[] = {
+	{ "fallocate", 4, op_fallocate },
+	{ "copy_file_range", 3, op_copy_file_range },
+	{ "xattr", 10, op_xattr },
+	{ "tmpfile", 2, op_tmpfile },
+	{ "link_fd", 1, op_link_fd },
+	{ "dup", 3, op_dup },
+};
+
 /* ---- the run ------------------------------------------------------------------ */
 
-int dt_prepare(struct dt_target *t, unsigned int uid, unsigned int gid)
+int dt_prepare(struct dt_target *t, unsigned int uid, unsigned int gid,
+	       struct dt_log *log)
 {
-	long ret = SC2(SYS_chmod, U("/"), 0755);
-	if (!ret)
-		ret = SC2(SYS_mkdir, U(DT_WORKDIR), 0755);
-	if (!ret)
-		ret = SC2(SYS_chmod, U(DT_WORKDIR), 0755);
-	if (!ret)
-		ret = SC3(SYS_chown, U(DT_WORKDIR), uid, gid);
-	return (int)ret;
+	char b[32];
+	long ret, err = 0;
+
+	ret = SC2(SYS_chmod, U("/"), 0755);
+	dt_log_printf(log, "setup chmod(\"/\", 0755) = %s",
+		      fmt_ret(b, sizeof(b), ret));
+	err = err ? err : ret;
+	ret = SC2(SYS_mkdir, U(DT_WORKDIR), 0755);
+	dt_log_printf(log, "setup mkdir(\"%s\", 0755) = %s", DT_WORKDIR,
+		      fmt_ret(b, sizeof(b), ret));
+	err = err ? err : ret;
+	ret = SC3(SYS_chown, U(DT_WORKDIR), uid, gid);
+	dt_log_printf(log, "setup chown(\"%s\", %u, %u) = %s", DT_WORKDIR, uid,
+		      gid, fmt_ret(b, sizeof(b), ret));
+	return (int)(err ? err : ret);
 }
 
 int dt_run_ops(struct dt_target *t, const struct dt_config *cfg,
@@ -1171,8 +1466,16 @@ int dt_run_ops(struct dt_target *t, const struct dt_config *cfg,
 	dt_log_printf(log, "setup chdir(\"%s\") = %s", DT_WORKDIR,
 		      fmt_ret(b, sizeof(b), SC1(SYS_chdir, U(DT_WORKDIR))));
 
+	const struct dt_op *ops[64];
+	size_t nops = 0;
 	for (size_t i = 0; i < sizeof(dt_ops) / sizeof(dt_ops[0]); i++)
-		total += dt_ops[i].weight;
+		ops[nops++] = &dt_ops[i];
+	for (size_t i = 0; cfg->extras &&
+			   i < sizeof(dt_extra_ops) / sizeof(dt_extra_ops[0]);
+	     i++)
+		ops[nops++] = &dt_extra_ops[i];
+	for (size_t i = 0; i < nops; i++)
+		total += ops[i]->weight;
 	for (r.index = 1; r.index <= cfg->nops; r.index++) {
 		if (t->between) {
 			err = t->between(t, r.index);
@@ -1185,10 +1488,10 @@ int dt_run_ops(struct dt_target *t, const struct dt_config *cfg,
 		}
 		unsigned int k = below(&r.rng, total);
 		size_t i = 0;
-		while (k >= dt_ops[i].weight)
-			k -= dt_ops[i++].weight;
+		while (k >= ops[i]->weight)
+			k -= ops[i++]->weight;
 		op[0] = res[0] = '\0';
-		dt_ops[i].fn(&r, op, res);
+		ops[i]->fn(&r, op, res);
 		dt_log_printf(log, "#%lu %s = %s", r.index, op, res);
 	}
 	for (unsigned int i = 0; i < DT_SLOTS; i++)
@@ -1204,6 +1507,7 @@ struct dt_dump {
 	struct dt_target *t;
 	const struct dt_times *times;
 	struct dt_log *log;
+	bool xattrs;
 	uint64_t seen[1024]; /* inodes whose times were printed */
 	unsigned int nseen;
 	unsigned char *buf;
@@ -1217,6 +1521,37 @@ static bool dump_first_sight(struct dt_dump *d, uint64_t ino)
 	if (d->nseen < 1024)
 		d->seen[d->nseen++] = ino;
 	return true;
+}
+
+/* Appends " xattrs=[name:hash,...]" for path's attributes, sorted. */
+static void dump_xattrs(struct dt_dump *d, const char *path, char *out,
+			size_t size)
+{
+	struct dt_target *t = d->t;
+	char names[1024], sorted[1024], val[1024], b[32];
+	long n = SC3(SYS_llistxattr, U(path), U(names), sizeof(names));
+	size_t len;
+
+	if (n < 0) {
+		snprintf(out, size, " xattrs=%s", fmt_ret(b, sizeof(b), n));
+		return;
+	}
+	fmt_xlist(sorted, sizeof(sorted), names, n);
+	len = snprintf(out, size, " xattrs=[");
+	bool first = true;
+	for (char *save, *e = strtok_r(sorted, ",", &save); e && len < size;
+	     e = strtok_r(NULL, ",", &save), first = false) {
+		long v = SC4(SYS_lgetxattr, U(path), U(e), U(val), sizeof(val));
+		if (v >= 0)
+			len += snprintf(out + len, size - len, "%s%s:%016" PRIx64,
+					first ? "" : ",", e, fnv1a(val, v));
+		else
+			len += snprintf(out + len, size - len, "%s%s:%s",
+					first ? "" : ",", e,
+					fmt_ret(b, sizeof(b), v));
+	}
+	if (len < size)
+		snprintf(out + len, size - len, "]");
 }
 
 static void dump_entry(struct dt_dump *d, const char *path, int depth)
@@ -1270,6 +1605,9 @@ static void dump_entry(struct dt_dump *d, const char *path, int depth)
 		snprintf(line + n, sizeof(line) - n, " -> \"%.*s\"",
 			 ret > 0 ? (int)ret : 0, target);
 	}
+	if (d->xattrs)
+		dump_xattrs(d, path, line + strlen(line),
+			    sizeof(line) - strlen(line));
 	dt_log_printf(d->log, "%s%s", line, tm);
 	if (!S_ISDIR(st.st_mode) || depth > 16)
 		return;
@@ -1302,8 +1640,8 @@ static void dump_entry(struct dt_dump *d, const char *path, int depth)
 	}
 }
 
-void dt_dump_tree(struct dt_target *t, const struct dt_times *times,
-		  struct dt_log *log)
+void dt_dump_tree(struct dt_target *t, const struct dt_config *cfg,
+		  const struct dt_times *times, struct dt_log *log)
 {
 	struct dt_dump *d = calloc(1, sizeof(*d));
 
@@ -1312,6 +1650,7 @@ void dt_dump_tree(struct dt_target *t, const struct dt_times *times,
 	d->t = t;
 	d->times = times;
 	d->log = log;
+	d->xattrs = cfg->extras;
 	dump_entry(d, "/", 0);
 	free(d->buf);
 	free(d);
@@ -1332,7 +1671,6 @@ static const char *next_line(const struct dt_log *log, size_t *pos,
 	return s;
 }
 
-/* Splits a record "#i op = result" at its last " = " into op and result. */
 static void print_record(FILE *out, const char *who, const char *s, size_t n)
 {
 	fprintf(out, "  %-8s %.*s\n", who, (int)n, s);
@@ -1340,24 +1678,29 @@ static void print_record(FILE *out, const char *who, const char *s, size_t n)
 
 int dt_compare(const struct dt_log *a, const char *aname,
 	       const struct dt_log *b, const char *bname, uint64_t seed,
-	       FILE *out)
+	       unsigned int max, FILE *out)
 {
 	size_t pa = 0, pb = 0, la = 0, lb = 0;
 	unsigned long line = 0;
+	unsigned int found = 0;
 
 	for (;;) {
 		const char *sa = next_line(a, &pa, &la);
 		const char *sb = next_line(b, &pb, &lb);
 		line++;
 		if (!sa && !sb)
-			return 0;
+			return found;
 		if (sa && sb && la == lb && !memcmp(sa, sb, la))
 			continue;
-		fprintf(out,
-			"difftest: MISMATCH seed=%" PRIu64 " at record %lu\n"
-			"  replay: UK_DIFF_SEED=%" PRIu64
-			" (UK_DIFF_VERBOSE=1 prints every record)\n",
-			seed, line, seed);
+		if (!found)
+			fprintf(out,
+				"difftest: MISMATCH seed=%" PRIu64
+				" at record %lu\n"
+				"  replay: UK_DIFF_SEED=%" PRIu64
+				" (UK_DIFF_VERBOSE=1 prints every record)\n",
+				seed, line, seed);
+		else
+			fprintf(out, "difftest: and at record %lu\n", line);
 		if (sa)
 			print_record(out, aname, sa, la);
 		else
@@ -1366,7 +1709,8 @@ int dt_compare(const struct dt_log *a, const char *aname,
 			print_record(out, bname, sb, lb);
 		else
 			fprintf(out, "  %-8s (log ended)\n", bname);
-		return 1;
+		if (++found >= max || !sa || !sb)
+			return found;
 	}
 }
 

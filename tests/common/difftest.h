@@ -55,6 +55,12 @@ struct dt_log {
 struct dt_config {
 	uint64_t seed;
 	unsigned long nops; /* number of random operations */
+	/*
+	 * Also the operations beyond the core file calls: fallocate,
+	 * copy_file_range, extended attributes (and xattrs in the tree
+	 * dump), O_TMPFILE and linkat(AT_EMPTY_PATH), dup2/dup3.
+	 */
+	bool extras;
 };
 
 /*
@@ -82,9 +88,11 @@ void dt_log_append(struct dt_log *log, const char *s, size_t n);
 
 /*
  * Prepares an empty root for a run, as root on t: "/" mode 0755 and an empty
- * DT_WORKDIR, mode 0755, owned by uid:gid. Returns 0 or -errno.
+ * DT_WORKDIR, mode 0755, owned by uid:gid; each call is a record in log.
+ * Returns 0 or the first -errno (the run may go on: the logs will differ).
  */
-int dt_prepare(struct dt_target *t, unsigned int uid, unsigned int gid);
+int dt_prepare(struct dt_target *t, unsigned int uid, unsigned int gid,
+	       struct dt_log *log);
 
 /*
  * Sets umask 022 and cwd DT_WORKDIR on t, then runs cfg->nops random
@@ -99,20 +107,23 @@ int dt_run_ops(struct dt_target *t, const struct dt_config *cfg,
 /*
  * Appends the tree under "/" to log, one line per entry in name order:
  * path, type and permission bits, owner, size (not for directories), nlink,
- * content hash or symlink target, and atime/mtime for the inodes in times
- * (may be NULL). Run it with rights to read every file (root).
+ * content hash or symlink target, atime/mtime for the inodes in times
+ * (may be NULL), and with cfg->extras the extended attributes. Run it
+ * with rights to read every file (root).
  */
-void dt_dump_tree(struct dt_target *t, const struct dt_times *times,
-		  struct dt_log *log);
+void dt_dump_tree(struct dt_target *t, const struct dt_config *cfg,
+		  const struct dt_times *times, struct dt_log *log);
 
 /*
  * Compares two logs line by line. On the first difference prints to out
- * the seed, the record's index, the operation and both results, and
- * returns 1; returns 0 when the logs are equal.
+ * the seed, the record's index, the operation and both results; goes on
+ * to print up to max differences in all (max >= 1; only the first is
+ * sure to be meaningful, later ones help when the first changed no state).
+ * Returns the number of differences printed, 0 when the logs are equal.
  */
 int dt_compare(const struct dt_log *a, const char *aname,
 	       const struct dt_log *b, const char *bname, uint64_t seed,
-	       FILE *out);
+	       unsigned int max, FILE *out);
 
 /* The native target: the host kernel through syscall(2). */
 extern struct dt_target dt_native_target;

@@ -5,11 +5,13 @@
  * uk_dispatch() on the kernel's tmpfs and through real syscalls on a native
  * ext4 directory, every result, errno and the final trees compared.
  *
- * Usage: test_uk_differential [--unpriv] [SEED]
+ * Usage: test_uk_differential [--unpriv] [--extras] [SEED]
+ *   --extras: also fallocate, copy_file_range, xattrs, O_TMPFILE, dup2/3;
  *   SEED, or env UK_DIFF_SEED (which wins, to replay under meson test);
  *   env UK_DIFF_OPS: number of operations (default 10000);
  *   env UK_DIFF_VERBOSE=1: print the uk side's records as they happen;
  *   env UK_DIFF_LOGS=PREFIX: write both logs to PREFIX.uk and PREFIX.native;
+ *   env UK_DIFF_MAX=N: print up to N differing records (default 1);
  *   env UK_DIFF_AGAINST=DIR: replace the uk side by a second native side
  *   chrooted in a fresh directory under DIR (checks the engine itself, e.g.
  *   ext4 against a tmpfs DIR such as /dev/shm).
@@ -51,6 +53,7 @@ static uint64_t seed = 20251125;
 static unsigned long nops = 10000;
 static bool unpriv;
 static bool verbose;
+static bool extras;
 
 /* ---- the native side --------------------------------------------------- */
 
@@ -105,13 +108,7 @@ static int run_native(const char *root, const struct dt_config *cfg,
 			perror("difftest: chroot");
 			_exit(3);
 		}
-		int ret = dt_prepare(t, unpriv ? NOBODY : 0,
-				     unpriv ? NOBODY : 0);
-		if (ret) {
-			fprintf(stderr, "difftest: native prepare: %s\n",
-				strerror(-ret));
-			_exit(3);
-		}
+		dt_prepare(t, unpriv ? NOBODY : 0, unpriv ? NOBODY : 0, &log);
 		pid_t worker = fork();
 		if (worker == 0) {
 			if (unpriv && (setgroups(0, NULL) ||
@@ -139,8 +136,9 @@ static int run_native(const char *root, const struct dt_config *cfg,
 		char *buf = malloc(n + 1);
 		if (!buf || pread(mfd, buf, n, sizeof(times)) != (ssize_t)n)
 			_exit(3);
+		log.len = log.lines = 0; /* the worker's log starts with ours */
 		dt_log_append(&log, buf, n);
-		dt_dump_tree(t, &times, &log);
+		dt_dump_tree(t, cfg, &times, &log);
 		if (ftruncate(mfd, 0) ||
 		    pwrite(mfd, log.buf, log.len, 0) != (ssize_t)log.len)
 			_exit(3);
@@ -204,12 +202,9 @@ static int run_uk(const struct dt_config *cfg, struct dt_log *out)
 					       .priv = &root_side };
 	user_side = root_side;
 	user_side.target.priv = &user_side;
-	ret = dt_prepare(&root_side.target, unpriv ? NOBODY : 0,
-			 unpriv ? NOBODY : 0);
-	if (ret) {
-		fprintf(stderr, "difftest: uk prepare: %s\n", strerror(-ret));
-		goto out;
-	}
+	out->echo = verbose;
+	dt_prepare(&root_side.target, unpriv ? NOBODY : 0, unpriv ? NOBODY : 0,
+		   out);
 	if (unpriv) {
 		uk_cred_init(&cred, NOBODY, NOBODY);
 		user_side.task = uk_task_new(k, 2, &cred);
@@ -218,10 +213,9 @@ static int run_uk(const struct dt_config *cfg, struct dt_log *out)
 			goto out;
 		}
 	}
-	out->echo = verbose;
 	ret = dt_run_ops(&user_side.target, cfg, out, &times);
 	out->echo = false;
-	dt_dump_tree(&root_side.target, &times, out);
+	dt_dump_tree(&root_side.target, cfg, &times, out);
 	if (unpriv)
 		uk_task_exit(user_side.task);
 out:
@@ -242,11 +236,45 @@ static void write_log(const char *prefix, const char *suffix,
 	}
 }
 
+/*
+ * Lists the operations that returned ENOSYS on the uk side (once each): the
+ * first mismatch hides everything after it, this shows what is missing.
+ */
+static void print_enosys(const struct dt_log *log)
+{
+	char seen[2048] = "";
+	size_t len = 0;
+
+	for (const char *p = log->buf; p && *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		const char *hit = memmem(p, n, "= -ENOSYS", 9);
+		if (hit) {
+			const char *op = memchr(p, ' ', n);
+			const char *paren = op ? memchr(op, '(', n - (op - p)) : NULL;
+			if (op && paren) {
+				char name[64];
+				snprintf(name, sizeof(name), " %.*s ",
+					 (int)(paren - op - 1), op + 1);
+				if (!strstr(seen, name) &&
+				    len + strlen(name) < sizeof(seen))
+					len += snprintf(seen + len,
+							sizeof(seen) - len,
+							"%s", name);
+			}
+		}
+		p = nl ? nl + 1 : NULL;
+	}
+	if (len)
+		printf("difftest: uk returned ENOSYS for:%s\n", seen);
+}
+
 /* ---- the test ------------------------------------------------------------- */
 
 static void test_matches_native(void **state)
 {
-	struct dt_config cfg = { .seed = seed, .nops = nops };
+	struct dt_config cfg = { .seed = seed, .nops = nops,
+				 .extras = extras };
 	const char *base = getenv("UK_BUILD_ROOT");
 	const char *against = getenv("UK_DIFF_AGAINST");
 	struct dt_log ours, native;
@@ -260,9 +288,10 @@ static void test_matches_native(void **state)
 	assert_non_null(root);
 	dt_log_init(&ours);
 	dt_log_init(&native);
-	printf("difftest: seed=%" PRIu64 " ops=%lu %s (replay: UK_DIFF_SEED=%"
+	printf("difftest: seed=%" PRIu64 " ops=%lu %s%s (replay: UK_DIFF_SEED=%"
 	       PRIu64 ")\n",
-	       seed, nops, unpriv ? "as uid 65534" : "as root", seed);
+	       seed, nops, unpriv ? "as uid 65534" : "as root",
+	       extras ? " with extras" : "", seed);
 	fflush(stdout);
 
 	if (against) {
@@ -281,10 +310,15 @@ static void test_matches_native(void **state)
 		write_log(logs, ".uk", &ours);
 		write_log(logs, ".native", &native);
 	}
+	const char *max = getenv("UK_DIFF_MAX");
 	int diff = dt_compare(&ours, against ? "other" : "uk", &native,
-			      "native", seed, stdout);
+			      "native", seed,
+			      max && atoi(max) > 0 ? (unsigned int)atoi(max) : 1,
+			      stdout);
 	printf("difftest: %lu records on each side, %s\n", native.lines,
 	       diff ? "MISMATCH" : "identical");
+	if (diff)
+		print_enosys(&ours);
 	nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	if (root2)
 		nftw(root2, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
@@ -305,6 +339,8 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--unpriv"))
 			unpriv = true;
+		else if (!strcmp(argv[i], "--extras"))
+			extras = true;
 		else
 			seed = strtoull(argv[i], NULL, 0);
 	}

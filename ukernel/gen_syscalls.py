@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Generate the dispatcher's syscall table from ukernel/syscalls.tbl.
+
+Reads a table in the format of Linux's arch/x86/entry/syscalls/syscall_64.tbl
+(<number> <abi> <name> [<entry point>]) and the kernel's C sources, and
+writes:
+
+  --out-c  the table: uk_sys_call_table[] (one uk_syscall_fn per number, the
+           entry point when some source defines it with SYSCALL_DEFINEn,
+           sys_ni_syscall otherwise) and uk_sys_call_names[] (NULL in holes);
+  --out-h  UK_NR_<name> numbers, UK_NR_SYSCALLS, and a prototype for every
+           implemented entry point.
+
+Only the "common" and "64" ABIs are kept; "x32" lines are checked for order
+and skipped. An entry counts as implemented when a source line begins with
+SYSCALL_DEFINEn(x, where sys_x is the entry point, or x is the table name
+(so SYSCALL_DEFINE2(stat, ...) and SYSCALL_DEFINE2(newstat, ...) both fill
+number 4). The table is rejected, with file:line and a reason, when it is
+unsorted, has a duplicated number or name, a malformed line or an unknown
+ABI, or when a SYSCALL_DEFINEn names no entry or one entry twice.
+
+Usage: gen_syscalls.py --out-c FILE --out-h FILE TABLE [SOURCE.c ...]
+"""
+
+import argparse
+import re
+import sys
+
+ABIS = ("common", "64", "x32")
+DEFINE_RE = re.compile(r"^\s*SYSCALL_DEFINE([0-6])\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)")
+IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class TableError(Exception):
+    pass
+
+
+def parse_table(path):
+    """Returns [(nr, name, entry or None, lineno)] for the common/64 ABIs."""
+    entries = []
+    last_nr = None
+    last_line = None
+    names = {}
+    with open(path, encoding="utf-8") as f:
+        for lineno, raw in enumerate(f, 1):
+            line = raw.split("#", 1)[0].strip()
+            if not line:
+                continue
+            where = f"{path}:{lineno}"
+            fields = line.split()
+            if len(fields) < 3 or len(fields) > 6:
+                raise TableError(f"{where}: malformed line, expected "
+                                 f"'<number> <abi> <name> [<entry point>]'")
+            nr_s, abi, name = fields[0], fields[1], fields[2]
+            entry = fields[3] if len(fields) > 3 else None
+            if not nr_s.isdigit():
+                raise TableError(f"{where}: '{nr_s}' is not a syscall number")
+            nr = int(nr_s)
+            if abi not in ABIS:
+                raise TableError(f"{where}: unknown abi '{abi}' "
+                                 f"(expected one of {', '.join(ABIS)})")
+            if not IDENT_RE.match(name) or (entry and not IDENT_RE.match(entry)):
+                raise TableError(f"{where}: '{name}' / '{entry}' is not a C identifier")
+            if last_nr is not None and nr == last_nr:
+                raise TableError(f"{where}: duplicate syscall number {nr} "
+                                 f"(also on line {last_line})")
+            if last_nr is not None and nr < last_nr:
+                raise TableError(f"{where}: table is not sorted: {nr} "
+                                 f"after {last_nr} (line {last_line})")
+            last_nr, last_line = nr, lineno
+            if abi == "x32":
+                continue
+            if name in names:
+                raise TableError(f"{where}: duplicate syscall name '{name}' "
+                                 f"(also on line {names[name]})")
+            names[name] = lineno
+            entries.append((nr, name, entry, lineno))
+    if not entries:
+        raise TableError(f"{path}: no common/64 entries")
+    return entries
+
+
+def scan_sources(paths, entries):
+    """Maps an entry's number to the sys_ symbol a source defines for it."""
+    by_entry = {e[2]: e for e in entries if e[2]}
+    by_name = {e[1]: e for e in entries}
+    impl = {}
+    for path in paths:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for lineno, line in enumerate(f, 1):
+                m = DEFINE_RE.match(line)
+                if not m:
+                    continue
+                ident = m.group(2)
+                where = f"{path}:{lineno}"
+                e = by_entry.get("sys_" + ident) or by_name.get(ident)
+                if e is None:
+                    raise TableError(f"{where}: SYSCALL_DEFINE{m.group(1)}({ident}, ...) "
+                                     f"matches no entry of the table (neither an "
+                                     f"entry point sys_{ident} nor a name {ident})")
+                nr = e[0]
+                if nr in impl:
+                    raise TableError(f"{where}: syscall {nr} ({e[1]}) is defined twice "
+                                     f"(also at {impl[nr][1]})")
+                impl[nr] = ("sys_" + ident, where)
+    return impl
+
+
+def write_outputs(entries, impl, out_c, out_h, table_path):
+    count = entries[-1][0] + 1
+    hdr = []
+    hdr.append("/* SPDX-License-Identifier: MIT */")
+    hdr.append(f"/* Generated by gen_syscalls.py from {table_path.split('/')[-1]}; do not edit. */")
+    hdr.append("#ifndef UK_SYSCALLS_GEN_H")
+    hdr.append("#define UK_SYSCALLS_GEN_H")
+    hdr.append("")
+    hdr.append('#include "internal.h"')
+    hdr.append("")
+    hdr.append(f"#define UK_NR_SYSCALLS {count}")
+    hdr.append("")
+    for nr, name, _entry, _ln in entries:
+        hdr.append(f"#define UK_NR_{name} {nr}")
+    hdr.append("")
+    hdr.append("long sys_ni_syscall(struct uk_task *task, const unsigned long *args);")
+    for nr in sorted(impl):
+        hdr.append(f"long {impl[nr][0]}(struct uk_task *task, const unsigned long *args);")
+    hdr.append("")
+    hdr.append("extern const uk_syscall_fn uk_sys_call_table[UK_NR_SYSCALLS];")
+    hdr.append("extern const char *const uk_sys_call_names[UK_NR_SYSCALLS];")
+    hdr.append("")
+    hdr.append("#endif /* UK_SYSCALLS_GEN_H */")
+
+    src = []
+    src.append("/* SPDX-License-Identifier: MIT */")
+    src.append(f"/* Generated by gen_syscalls.py from {table_path.split('/')[-1]}; do not edit. */")
+    src.append('#include "uk_syscalls.h"')
+    src.append("")
+    src.append(f"/* {len(impl)} of {len(entries)} entries implemented. */")
+    src.append("const uk_syscall_fn uk_sys_call_table[UK_NR_SYSCALLS] = {")
+    for nr in range(count):
+        fn = impl[nr][0] if nr in impl else "sys_ni_syscall"
+        src.append(f"\t[{nr}] = {fn},")
+    src.append("};")
+    src.append("")
+    src.append("const char *const uk_sys_call_names[UK_NR_SYSCALLS] = {")
+    for nr, name, _entry, _ln in entries:
+        src.append(f'\t[{nr}] = "{name}",')
+    src.append("};")
+
+    for path, lines in ((out_h, hdr), (out_c, src)):
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out-c", required=True)
+    ap.add_argument("--out-h", required=True)
+    ap.add_argument("table")
+    ap.add_argument("sources", nargs="*")
+    a = ap.parse_args(argv)
+    try:
+        entries = parse_table(a.table)
+        impl = scan_sources([s for s in a.sources if s.endswith(".c")], entries)
+    except (TableError, OSError) as e:
+        print(f"gen_syscalls.py: error: {e}", file=sys.stderr)
+        return 1
+    write_outputs(entries, impl, a.out_c, a.out_h, a.table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

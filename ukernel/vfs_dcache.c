@@ -1,0 +1,570 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ukernel/vfs_dcache.c - the dentry cache: dentries (name, parent, inode or
+ * negative), their reference counts, and the hash keyed by (parent, name)
+ * that path walks look names up in, with negative entries for names that
+ * do not exist.
+ *
+ * Lifetime rules (see vfs.h for the locks):
+ *  - a hashed dentry with d_count 0 stays cached; only vfs_dcache_prune
+ *    (ns_lock write + dcache_lock) frees it;
+ *  - an unhashed dentry is freed by whoever drops its count to 0; a dentry
+ *    is unhashed only with ns_lock write-held, and never rehashed;
+ *  - the transition of d_count to 0 happens under dcache_lock, so it is
+ *    ordered against unhashing (no use after free between the two);
+ *  - a dentry holds a reference on its parent and on its inode.
+ * Walkers under ns_lock (read) use borrowed pointers and take no counts.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "vfs.h"
+
+#define DCACHE_MIN_BUCKETS 1024u
+#define DCACHE_NEGATIVE_MAX 16384u
+
+/* Hash of (parent pointer, name): FNV-1a over the name, mixed with parent. */
+uint32_t vfs_name_hash(const struct vfs_dentry *parent, const char *name,
+		       uint32_t len)
+{
+	uint64_t h = 1469598103934665603ULL ^ (uint64_t)(uintptr_t)parent;
+
+	for (uint32_t i = 0; i < len; i++) {
+		h ^= (unsigned char)name[i];
+		h *= 1099511628211ULL;
+	}
+	return (uint32_t)(h ^ (h >> 29));
+}
+
+int vfs_dcache_init(struct uk_vfs *vfs)
+{
+	vfs->hash = calloc(DCACHE_MIN_BUCKETS, sizeof(*vfs->hash));
+	if (!vfs->hash)
+		return -ENOMEM;
+	vfs->hash_mask = DCACHE_MIN_BUCKETS - 1;
+	pthread_mutex_init(&vfs->dcache_lock, NULL);
+	return 0;
+}
+
+static void d_free(struct vfs_dentry *d)
+{
+	if (d->d_name != d->d_iname)
+		free(d->d_name);
+	free(d);
+}
+
+/*
+ * Frees dentries whose count reached 0 while unhashed, walking up the
+ * parents whose last child went. Called without dcache_lock.
+ */
+static void d_kill(struct vfs_dentry *d)
+{
+	while (d) {
+		struct vfs_dentry *parent = vfs_d_is_root(d) ? NULL : d->d_parent;
+		struct vfs_inode *inode = d->d_inode;
+
+		d_free(d);
+		vfs_iput(inode);
+		if (!parent)
+			return;
+		/* Drop the child's reference on parent (as vfs_dput). */
+		long c = atomic_load(&parent->d_count);
+		for (;;) {
+			if (c == 1)
+				break;
+			if (atomic_compare_exchange_weak(&parent->d_count, &c,
+							 c - 1))
+				return;
+		}
+		struct uk_vfs *vfs = parent->d_sb->s_vfs;
+		pthread_mutex_lock(&vfs->dcache_lock);
+		bool free_it = atomic_fetch_sub(&parent->d_count, 1) == 1 &&
+			       !(parent->d_flags &
+				 (VFS_D_HASHED | VFS_D_DYING));
+		pthread_mutex_unlock(&vfs->dcache_lock);
+		if (!free_it)
+			return;
+		d = parent;
+	}
+}
+
+struct vfs_dentry *vfs_dget(struct vfs_dentry *d)
+{
+	if (d)
+		atomic_fetch_add_explicit(&d->d_count, 1, memory_order_relaxed);
+	return d;
+}
+
+/*
+ * Drops a reference. Above 1 it is a plain atomic decrement; the last one
+ * is taken under dcache_lock so it is ordered against unhashing, and frees
+ * the dentry if it is no longer hashed.
+ */
+void vfs_dput(struct vfs_dentry *d)
+{
+	if (!d)
+		return;
+	long c = atomic_load_explicit(&d->d_count, memory_order_relaxed);
+	while (c > 1) {
+		if (atomic_compare_exchange_weak(&d->d_count, &c, c - 1))
+			return;
+	}
+	struct uk_vfs *vfs = d->d_sb->s_vfs;
+	pthread_mutex_lock(&vfs->dcache_lock);
+	bool free_it = atomic_fetch_sub(&d->d_count, 1) == 1 &&
+		       !(d->d_flags & VFS_D_HASHED);
+	pthread_mutex_unlock(&vfs->dcache_lock);
+	if (free_it)
+		d_kill(d);
+}
+
+/* Allocates an unhashed dentry for name under parent (count 0). */
+static struct vfs_dentry *d_alloc(struct vfs_dentry *parent, const char *name,
+				  uint32_t len, uint32_t hash)
+{
+	struct vfs_dentry *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return NULL;
+	if (len < VFS_DNAME_INLINE) {
+		d->d_name = d->d_iname;
+	} else {
+		d->d_name = malloc(len + 1);
+		if (!d->d_name) {
+			free(d);
+			return NULL;
+		}
+	}
+	memcpy(d->d_name, name, len);
+	d->d_name[len] = '\0';
+	d->d_namelen = len;
+	d->d_hashval = hash;
+	d->d_sb = parent->d_sb;
+	d->d_parent = vfs_dget(parent);
+	atomic_init(&d->d_count, 0);
+	uk_list_init(&d->d_child);
+	uk_list_init(&d->d_subdirs);
+	d->d_next_cookie = 2;
+	return d;
+}
+
+struct vfs_dentry *vfs_d_alloc_anon(struct vfs_dentry *parent)
+{
+	struct vfs_dentry *d = d_alloc(parent, "#tmpfile", 8, 0);
+
+	if (d)
+		atomic_store(&d->d_count, 1);
+	return d;
+}
+
+/* Makes the root dentry of a new super block (count 1, for s_root). */
+struct vfs_dentry *vfs_d_alloc_root(struct vfs_super *sb,
+				    struct vfs_inode *root)
+{
+	struct vfs_dentry *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return NULL;
+	d->d_name = d->d_iname;
+	d->d_iname[0] = '/';
+	d->d_namelen = 1;
+	d->d_sb = sb;
+	d->d_parent = d;
+	d->d_inode = root;
+	atomic_init(&d->d_count, 1);
+	uk_list_init(&d->d_child);
+	uk_list_init(&d->d_subdirs);
+	d->d_next_cookie = 2;
+	return d;
+}
+
+/* Attaches inode (the caller's reference moves to the dentry). */
+void vfs_d_instantiate(struct vfs_dentry *d, struct vfs_inode *inode)
+{
+	d->d_inode = inode;
+}
+
+struct vfs_dentry *vfs_d_lookup(struct uk_vfs *vfs,
+				const struct vfs_dentry *parent,
+				const char *name, uint32_t len, uint32_t hash)
+{
+	struct vfs_dentry *d = __atomic_load_n(&vfs->hash[hash & vfs->hash_mask],
+					       __ATOMIC_ACQUIRE);
+
+	for (; d; d = __atomic_load_n(&d->d_hash_next, __ATOMIC_ACQUIRE)) {
+		if (d->d_hashval == hash && d->d_parent == parent &&
+		    d->d_namelen == len && !memcmp(d->d_name, name, len))
+			return d;
+	}
+	return NULL;
+}
+
+/* Publishes d in the hash; dcache_lock held. */
+static void d_hash_locked(struct uk_vfs *vfs, struct vfs_dentry *d)
+{
+	struct vfs_dentry **head = &vfs->hash[d->d_hashval & vfs->hash_mask];
+
+	d->d_flags |= VFS_D_HASHED;
+	d->d_hash_next = *head;
+	/* Release: d is fully initialised before walkers can see it. */
+	__atomic_store_n(head, d, __ATOMIC_RELEASE);
+	vfs->nr_dentry++;
+	if (!d->d_inode)
+		vfs->nr_negative++;
+}
+
+/* Removes d from the hash and its parent's list; ns_lock write-held. */
+static void d_unhash_locked(struct uk_vfs *vfs, struct vfs_dentry *d)
+{
+	struct vfs_dentry **pp = &vfs->hash[d->d_hashval & vfs->hash_mask];
+
+	if (!(d->d_flags & VFS_D_HASHED))
+		return;
+	while (*pp != d)
+		pp = &(*pp)->d_hash_next;
+	*pp = d->d_hash_next;
+	d->d_flags &= ~VFS_D_HASHED;
+	vfs->nr_dentry--;
+	if (!d->d_inode)
+		vfs->nr_negative--;
+	uk_list_del_init(&d->d_child);
+}
+
+/*
+ * Finds or creates the dentry of (parent, name). On a miss a new dentry is
+ * passed to the directory's lookup op and then published (negative if the
+ * op found nothing). Returns a borrowed pointer, valid while ns_lock is
+ * held, or ERR_PTR(-ENOMEM) / the op's error.
+ */
+struct vfs_dentry *vfs_lookup_one(struct uk_vfs *vfs,
+				  struct vfs_dentry *parent, const char *name,
+				  uint32_t len)
+{
+	uint32_t hash = vfs_name_hash(parent, name, len);
+	struct vfs_dentry *d = vfs_d_lookup(vfs, parent, name, len, hash);
+	struct vfs_dentry *other;
+	struct vfs_inode *dir = parent->d_inode;
+	int ret;
+
+	if (uk_likely(d != NULL))
+		return d;
+	d = d_alloc(parent, name, len, hash);
+	if (!d)
+		return ERR_PTR(-ENOMEM);
+	if (dir->i_op->lookup) {
+		ret = dir->i_op->lookup(dir, d);
+		if (ret < 0) {
+			vfs_dput(parent);
+			vfs_iput(d->d_inode);
+			d_free(d);
+			return ERR_PTR(ret);
+		}
+	}
+	pthread_mutex_lock(&vfs->dcache_lock);
+	/* Another walker may have published the same name meanwhile. */
+	other = vfs_d_lookup(vfs, parent, name, len, hash);
+	if (!other)
+		d_hash_locked(vfs, d);
+	pthread_mutex_unlock(&vfs->dcache_lock);
+	if (other) {
+		vfs_dput(parent);
+		vfs_iput(d->d_inode);
+		d_free(d);
+		return other;
+	}
+	return d;
+}
+
+/*
+ * After unlink/rmdir (ns_lock write): an unused dentry goes negative and
+ * stays cached (the next create of the name reuses it); one still in use
+ * (open file, cwd) is unhashed and keeps its inode until the last dput.
+ * A pinned dentry loses its pin first.
+ */
+void vfs_d_delete(struct vfs_dentry *d)
+{
+	struct uk_vfs *vfs = d->d_sb->s_vfs;
+	struct vfs_inode *inode = NULL;
+	bool pinned;
+
+	pthread_mutex_lock(&vfs->dcache_lock);
+	pinned = d->d_flags & VFS_D_PINNED;
+	d->d_flags &= ~VFS_D_PINNED;
+	if (pinned)
+		atomic_fetch_sub(&d->d_count, 1);
+	if (atomic_load(&d->d_count) == 0 && uk_list_empty(&d->d_subdirs)) {
+		inode = d->d_inode;
+		d->d_inode = NULL;
+		vfs->nr_negative++;
+		uk_list_del_init(&d->d_child);
+	} else {
+		d_unhash_locked(vfs, d);
+	}
+	pthread_mutex_unlock(&vfs->dcache_lock);
+	vfs_iput(inode);
+}
+
+/* Hands out the next readdir cookie of parent and lists d there. */
+static void d_add_child(struct vfs_dentry *d)
+{
+	struct vfs_dentry *parent = d->d_parent;
+
+	d->d_cookie = parent->d_next_cookie++;
+	uk_list_add_tail(&d->d_child, &parent->d_subdirs);
+}
+
+/*
+ * Pins a freshly created positive dentry (a file system whose dcache is
+ * its directory, tmpfs) and lists it in its parent for readdir.
+ * ns_lock write-held.
+ */
+void vfs_d_pin(struct vfs_dentry *d)
+{
+	struct uk_vfs *vfs = d->d_sb->s_vfs;
+
+	pthread_mutex_lock(&vfs->dcache_lock);
+	if (!(d->d_flags & VFS_D_PINNED)) {
+		d->d_flags |= VFS_D_PINNED;
+		atomic_fetch_add(&d->d_count, 1);
+	}
+	if (d->d_flags & VFS_D_HASHED)
+		vfs->nr_negative--;
+	d_add_child(d);
+	pthread_mutex_unlock(&vfs->dcache_lock);
+}
+
+/* Rename helper: change d's name and parent (no hashing). */
+static int d_set_name(struct vfs_dentry *d, const char *name, uint32_t len)
+{
+	char *n = d->d_iname;
+
+	if (len >= VFS_DNAME_INLINE) {
+		n = malloc(len + 1);
+		if (!n)
+			return -ENOMEM;
+	}
+	if (n == d->d_iname && d->d_name == d->d_iname) {
+		memmove(n, name, len);
+	} else {
+		memcpy(n, name, len);
+		if (d->d_name != d->d_iname)
+			free(d->d_name);
+	}
+	n[len] = '\0';
+	d->d_name = n;
+	d->d_namelen = len;
+	return 0;
+}
+
+/*
+ * Moves the positive dentry d to the place of target (rename; ns_lock
+ * write). target, negative or the replaced entry, is unhashed (after
+ * being deleted by the caller when it was positive). d gets target's
+ * parent and name, a new readdir cookie, and is rehashed.
+ */
+void vfs_d_move(struct vfs_dentry *d, struct vfs_dentry *target)
+{
+	struct uk_vfs *vfs = d->d_sb->s_vfs;
+	struct vfs_dentry *old_parent = d->d_parent;
+	bool listed = !uk_list_empty(&d->d_child);
+	char name[UK_NAME_MAX + 1];
+	uint32_t len = target->d_namelen;
+	bool free_target;
+
+	memcpy(name, target->d_name, len);
+	pthread_mutex_lock(&vfs->dcache_lock);
+	d_unhash_locked(vfs, d);
+	d_unhash_locked(vfs, target);
+	free_target = atomic_load(&target->d_count) == 0;
+	pthread_mutex_unlock(&vfs->dcache_lock);
+
+	/* d_set_name can only fail for long names; keep the old on ENOMEM. */
+	d_set_name(d, name, len);
+	d->d_parent = vfs_dget(target->d_parent);
+	d->d_hashval = vfs_name_hash(d->d_parent, d->d_name, d->d_namelen);
+
+	pthread_mutex_lock(&vfs->dcache_lock);
+	d_hash_locked(vfs, d);
+	if (listed)
+		d_add_child(d);
+	pthread_mutex_unlock(&vfs->dcache_lock);
+
+	if (free_target)
+		d_kill(target);
+	vfs_dput(old_parent);
+}
+
+/*
+ * RENAME_EXCHANGE: swaps the names and parents of two positive dentries
+ * (ns_lock write).
+ */
+void vfs_d_exchange(struct vfs_dentry *a, struct vfs_dentry *b)
+{
+	struct uk_vfs *vfs = a->d_sb->s_vfs;
+	char na[UK_NAME_MAX + 1], nb[UK_NAME_MAX + 1];
+	uint32_t la = a->d_namelen, lb = b->d_namelen;
+	struct vfs_dentry *pa = a->d_parent, *pb = b->d_parent;
+	bool listed_a = !uk_list_empty(&a->d_child);
+	bool listed_b = !uk_list_empty(&b->d_child);
+
+	memcpy(na, a->d_name, la);
+	memcpy(nb, b->d_name, lb);
+	pthread_mutex_lock(&vfs->dcache_lock);
+	d_unhash_locked(vfs, a);
+	d_unhash_locked(vfs, b);
+	pthread_mutex_unlock(&vfs->dcache_lock);
+	d_set_name(a, nb, lb);
+	d_set_name(b, na, la);
+	a->d_parent = pb;
+	b->d_parent = pa;
+	a->d_hashval = vfs_name_hash(pb, a->d_name, a->d_namelen);
+	b->d_hashval = vfs_name_hash(pa, b->d_name, b->d_namelen);
+	pthread_mutex_lock(&vfs->dcache_lock);
+	d_hash_locked(vfs, a);
+	d_hash_locked(vfs, b);
+	/*
+	 * Both are listed again with fresh cookies at the end, keeping each
+	 * list in cookie order (what resumed readdirs rely on).
+	 */
+	if (listed_b)
+		d_add_child(a);
+	if (listed_a)
+		d_add_child(b);
+	pthread_mutex_unlock(&vfs->dcache_lock);
+}
+
+/* Rebuilds the hash with twice the buckets (ns_lock write). */
+static void d_hash_grow(struct uk_vfs *vfs)
+{
+	size_t n = (vfs->hash_mask + 1) * 2;
+	struct vfs_dentry **nh = calloc(n, sizeof(*nh));
+
+	if (!nh)
+		return;
+	for (size_t b = 0; b <= vfs->hash_mask; b++) {
+		struct vfs_dentry *d = vfs->hash[b], *next;
+
+		for (; d; d = next) {
+			next = d->d_hash_next;
+			d->d_hash_next = nh[d->d_hashval & (n - 1)];
+			nh[d->d_hashval & (n - 1)] = d;
+		}
+	}
+	free(vfs->hash);
+	vfs->hash = nh;
+	vfs->hash_mask = n - 1;
+}
+
+/*
+ * Housekeeping with ns_lock write-held: grows the hash when chains get
+ * long, and frees unused negative dentries when there are too many.
+ */
+void vfs_dcache_prune(struct uk_vfs *vfs)
+{
+	struct vfs_dentry *victims = NULL;
+
+	pthread_mutex_lock(&vfs->dcache_lock);
+	if (vfs->nr_dentry > 2 * (vfs->hash_mask + 1))
+		d_hash_grow(vfs);
+	if (vfs->nr_negative > DCACHE_NEGATIVE_MAX) {
+		for (size_t b = 0; b <= vfs->hash_mask; b++) {
+			struct vfs_dentry **pp = &vfs->hash[b];
+
+			while (*pp) {
+				struct vfs_dentry *d = *pp;
+
+				if (!d->d_inode && !d->d_mounted &&
+				    atomic_load(&d->d_count) == 0) {
+					*pp = d->d_hash_next;
+					d->d_flags &= ~VFS_D_HASHED;
+					vfs->nr_dentry--;
+					vfs->nr_negative--;
+					d->d_hash_next = victims;
+					victims = d;
+				} else {
+					pp = &d->d_hash_next;
+				}
+			}
+		}
+	}
+	pthread_mutex_unlock(&vfs->dcache_lock);
+	while (victims) {
+		struct vfs_dentry *d = victims;
+
+		victims = d->d_hash_next;
+		d_kill(d);
+	}
+}
+
+/*
+ * Frees every cached dentry of sb (every dentry when sb is NULL) at
+ * unmount or teardown, when nothing outside the cache holds one: unhashes
+ * them, then frees leaves pass by pass (a dentry at count 0 has no
+ * children), each dropping its reference on its parent. Root dentries are
+ * not hashed; the super block's s_root reference keeps them. ns_lock
+ * write-held (or no other thread).
+ */
+void vfs_dcache_drop_sb(struct uk_vfs *vfs, struct vfs_super *sb)
+{
+	struct vfs_dentry *all = NULL, *parent;
+	bool progress = true;
+
+	pthread_mutex_lock(&vfs->dcache_lock);
+	for (size_t b = 0; b <= vfs->hash_mask; b++) {
+		struct vfs_dentry **pp = &vfs->hash[b];
+
+		while (*pp) {
+			struct vfs_dentry *d = *pp;
+
+			if (sb && d->d_sb != sb) {
+				pp = &d->d_hash_next;
+				continue;
+			}
+			*pp = d->d_hash_next;
+			d->d_flags &= ~VFS_D_HASHED;
+			d->d_flags |= VFS_D_DYING;
+			vfs->nr_dentry--;
+			if (!d->d_inode)
+				vfs->nr_negative--;
+			if (d->d_flags & VFS_D_PINNED) {
+				d->d_flags &= ~VFS_D_PINNED;
+				atomic_fetch_sub(&d->d_count, 1);
+			}
+			uk_list_del_init(&d->d_child);
+			d->d_hash_next = all;
+			all = d;
+		}
+	}
+	pthread_mutex_unlock(&vfs->dcache_lock);
+	while (all && progress) {
+		struct vfs_dentry **pp = &all;
+
+		progress = false;
+		while (*pp) {
+			struct vfs_dentry *d = *pp;
+
+			if (atomic_load(&d->d_count) != 0) {
+				pp = &d->d_hash_next;
+				continue;
+			}
+			*pp = d->d_hash_next;
+			parent = d->d_parent;
+			vfs_iput(d->d_inode);
+			d_free(d);
+			/* A parent unhashed earlier (removed, in use) goes too. */
+			if (atomic_fetch_sub(&parent->d_count, 1) == 1 &&
+			    !(parent->d_flags & (VFS_D_HASHED | VFS_D_DYING)) &&
+			    !vfs_d_is_root(parent))
+				d_kill(parent);
+			progress = true;
+		}
+	}
+}
+
+void vfs_dcache_exit(struct uk_vfs *vfs)
+{
+	vfs_dcache_drop_sb(vfs, NULL);
+	free(vfs->hash);
+	vfs->hash = NULL;
+	pthread_mutex_destroy(&vfs->dcache_lock);
+}
