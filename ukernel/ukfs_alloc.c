@@ -407,10 +407,32 @@ static int blocks_add(struct ukfs_meta *m, uint64_t ino, int64_t delta)
 
 /* ---- block maps ------------------------------------------------------- */
 
-/* Removes [a, b) from the part of extent e it overlaps; frees blocks. */
+/*
+ * Frees [start, start + n) except the part inside keep (blocks about to be
+ * mapped again, e.g. an unwritten run turned written in place).
+ */
+static int free_except(struct ukfs_meta *m, uint64_t start, uint64_t n,
+		       const struct ukfs_run *keep)
+{
+	uint64_t end = start + n, ks, ke;
+	int ret = 0;
+
+	if (!keep || keep->start >= end || keep->start + keep->len <= start)
+		return ukfs_free_blocks_locked(m, start, n);
+	ks = keep->start > start ? keep->start : start;
+	ke = keep->start + keep->len < end ? keep->start + keep->len : end;
+	if (ks > start)
+		ret = ukfs_free_blocks_locked(m, start, ks - start);
+	if (!ret && ke < end)
+		ret = ukfs_free_blocks_locked(m, ke, end - ke);
+	return ret;
+}
+
+/* Removes [a, b) from the part of extent e it overlaps; frees blocks
+ * (but not those in keep). */
 static int punch_one(struct ukfs_meta *m, uint64_t ino,
 		     const struct ukfs_extent *e, uint64_t a, uint64_t b,
-		     uint64_t *freed)
+		     const struct ukfs_run *keep, uint64_t *freed)
 {
 	uint64_t end = e->lblk + e->len;
 	uint64_t s = e->lblk > a ? e->lblk : a;
@@ -436,14 +458,15 @@ static int punch_one(struct ukfs_meta *m, uint64_t ino,
 		}
 	}
 	if (!ret)
-		ret = ukfs_free_blocks_locked(m, e->pblk + (s - e->lblk), t - s);
+		ret = free_except(m, e->pblk + (s - e->lblk), t - s, keep);
 	if (!ret)
 		*freed += t - s;
 	return ret;
 }
 
 static int punch_locked(struct ukfs_meta *m, uint64_t ino, uint64_t a,
-			uint64_t b, uint64_t *freed)
+			uint64_t b, const struct ukfs_run *keep,
+			uint64_t *freed)
 {
 	struct ukfs_extent e;
 	uint64_t cur = a, n = 0;
@@ -451,12 +474,12 @@ static int punch_locked(struct ukfs_meta *m, uint64_t ino, uint64_t a,
 
 	ret = e_query(m, ST_E_FLOOR, ino, a, &e);
 	if (ret > 0 && e.lblk < a && e.lblk + e.len > a)
-		ret = punch_one(m, ino, &e, a, b, &n);
+		ret = punch_one(m, ino, &e, a, b, keep, &n);
 	while (ret >= 0) {
 		ret = e_query(m, ST_E_NEXT, ino, cur, &e);
 		if (ret <= 0 || e.lblk >= b)
 			break;
-		ret = punch_one(m, ino, &e, a, b, &n);
+		ret = punch_one(m, ino, &e, a, b, keep, &n);
 		cur = e.lblk + 1;
 	}
 	if (ret >= 0)
@@ -479,7 +502,7 @@ static int extent_insert_locked(struct ukfs_meta *m, uint64_t ino,
 {
 	struct ukfs_extent x = *e, l, r;
 	bool merged_left = false;
-	struct ukfs_run fr;
+	struct ukfs_run fr, keep;
 	int ret;
 
 	if (!e->len || e->pblk < UKFS_FIRST_DATA_BLOCK ||
@@ -496,7 +519,9 @@ static int extent_insert_locked(struct ukfs_meta *m, uint64_t ino,
 		return ret;
 	if (ret && fr.start + fr.len > e->pblk)
 		return -EUCLEAN;
-	ret = punch_locked(m, ino, e->lblk, e->lblk + e->len, NULL);
+	keep.start = e->pblk;
+	keep.len = e->len;
+	ret = punch_locked(m, ino, e->lblk, e->lblk + e->len, &keep, NULL);
 	if (ret)
 		return ret;
 	if (e->lblk) {
@@ -657,7 +682,7 @@ int ukfs_extent_punch(struct ukfs_meta *m, uint64_t ino, uint64_t lblk,
 		return ret;
 	ret = inode_check(m, ino, NULL);
 	if (!ret)
-		ret = punch_locked(m, ino, lblk, lblk + count, freed);
+		ret = punch_locked(m, ino, lblk, lblk + count, NULL, freed);
 	return ukfs_op_end(m, ret);
 }
 
@@ -675,7 +700,7 @@ int ukfs_truncate(struct ukfs_meta *m, uint64_t ino, uint64_t size)
 	first = (size + UKFS_BLOCK_SIZE - 1) >> UKFS_BLOCK_SHIFT;
 	ret = inode_check(m, ino, NULL);
 	if (!ret)
-		ret = punch_locked(m, ino, first, UKFS_LBLK_MAX, NULL);
+		ret = punch_locked(m, ino, first, UKFS_LBLK_MAX, NULL, NULL);
 	if (!ret)
 		ret = ukfs_inode_get_locked(m, ino, &i);
 	if (!ret) {

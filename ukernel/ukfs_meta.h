@@ -306,7 +306,10 @@ int ukfs_extent_insert(struct ukfs_meta *m, uint64_t ino,
  * block after the one mapping lblk - 1 (so appended files stay contiguous),
  * and maps them with flags. *out is the run made, which may be shorter
  * than count (call again for the rest). -ENOSPC when no block is free.
- * lblk must be a hole (-EEXIST otherwise).
+ * lblk must be a hole (-EEXIST otherwise). Blocks freed in the open
+ * transaction are not reused before it commits; when they are all that is
+ * left, this commits (pre-commit hook included) and tries again, so do not
+ * call it holding a lock the hook takes.
  */
 int ukfs_alloc_extent(struct ukfs_meta *m, uint64_t ino, uint64_t lblk,
 		      uint64_t count, uint32_t flags, struct ukfs_extent *out);
@@ -328,12 +331,15 @@ int ukfs_seek_data_hole(struct ukfs_meta *m, uint64_t ino, int64_t off,
  * The block allocator, for callers that map blocks themselves: up to count
  * free blocks, starting at goal if it is free, else near it, else the
  * smallest free extent that fits, else the largest. Returns the number
- * allocated (>= 1) with *start, or -ENOSPC.
+ * allocated (>= 1) with *start, or -ENOSPC (after one commit-and-retry
+ * when blocks freed in the open transaction are pending, as above).
  */
 long ukfs_alloc_blocks(struct ukfs_meta *m, uint64_t goal, uint64_t count,
 		       uint64_t *start);
-/* Gives [start, start + count) back, merging with free neighbours.
- * -EINVAL if outside the device, -EUCLEAN if some of it is free already. */
+/* Gives [start, start + count) back, merging with free neighbours, at the
+ * next commit (counted free at once). -EINVAL if outside the device,
+ * -EUCLEAN if some of it is free already (a double free inside one
+ * transaction is found by the commit). */
 int ukfs_free_blocks(struct ukfs_meta *m, uint64_t start, uint64_t count);
 
 /* ---- extended attributes --------------------------------------------- */

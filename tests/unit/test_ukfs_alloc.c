@@ -337,8 +337,37 @@ static void test_extent_insert_replaces_and_validates(void **state)
 	assert_int_equal(ukfs_free_blocks(f->m, s1 + 4, 2), -EUCLEAN);
 	assert_int_equal(ukfs_free_blocks(f->m, 0, 1), -EINVAL);
 	assert_int_equal(ukfs_free_blocks(f->m, 16383, 2), -EINVAL);
+	/* An unwritten run turned written in place keeps its blocks. */
+	assert_int_equal(ukfs_alloc_extent(f->m, ino, 20, 4, UKFS_EXT_UNWRITTEN,
+					   &e),
+			 0);
+	set_size(f->m, ino, 24 * 4096);
+	x = e;
+	x.lblk = 21;
+	x.pblk = e.pblk + 1;
+	x.len = 2;
+	x.flags = 0;
+	{
+		uint64_t before = free_blocks(f->m);
+		int64_t r;
+
+		assert_int_equal(ukfs_extent_insert(f->m, ino, &x), 0);
+		assert_int_equal(free_blocks(f->m), before);
+		assert_int_equal(ukfs_seek_data_hole(f->m, ino, 20 * 4096,
+						     SEEK_DATA, &r),
+				 0);
+		assert_int_equal(r, 21 * 4096);
+		assert_int_equal(ukfs_extent_map(f->m, ino, 20, 10, &x), 0);
+		assert_int_equal(x.len, 1);
+		assert_int_equal(x.flags, UKFS_EXT_UNWRITTEN);
+		assert_int_equal(ukfs_extent_map(f->m, ino, 21, 10, &x), 0);
+		assert_int_equal(x.pblk, e.pblk + 1);
+		assert_int_equal(x.len, 2);
+		assert_int_equal(x.flags, 0);
+		assert_int_equal(ukfs_meta_commit(f->m), 0);
+	}
 	/* Preallocation past EOF is fine when marked KEEP_SIZE. */
-	assert_int_equal(ukfs_alloc_extent(f->m, ino, 10, 6,
+	assert_int_equal(ukfs_alloc_extent(f->m, ino, 30, 6,
 					   UKFS_EXT_UNWRITTEN |
 						   UKFS_EXT_KEEP_SIZE,
 					   &e),
