@@ -21,6 +21,7 @@
 struct fsck {
 	struct ukfs_meta *m;
 	bool repair;
+	bool changed;             /* repaired something not counted */
 	unsigned long problems;
 	ukfs_report_fn fn;
 	void *arg;
@@ -47,6 +48,14 @@ static void note(struct fsck *f, const char *msg)
 {
 	if (f->fn)
 		f->fn(f->arg, msg);
+}
+
+static void note2(struct fsck *f, const char *a, const char *b, const char *c)
+{
+	char buf[256];
+
+	snprintf(buf, sizeof(buf), "%s%s%s", a, b, c);
+	note(f, buf);
 }
 
 /*
@@ -474,10 +483,17 @@ static int unreachable(struct fsck *f, sqlite3_stmt *s)
 	int ret;
 
 	if (!names && orphan) {
-		report(f, "orphan inode %" PRIu64 " (nlink %u)%s", ino, nlink,
-		       f->repair ? ": reclaimed" : "");
+		/* nlink 0 on the orphan list is what a crash leaves while a
+		 * file was open: not damage; the next open frees it. */
+		if (nlink)
+			report(f, "orphan inode %" PRIu64 " has nlink %u", ino,
+			       nlink);
+		snprintf(name, sizeof(name), "%" PRIu64, ino);
+		note2(f, "orphan inode ", name,
+		      f->repair ? ": reclaimed" : ": the next open reclaims it");
 		if (!f->repair)
 			return 0;
+		f->changed = true;
 		ret = fix(f, "UPDATE inodes SET nlink = 0 WHERE ino = ?1", 1,
 			  ino, 0, 0);
 		return ret ? ret : ukfs_inode_free_locked(f->m, ino);
@@ -555,8 +571,11 @@ static int bad_blocks(struct fsck *f, sqlite3_stmt *s)
 			 : 0;
 }
 
-/* The superblock counters against the tables; repair sets m->c, which the
- * commit writes. */
+/*
+ * The superblock counters against the tables, before any repair (repairs
+ * change the tables, and their counter changes live in m->c until the
+ * commit). set_counters then recomputes m->c, which the commit writes.
+ */
 static int check_counters(struct fsck *f)
 {
 	struct ukfs_meta *m = f->m;
@@ -590,6 +609,21 @@ static int check_counters(struct fsck *f)
 		       "superblock: next inode %" PRIu64 " is not above "
 		       "inode %" PRIu64,
 		       sb_next, max_ino);
+	return 0;
+}
+
+static int set_counters(struct fsck *f)
+{
+	struct ukfs_meta *m = f->m;
+	uint64_t free_blocks, inodes, max_ino;
+	int err = 0;
+
+	free_blocks = scalar(f, "SELECT coalesce(sum(len), 0) FROM freespace",
+			     &err);
+	inodes = scalar(f, "SELECT count(*) FROM inodes", &err);
+	max_ino = scalar(f, "SELECT coalesce(max(ino), 0) FROM inodes", &err);
+	if (err)
+		return err;
 	/* Frees of this repair are written into freespace at the commit. */
 	m->c.free_blocks = free_blocks + ukfs_pending_blocks(m);
 	m->c.free_inodes = inodes > m->nr_inodes ? 0 : m->nr_inodes - inodes;
@@ -623,9 +657,12 @@ static int fsck_pass(struct fsck *f)
 {
 	int ret;
 
-	ret = each_row(f, "SELECT ino, lblk, pblk, len FROM extents WHERE "
-			  "pblk < 1 OR len < 1 OR len > ?1 OR pblk + len > ?1",
-		       bad_extent);
+	ret = check_counters(f);
+	if (!ret)
+		ret = each_row(f, "SELECT ino, lblk, pblk, len FROM extents "
+				  "WHERE pblk < 1 OR len < 1 OR len > ?1 OR "
+				  "pblk + len > ?1",
+			       bad_extent);
 	if (!ret)
 		ret = each_row(f, "SELECT e.ino, e.lblk FROM extents e WHERE "
 				  "NOT EXISTS (SELECT 1 FROM inodes i WHERE "
@@ -707,7 +744,7 @@ static int fsck_pass(struct fsck *f)
 				  "inodes i) WHERE blocks != want",
 			       bad_blocks);
 	if (!ret)
-		ret = check_counters(f);
+		ret = set_counters(f);
 	return ret;
 }
 
@@ -744,7 +781,7 @@ static int fsck_once(const char *dir, bool repair, ukfs_report_fn fn,
 		goto out_destroy;
 	}
 	*problems = f.problems;
-	if (repair && f.problems)
+	if (repair && (f.problems || f.changed))
 		return ukfs_meta_close(f.m, true);
 out_destroy:
 	ukfs_meta_destroy(f.m); /* rolls back: a check changes nothing */

@@ -220,10 +220,34 @@ static void test_extent_past_eof(void **state)
 			  "lies past its size 4096 and is not preallocated");
 }
 
-static void test_orphan_reclaimed(void **state)
+/* An orphan (nlink 0, on the list) is what a crash leaves while a file is
+ * open: fsck says so, is clean, and reclaims it with repair. */
+static void test_orphan_is_clean_and_reclaimed(void **state)
 {
+	char *dir = known_image(true);
+	struct log l = { 0 };
+	struct ukfs_meta *m;
+	struct ukfs_inode i;
+	struct ukfs_statfs st;
+
 	(void)state;
-	damage_and_repair(true, NULL, "orphan inode 7 (nlink 0)");
+	assert_int_equal(ukfs_fsck(dir, false, collect, &l), UKFS_FSCK_CLEAN);
+	assert_non_null(strstr(l.text, "orphan inode 7: the next open"));
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(ukfs_fsck(dir, true, collect, &l), UKFS_FSCK_CLEAN);
+	assert_non_null(strstr(l.text, "orphan inode 7: reclaimed"));
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(ukfs_fsck(dir, false, collect, &l), UKFS_FSCK_CLEAN);
+	assert_int_equal(l.len, 0);
+	m = ut_open(dir);
+	assert_int_equal(ukfs_inode_get(m, 7, &i), -ENOENT);
+	assert_int_equal(ukfs_meta_statfs(m, &st), 0);
+	assert_int_equal(st.free_blocks, st.blocks - 20);
+	assert_int_equal(ukfs_meta_close(m, true), 0);
+	ut_rmimage(dir);
+	/* On the list with links it claims but has not: damage. */
+	damage_and_repair(true, "UPDATE inodes SET nlink = 1 WHERE ino = 7",
+			  "orphan inode 7 has nlink 1");
 }
 
 static void test_orphan_list_inconsistent(void **state)
@@ -275,7 +299,7 @@ int main(void)
 		cmocka_unit_test(test_dangling_entry),
 		cmocka_unit_test(test_unreachable_to_lost_found),
 		cmocka_unit_test(test_extent_past_eof),
-		cmocka_unit_test(test_orphan_reclaimed),
+		cmocka_unit_test(test_orphan_is_clean_and_reclaimed),
 		cmocka_unit_test(test_orphan_list_inconsistent),
 		cmocka_unit_test(test_wrong_dotdot_and_type),
 		cmocka_unit_test(test_blocks_count),

@@ -222,10 +222,348 @@ static void test_random_block_maps(void **state)
 	free(before);
 }
 
+/* ---- namespace -------------------------------------------------------- */
+
+#define MAXI 128
+#define MAXE 256
+static const char *const names[] = { "a", "b", "c", "d", "e" };
+
+struct nent {
+	bool used;
+	uint64_t dir, ino;
+	const char *name;
+};
+
+struct ninode {
+	bool live, dir, orphan;
+	uint64_t ino;
+};
+
+struct nmodel {
+	struct nent e[MAXE];
+	struct ninode i[MAXI];
+	int ni;
+};
+
+static struct ninode *nfind(struct nmodel *n, uint64_t ino)
+{
+	for (int k = 0; k < n->ni; k++)
+		if (n->i[k].live && n->i[k].ino == ino)
+			return &n->i[k];
+	return NULL;
+}
+
+static struct nent *nlookup(struct nmodel *n, uint64_t dir, const char *nm)
+{
+	for (int k = 0; k < MAXE; k++)
+		if (n->e[k].used && n->e[k].dir == dir &&
+		    !strcmp(n->e[k].name, nm))
+			return &n->e[k];
+	return NULL;
+}
+
+static int nlinks(const struct nmodel *n, uint64_t ino)
+{
+	int c = 0;
+
+	for (int k = 0; k < MAXE; k++)
+		c += n->e[k].used && n->e[k].ino == ino;
+	return c;
+}
+
+static int nsubdirs(struct nmodel *n, uint64_t dir)
+{
+	int c = 0;
+
+	for (int k = 0; k < MAXE; k++)
+		if (n->e[k].used && n->e[k].dir == dir &&
+		    nfind(n, n->e[k].ino)->dir)
+			c++;
+	return c;
+}
+
+static bool nempty(const struct nmodel *n, uint64_t dir)
+{
+	for (int k = 0; k < MAXE; k++)
+		if (n->e[k].used && n->e[k].dir == dir)
+			return false;
+	return true;
+}
+
+static uint64_t nparent(const struct nmodel *n, uint64_t dir)
+{
+	for (int k = 0; k < MAXE; k++)
+		if (n->e[k].used && n->e[k].ino == dir)
+			return n->e[k].dir;
+	return 0;
+}
+
+/* Is a (a directory) d or an ancestor of d? */
+static bool nancestor(const struct nmodel *n, uint64_t a, uint64_t d)
+{
+	for (; d && d != UKFS_ROOT_INO; d = nparent(n, d))
+		if (d == a)
+			return true;
+	return a == d;
+}
+
+static uint64_t random_dir(struct nmodel *n)
+{
+	uint64_t dirs[MAXI];
+	int c = 0;
+
+	dirs[c++] = UKFS_ROOT_INO;
+	for (int k = 0; k < n->ni; k++)
+		if (n->i[k].live && n->i[k].dir && !n->i[k].orphan)
+			dirs[c++] = n->i[k].ino;
+	return dirs[rnd((unsigned int)c)];
+}
+
+static struct nent *random_entry(struct nmodel *n)
+{
+	int used[MAXE], c = 0;
+
+	for (int k = 0; k < MAXE; k++)
+		if (n->e[k].used)
+			used[c++] = k;
+	return c ? &n->e[used[rnd((unsigned int)c)]] : NULL;
+}
+
+static void nadd(struct nmodel *n, uint64_t dir, const char *nm, uint64_t ino)
+{
+	for (int k = 0; k < MAXE; k++)
+		if (!n->e[k].used) {
+			n->e[k] = (struct nent){ true, dir, ino, nm };
+			return;
+		}
+	fail();
+}
+
+/* The last name of ino went: free it now, or keep it as an orphan. */
+static void nunlinked(struct ukfs_meta *m, struct nmodel *n, uint64_t ino)
+{
+	struct ninode *i = nfind(n, ino);
+
+	if (nlinks(n, ino))
+		return;
+	if (rnd(3)) {
+		assert_int_equal(ukfs_inode_free(m, ino), 0);
+		i->live = false;
+	} else {
+		i->orphan = true;
+	}
+}
+
+static int filldir_cmp(void *arg, const char *name, size_t len, uint64_t ino,
+		       unsigned int type, uint64_t next)
+{
+	void **a = arg;
+	struct nmodel *n = a[0];
+	uint64_t dir = *(uint64_t *)a[1];
+	char buf[8];
+	struct nent *e;
+
+	(void)type, (void)next;
+	snprintf(buf, sizeof(buf), "%.*s", (int)len, name);
+	e = nlookup(n, dir, buf);
+	assert_non_null(e);
+	assert_int_equal(e->ino, ino);
+	(*(int *)a[2])++;
+	return 0;
+}
+
+static void check_names(struct ukfs_meta *m, struct nmodel *n)
+{
+	for (int k = -1; k < n->ni; k++) {
+		uint64_t ino = k < 0 ? UKFS_ROOT_INO : n->i[k].ino;
+		bool dir = k < 0 || n->i[k].dir;
+		struct ukfs_inode in;
+		int count = 0, want = 0;
+		void *a[3] = { n, &ino, &count };
+
+		if (k >= 0 && !n->i[k].live)
+			continue;
+		assert_int_equal(ukfs_inode_get(m, ino, &in), 0);
+		if (!dir) {
+			assert_int_equal(in.nlink, nlinks(n, ino));
+			continue;
+		}
+		if (k >= 0 && n->i[k].orphan) {
+			assert_int_equal(in.nlink, 0);
+			continue;
+		}
+		assert_int_equal(in.nlink, 2 + nsubdirs(n, ino));
+		if (k >= 0)
+			assert_int_equal(in.parent, nparent(n, ino));
+		assert_int_equal(ukfs_readdir(m, ino, 0, filldir_cmp, a), 0);
+		for (int e = 0; e < MAXE; e++)
+			want += n->e[e].used && n->e[e].dir == ino;
+		assert_int_equal(count, want);
+	}
+}
+
+/* After a reopen: orphans were reclaimed. */
+static void nreopened(struct ukfs_meta *m, struct nmodel *n)
+{
+	struct ukfs_inode in;
+
+	for (int k = 0; k < n->ni; k++)
+		if (n->i[k].live && n->i[k].orphan) {
+			assert_int_equal(ukfs_inode_get(m, n->i[k].ino, &in),
+					 -ENOENT);
+			n->i[k].live = false;
+		}
+}
+
+static int expected_rename(struct nmodel *n, struct nent *src,
+			   struct nent *dst, unsigned int flags)
+{
+	struct ninode *s = nfind(n, src->ino), *d;
+
+	if (flags & RENAME_EXCHANGE)
+		return dst ? 0 : -ENOENT;
+	if (!dst)
+		return 0;
+	if (flags & RENAME_NOREPLACE)
+		return -EEXIST;
+	if (dst->ino == src->ino)
+		return 0;
+	d = nfind(n, dst->ino);
+	if (s->dir && !d->dir)
+		return -ENOTDIR;
+	if (!s->dir && d->dir)
+		return -EISDIR;
+	if (d->dir && !nempty(n, d->ino))
+		return -ENOTEMPTY;
+	return 0;
+}
+
+static void test_random_namespace(void **state)
+{
+	char *dir = ut_mkimage(T_SIZE, 100000);
+	struct ukfs_meta *m = ut_open(dir);
+	struct nmodel *n = calloc(1, sizeof(*n)), *saved = calloc(1, sizeof(*n));
+	int renames = 0, errors = 0;
+
+	(void)state;
+	pick_seed();
+	for (int step = 0; step < 2000; step++) {
+		uint64_t d = random_dir(n);
+		const char *nm = names[rnd(5)];
+		struct nent *e = nlookup(n, d, nm), *src;
+		unsigned int op = rnd(12);
+		int ret, want;
+
+		if (op <= 2 && n->ni < MAXI) { /* create */
+			bool isdir = rnd(3) == 0;
+			struct ukfs_inode a = ut_attr(isdir ? S_IFDIR | 0755
+							    : S_IFREG | 0644),
+					  out;
+
+			ret = ukfs_create(m, d, nm, &a, NULL, &out);
+			assert_int_equal(ret, e ? -EEXIST : 0);
+			if (!ret) {
+				n->i[n->ni++] = (struct ninode){
+					.live = true, .dir = isdir,
+					.ino = out.ino };
+				nadd(n, d, nm, out.ino);
+			}
+		} else if (op == 3) { /* link */
+			src = random_entry(n);
+			if (!src || nfind(n, src->ino)->dir)
+				continue;
+			ret = ukfs_link(m, d, nm, src->ino);
+			assert_int_equal(ret, e ? -EEXIST : 0);
+			if (!ret)
+				nadd(n, d, nm, src->ino);
+		} else if (op <= 5) { /* unlink / rmdir */
+			uint64_t ino;
+
+			src = random_entry(n);
+			if (!src)
+				continue;
+			ino = src->ino;
+			want = nfind(n, ino)->dir && !nempty(n, ino)
+				       ? -ENOTEMPTY
+				       : 0;
+			ret = ukfs_unlink(m, src->dir, src->name, NULL);
+			assert_int_equal(ret, want);
+			if (!ret) {
+				src->used = false;
+				nunlinked(m, n, ino);
+			}
+		} else if (op <= 8) { /* rename */
+			unsigned int flags = (unsigned int[]){
+				0, 0, RENAME_NOREPLACE,
+				RENAME_EXCHANGE }[rnd(4)];
+			struct nent s, t;
+
+			src = random_entry(n);
+			if (!src)
+				continue;
+			/* The VFS refuses loops; so does the model. */
+			if (nfind(n, src->ino)->dir &&
+			    nancestor(n, src->ino, d))
+				continue;
+			if (e && (flags & RENAME_EXCHANGE) &&
+			    nfind(n, e->ino)->dir &&
+			    nancestor(n, e->ino, src->dir))
+				continue;
+			want = expected_rename(n, src, e, flags);
+			ret = ukfs_rename(m, src->dir, src->name, d, nm, flags,
+					  NULL);
+			assert_int_equal(ret, want);
+			errors += ret != 0;
+			if (ret || (e && e->ino == src->ino && !flags))
+				continue;
+			if (e == src)
+				continue;
+			renames++;
+			s = *src;
+			if (flags & RENAME_EXCHANGE) {
+				t = *e;
+				src->ino = t.ino;
+				e->ino = s.ino;
+				continue;
+			}
+			if (e) {
+				e->used = false;
+				nunlinked(m, n, e->ino);
+			}
+			src->dir = d;
+			src->name = nm;
+		} else if (op <= 9) {
+			assert_int_equal(ukfs_meta_commit(m), 0);
+			*saved = *n;
+		} else if (op == 10 && rnd(4) == 0) { /* crash */
+			assert_int_equal(ukfs_meta_close(m, false), 0);
+			*n = *saved;
+			ut_assert_fsck_clean(dir);
+			m = ut_open(dir);
+			nreopened(m, n);
+			*saved = *n;
+		} else if (rnd(4) == 0) { /* clean reopen */
+			assert_int_equal(ukfs_meta_close(m, true), 0);
+			ut_assert_fsck_clean(dir);
+			m = ut_open(dir);
+			nreopened(m, n);
+			*saved = *n;
+		}
+		check_names(m, n);
+	}
+	print_message("%d renames done, %d refused\n", renames, errors);
+	assert_int_equal(ukfs_meta_close(m, true), 0);
+	ut_assert_fsck_clean(dir);
+	ut_rmimage(dir);
+	free(n);
+	free(saved);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_random_block_maps),
+		cmocka_unit_test(test_random_namespace),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
