@@ -42,8 +42,8 @@ static int f_query(struct ukfs_meta *m, enum ukfs_st st, uint64_t arg,
 	return rc;
 }
 
-static int f_write(struct ukfs_meta *m, enum ukfs_st st, uint64_t a,
-		   uint64_t b, uint64_t c)
+static int f_write(struct ukfs_meta *m, enum ukfs_st st, uint64_t a, uint64_t b,
+		   uint64_t c)
 {
 	int rc = 0;
 	sqlite3_stmt *s = ukfs_stmt(m, st, &rc);
@@ -84,15 +84,14 @@ static int carve(struct ukfs_meta *m, const struct ukfs_run *r, uint64_t at,
  * Adds [start, start + count) to freespace now, merging with neighbours.
  * -EUCLEAN if any of it is free already.
  */
-static int freespace_insert(struct ukfs_meta *m, uint64_t start,
-			    uint64_t count)
+static int freespace_insert(struct ukfs_meta *m, uint64_t start, uint64_t count)
 {
 	struct ukfs_run prev, next;
 	bool has_prev, has_next, merge_prev, merge_next;
 	int ret;
 
-	if (!count || start < UKFS_FIRST_DATA_BLOCK ||
-	    start >= m->nr_blocks || count > m->nr_blocks - start)
+	if (!count || start < UKFS_FIRST_DATA_BLOCK || start >= m->nr_blocks ||
+	    count > m->nr_blocks - start)
 		return -EINVAL;
 	ret = f_query(m, ST_F_FLOOR, start, &prev);
 	if (ret < 0)
@@ -125,15 +124,14 @@ static int freespace_insert(struct ukfs_meta *m, uint64_t start,
 	return ret;
 }
 
-int ukfs_free_blocks_locked(struct ukfs_meta *m, uint64_t start,
-			    uint64_t count)
+int ukfs_free_blocks_locked(struct ukfs_meta *m, uint64_t start, uint64_t count)
 {
 	struct ukfs_run *v, r;
 	size_t cap;
 	int ret;
 
-	if (!count || start < UKFS_FIRST_DATA_BLOCK ||
-	    start >= m->nr_blocks || count > m->nr_blocks - start)
+	if (!count || start < UKFS_FIRST_DATA_BLOCK || start >= m->nr_blocks ||
+	    count > m->nr_blocks - start)
 		return -EINVAL;
 	/* Free already (committed)? Pending ones are checked at commit. */
 	ret = f_query(m, ST_F_FLOOR, start + count - 1, &r);
@@ -156,7 +154,7 @@ int ukfs_free_blocks_locked(struct ukfs_meta *m, uint64_t start,
 		m->pending = v;
 		m->pending_cap = cap;
 	}
-	m->pending[m->nr_pending++] = (struct ukfs_run){ start, count };
+	m->pending[m->nr_pending++] = (struct ukfs_run){start, count};
 out:
 	m->c.free_blocks += count;
 	return 0;
@@ -489,8 +487,7 @@ static int punch_locked(struct ukfs_meta *m, uint64_t ino, uint64_t a,
 	return ret < 0 ? ret : 0;
 }
 
-static int inode_check(struct ukfs_meta *m, uint64_t ino,
-		       struct ukfs_inode *i)
+static int inode_check(struct ukfs_meta *m, uint64_t ino, struct ukfs_inode *i)
 {
 	struct ukfs_inode tmp;
 
@@ -539,8 +536,8 @@ static int extent_insert_locked(struct ukfs_meta *m, uint64_t ino,
 	ret = e_query(m, ST_E_NEXT, ino, e->lblk + e->len, &r);
 	if (ret < 0)
 		return ret;
-	if (ret && r.lblk == e->lblk + e->len &&
-	    e->pblk + e->len == r.pblk && r.flags == e->flags) {
+	if (ret && r.lblk == e->lblk + e->len && e->pblk + e->len == r.pblk &&
+	    r.flags == e->flags) {
 		ret = e_delete(m, ino, r.lblk);
 		if (ret)
 			return ret;
@@ -609,8 +606,8 @@ int ukfs_extent_map(struct ukfs_meta *m, uint64_t ino, uint64_t lblk,
 	return ret;
 }
 
-static int alloc_extent_locked(struct ukfs_meta *m, uint64_t ino,
-			       uint64_t lblk, uint64_t count, uint32_t flags,
+static int alloc_extent_locked(struct ukfs_meta *m, uint64_t ino, uint64_t lblk,
+			       uint64_t count, uint32_t flags,
 			       struct ukfs_extent *out)
 {
 	struct ukfs_extent hole, near;
@@ -652,8 +649,7 @@ int ukfs_alloc_extent(struct ukfs_meta *m, uint64_t ino, uint64_t lblk,
 	bool retry;
 	int ret, tries = 0;
 
-	if (!count || lblk >= UKFS_LBLK_MAX ||
-	    count > UKFS_LBLK_MAX - lblk ||
+	if (!count || lblk >= UKFS_LBLK_MAX || count > UKFS_LBLK_MAX - lblk ||
 	    (flags & ~(UKFS_EXT_UNWRITTEN | UKFS_EXT_KEEP_SIZE)))
 		return -EINVAL;
 again:

@@ -21,7 +21,7 @@
 struct fsck {
 	struct ukfs_meta *m;
 	bool repair;
-	bool changed;             /* repaired something not counted */
+	bool changed; /* repaired something not counted */
 	unsigned long problems;
 	ukfs_report_fn fn;
 	void *arg;
@@ -86,8 +86,8 @@ static int each_row(struct fsck *f, const char *sql,
 }
 
 /* Executes a repair statement with up to three integer arguments. */
-static int fix(struct fsck *f, const char *sql, int n, uint64_t a,
-	       uint64_t b, uint64_t c)
+static int fix(struct fsck *f, const char *sql, int n, uint64_t a, uint64_t b,
+	       uint64_t c)
 {
 	sqlite3_stmt *s;
 	int rc;
@@ -104,6 +104,12 @@ static int fix(struct fsck *f, const char *sql, int n, uint64_t a,
 	rc = sqlite3_step(s);
 	sqlite3_finalize(s);
 	return rc == SQLITE_DONE ? 0 : ukfs_sqlerr(rc) ? ukfs_sqlerr(rc) : -EIO;
+}
+
+static int drop_extent(struct fsck *f, uint64_t ino, uint64_t lblk)
+{
+	return fix(f, "DELETE FROM extents WHERE ino = ?1 AND lblk = ?2", 2,
+		   ino, lblk, 0);
 }
 
 static uint64_t scalar(struct fsck *f, const char *sql, int *err)
@@ -136,20 +142,16 @@ static int bad_extent(struct fsck *f, sqlite3_stmt *s)
 	       "inode %" PRIu64 ": extent at block %" PRIu64 " maps %" PRIu64
 	       " blocks from %" PRIu64 ", outside the device",
 	       ino, lblk, ukfs_col_u64(s, 3), ukfs_col_u64(s, 2));
-	return f->repair ? fix(f, "DELETE FROM extents WHERE ino = ?1 AND "
-				  "lblk = ?2", 2, ino, lblk, 0)
-			 : 0;
+	return f->repair ? drop_extent(f, ino, lblk) : 0;
 }
 
 static int stray_extent(struct fsck *f, sqlite3_stmt *s)
 {
 	uint64_t ino = ukfs_col_u64(s, 0), lblk = ukfs_col_u64(s, 1);
 
-	report(f, "extent of missing inode %" PRIu64 " at block %" PRIu64,
-	       ino, lblk);
-	return f->repair ? fix(f, "DELETE FROM extents WHERE ino = ?1 AND "
-				  "lblk = ?2", 2, ino, lblk, 0)
-			 : 0;
+	report(f, "extent of missing inode %" PRIu64 " at block %" PRIu64, ino,
+	       lblk);
+	return f->repair ? drop_extent(f, ino, lblk) : 0;
 }
 
 static int extent_past_eof(struct fsck *f, sqlite3_stmt *s)
@@ -167,10 +169,11 @@ static int extent_past_eof(struct fsck *f, sqlite3_stmt *s)
 		return 0;
 	/* Cut at EOF; the free-space rebuild takes the blocks back. */
 	if (lblk >= eof)
-		return fix(f, "DELETE FROM extents WHERE ino = ?1 AND "
-			      "lblk = ?2", 2, ino, lblk, 0);
-	return fix(f, "UPDATE extents SET len = ?3 WHERE ino = ?1 AND "
-		      "lblk = ?2", 3, ino, lblk, eof - lblk);
+		return drop_extent(f, ino, lblk);
+	return fix(f,
+		   "UPDATE extents SET len = ?3 WHERE ino = ?1 AND "
+		   "lblk = ?2",
+		   3, ino, lblk, eof - lblk);
 }
 
 struct ival {
@@ -217,7 +220,7 @@ static int load_ivals(struct fsck *f, const char *sql, struct ivals *iv,
 	if (rc != SQLITE_OK)
 		return -EIO;
 	while (!ret && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct ival x = { 0 };
+		struct ival x = {0};
 
 		if (free_runs) {
 			x.start = ukfs_col_u64(s, 0);
@@ -242,30 +245,31 @@ static int load_ivals(struct fsck *f, const char *sql, struct ivals *iv,
  */
 static int check_double_owners(struct fsck *f)
 {
-	struct ivals iv = { 0 };
+	struct ivals iv = {0};
 	uint64_t end = 0;
 	size_t i, owner = 0;
 	int ret;
 
-	ret = load_ivals(f, "SELECT ino, lblk, pblk, len FROM extents "
-			    "ORDER BY pblk, ino, lblk", &iv, false);
+	ret = load_ivals(f,
+			 "SELECT ino, lblk, pblk, len FROM extents "
+			 "ORDER BY pblk, ino, lblk",
+			 &iv, false);
 	for (i = 0; !ret && i < iv.n; i++) {
 		struct ival *x = &iv.v[i];
 
 		if (i && x->start < end) {
+			uint64_t last = x->start + x->len < end
+						? x->start + x->len - 1
+						: end - 1;
+
 			report(f,
-			       "blocks %" PRIu64 "..%" PRIu64 " owned twice: "
-			       "inode %" PRIu64 " (block %" PRIu64
+			       "blocks %" PRIu64 "..%" PRIu64
+			       " owned twice: inode %" PRIu64 " (block %" PRIu64
 			       ") and inode %" PRIu64 " (block %" PRIu64 ")",
-			       x->start,
-			       (end < x->start + x->len ? end
-							: x->start + x->len) - 1,
-			       iv.v[owner].ino, iv.v[owner].lblk, x->ino,
-			       x->lblk);
+			       x->start, last, iv.v[owner].ino,
+			       iv.v[owner].lblk, x->ino, x->lblk);
 			if (f->repair)
-				ret = fix(f, "DELETE FROM extents WHERE "
-					     "ino = ?1 AND lblk = ?2",
-					  2, x->ino, x->lblk, 0);
+				ret = drop_extent(f, x->ino, x->lblk);
 			continue;
 		}
 		end = x->start + x->len;
@@ -279,17 +283,16 @@ static int logical_overlap(struct fsck *f, sqlite3_stmt *s)
 {
 	uint64_t ino = ukfs_col_u64(s, 0), lblk = ukfs_col_u64(s, 1);
 
-	report(f, "inode %" PRIu64 ": extents overlap at logical block %" PRIu64,
+	report(f,
+	       "inode %" PRIu64 ": extents overlap at logical block %" PRIu64,
 	       ino, lblk);
-	return f->repair ? fix(f, "DELETE FROM extents WHERE ino = ?1 AND "
-				  "lblk = ?2", 2, ino, lblk, 0)
-			 : 0;
+	return f->repair ? drop_extent(f, ino, lblk) : 0;
 }
 
 /* Free runs must be exactly the blocks no extent uses. */
 static int check_free_space(struct fsck *f)
 {
-	struct ivals iv = { 0 };
+	struct ivals iv = {0};
 	uint64_t pos = UKFS_FIRST_DATA_BLOCK, end;
 	uint64_t nr = f->m->nr_blocks;
 	unsigned long before = f->problems;
@@ -308,8 +311,8 @@ static int check_free_space(struct fsck *f)
 		struct ival *x = &iv.v[i];
 
 		end = x->start + x->len;
-		if (!x->ino && (x->start < UKFS_FIRST_DATA_BLOCK || !x->len ||
-				end > nr)) {
+		if (!x->ino &&
+		    (x->start < UKFS_FIRST_DATA_BLOCK || !x->len || end > nr)) {
 			report(f,
 			       "free run %" PRIu64 "+%" PRIu64
 			       " outside the device",
@@ -345,8 +348,8 @@ static int check_free_space(struct fsck *f)
 		if (!x->ino)
 			continue;
 		if (x->start > pos)
-			ret = fix(f, "INSERT INTO freespace VALUES (?1, ?2)",
-				  2, pos, x->start - pos, 0);
+			ret = fix(f, "INSERT INTO freespace VALUES (?1, ?2)", 2,
+				  pos, x->start - pos, 0);
 		if (x->start + x->len > pos)
 			pos = x->start + x->len;
 	}
@@ -369,8 +372,8 @@ static int dangling(struct fsck *f, sqlite3_stmt *s)
 	int rc;
 
 	report(f,
-	       "entry '%.*s' in directory %" PRIu64
-	       " names inode %" PRIu64 ", which %s",
+	       "entry '%.*s' in directory %" PRIu64 " names inode %" PRIu64
+	       ", which %s",
 	       sqlite3_column_bytes(s, 1),
 	       (const char *)sqlite3_column_blob(s, 1), parent, ino,
 	       sqlite3_column_int(s, 3) ? "does not exist"
@@ -424,20 +427,19 @@ static int dir_linked_twice(struct fsck *f, sqlite3_stmt *s)
 	report(f, "directory %" PRIu64 " has %d names", ino,
 	       sqlite3_column_int(s, 1));
 	/* Keep the entry with the smallest (parent, name). */
-	return f->repair
-		       ? fix(f,
-			     "DELETE FROM dentries WHERE ino = ?1 AND "
-			     "(parent, name) != (SELECT parent, name FROM "
-			     "dentries WHERE ino = ?1 ORDER BY parent, name "
-			     "LIMIT 1)",
-			     1, ino, 0, 0)
-		       : 0;
+	return f->repair ? fix(f,
+			       "DELETE FROM dentries WHERE ino = ?1 AND "
+			       "(parent, name) != (SELECT parent, name FROM "
+			       "dentries WHERE ino = ?1 ORDER BY parent, name "
+			       "LIMIT 1)",
+			       1, ino, 0, 0)
+			 : 0;
 }
 
 /* The inode of /lost+found, made if missing. */
 static int lost_found(struct fsck *f, uint64_t *ino)
 {
-	struct ukfs_inode attr = { 0 };
+	struct ukfs_inode attr = {0};
 	struct timespec ts;
 	int64_t now;
 	int ret;
@@ -466,8 +468,7 @@ static int lost_found(struct fsck *f, uint64_t *ino)
 	attr.atime_ns = attr.mtime_ns = attr.ctime_ns = attr.btime_ns = now;
 	ret = ukfs_alloc_ino_locked(f->m, &attr, NULL, ino);
 	if (!ret)
-		ret = ukfs_link_locked(f->m, UKFS_ROOT_INO, "lost+found",
-				       *ino);
+		ret = ukfs_link_locked(f->m, UKFS_ROOT_INO, "lost+found", *ino);
 	if (!ret)
 		note(f, "created /lost+found");
 	return ret;
@@ -490,7 +491,8 @@ static int unreachable(struct fsck *f, sqlite3_stmt *s)
 			       nlink);
 		snprintf(name, sizeof(name), "%" PRIu64, ino);
 		note2(f, "orphan inode ", name,
-		      f->repair ? ": reclaimed" : ": the next open reclaims it");
+		      f->repair ? ": reclaimed"
+				: ": the next open reclaims it");
 		if (!f->repair)
 			return 0;
 		f->changed = true;
@@ -527,8 +529,10 @@ static int bad_nlink(struct fsck *f, sqlite3_stmt *s)
 
 	report(f, "inode %" PRIu64 ": nlink %" PRIu64 ", should be %" PRIu64,
 	       ino, ukfs_col_u64(s, 1), want);
-	return f->repair ? fix(f, "UPDATE inodes SET nlink = ?2 WHERE "
-				  "ino = ?1", 2, ino, want, 0)
+	return f->repair ? fix(f,
+			       "UPDATE inodes SET nlink = ?2 WHERE "
+			       "ino = ?1",
+			       2, ino, want, 0)
 			 : 0;
 }
 
@@ -542,20 +546,22 @@ static int bad_orphan(struct fsck *f, sqlite3_stmt *s)
 		      : "nlink 0 but not on the orphan list");
 	if (!f->repair)
 		return 0;
-	return listed ? fix(f, "DELETE FROM orphans WHERE ino = ?1", 1, ino,
-			    0, 0)
-		      : fix(f, "INSERT INTO orphans VALUES (?1)", 1, ino, 0,
-			    0);
+	return listed ? fix(f, "DELETE FROM orphans WHERE ino = ?1", 1, ino, 0,
+			    0)
+		      : fix(f, "INSERT INTO orphans VALUES (?1)", 1, ino, 0, 0);
 }
 
 static int bad_parent(struct fsck *f, sqlite3_stmt *s)
 {
 	uint64_t ino = ukfs_col_u64(s, 0), want = ukfs_col_u64(s, 2);
 
-	report(f, "directory %" PRIu64 ": '..' is %" PRIu64 ", should be %" PRIu64,
+	report(f,
+	       "directory %" PRIu64 ": '..' is %" PRIu64 ", should be %" PRIu64,
 	       ino, ukfs_col_u64(s, 1), want);
-	return f->repair ? fix(f, "UPDATE inodes SET parent = ?2 WHERE "
-				  "ino = ?1", 2, ino, want, 0)
+	return f->repair ? fix(f,
+			       "UPDATE inodes SET parent = ?2 WHERE "
+			       "ino = ?1",
+			       2, ino, want, 0)
 			 : 0;
 }
 
@@ -564,10 +570,13 @@ static int bad_blocks(struct fsck *f, sqlite3_stmt *s)
 	uint64_t ino = ukfs_col_u64(s, 0), want = ukfs_col_u64(s, 2);
 
 	report(f,
-	       "inode %" PRIu64 ": %" PRIu64 " blocks recorded, extents map %" PRIu64,
+	       "inode %" PRIu64 ": %" PRIu64
+	       " blocks recorded, extents map %" PRIu64,
 	       ino, ukfs_col_u64(s, 1), want);
-	return f->repair ? fix(f, "UPDATE inodes SET blocks = ?2 WHERE "
-				  "ino = ?1", 2, ino, want, 0)
+	return f->repair ? fix(f,
+			       "UPDATE inodes SET blocks = ?2 WHERE "
+			       "ino = ?1",
+			       2, ino, want, 0)
 			 : 0;
 }
 
@@ -582,8 +591,8 @@ static int check_counters(struct fsck *f)
 	uint64_t free_blocks, inodes, max_ino, sb_fb, sb_fi, sb_next;
 	int err = 0;
 
-	free_blocks = scalar(f, "SELECT coalesce(sum(len), 0) FROM freespace",
-			     &err);
+	free_blocks =
+		scalar(f, "SELECT coalesce(sum(len), 0) FROM freespace", &err);
 	inodes = scalar(f, "SELECT count(*) FROM inodes", &err);
 	max_ino = scalar(f, "SELECT coalesce(max(ino), 0) FROM inodes", &err);
 	sb_fb = scalar(f, "SELECT free_blocks FROM superblock", &err);
@@ -618,8 +627,8 @@ static int set_counters(struct fsck *f)
 	uint64_t free_blocks, inodes, max_ino;
 	int err = 0;
 
-	free_blocks = scalar(f, "SELECT coalesce(sum(len), 0) FROM freespace",
-			     &err);
+	free_blocks =
+		scalar(f, "SELECT coalesce(sum(len), 0) FROM freespace", &err);
 	inodes = scalar(f, "SELECT count(*) FROM inodes", &err);
 	max_ino = scalar(f, "SELECT coalesce(max(ino), 0) FROM inodes", &err);
 	if (err)
@@ -659,99 +668,112 @@ static int fsck_pass(struct fsck *f)
 
 	ret = check_counters(f);
 	if (!ret)
-		ret = each_row(f, "SELECT ino, lblk, pblk, len FROM extents "
-				  "WHERE pblk < 1 OR len < 1 OR len > ?1 OR "
-				  "pblk + len > ?1",
+		ret = each_row(f,
+			       "SELECT ino, lblk, pblk, len FROM extents "
+			       "WHERE pblk < 1 OR len < 1 OR len > ?1 OR "
+			       "pblk + len > ?1",
 			       bad_extent);
 	if (!ret)
-		ret = each_row(f, "SELECT e.ino, e.lblk FROM extents e WHERE "
-				  "NOT EXISTS (SELECT 1 FROM inodes i WHERE "
-				  "i.ino = e.ino)",
+		ret = each_row(f,
+			       "SELECT e.ino, e.lblk FROM extents e WHERE "
+			       "NOT EXISTS (SELECT 1 FROM inodes i WHERE "
+			       "i.ino = e.ino)",
 			       stray_extent);
 	if (!ret)
-		ret = each_row(f, "SELECT e.ino, e.lblk, e.len, i.size FROM "
-				  "extents e JOIN inodes i USING (ino) WHERE "
-				  "e.lblk + e.len > (i.size + 4095) / 4096 "
-				  "AND (e.flags & 2) = 0",
+		ret = each_row(f,
+			       "SELECT e.ino, e.lblk, e.len, i.size FROM "
+			       "extents e JOIN inodes i USING (ino) WHERE "
+			       "e.lblk + e.len > (i.size + 4095) / 4096 "
+			       "AND (e.flags & 2) = 0",
 			       extent_past_eof);
 	if (!ret)
-		ret = each_row(f, "SELECT a.ino, b.lblk FROM extents a JOIN "
-				  "extents b ON b.ino = a.ino AND b.lblk > "
-				  "a.lblk AND b.lblk < a.lblk + a.len",
+		ret = each_row(f,
+			       "SELECT a.ino, b.lblk FROM extents a JOIN "
+			       "extents b ON b.ino = a.ino AND b.lblk > "
+			       "a.lblk AND b.lblk < a.lblk + a.len",
 			       logical_overlap);
 	if (!ret)
 		ret = check_double_owners(f);
 	if (!ret)
 		ret = check_free_space(f);
 	if (!ret)
-		ret = each_row(f, "SELECT d.parent, d.name, d.ino, "
-				  "NOT EXISTS (SELECT 1 FROM inodes c WHERE "
-				  "c.ino = d.ino) FROM dentries d WHERE NOT "
-				  "EXISTS (SELECT 1 FROM inodes c WHERE "
-				  "c.ino = d.ino) OR NOT EXISTS (SELECT 1 "
-				  "FROM inodes i WHERE i.ino = d.parent AND "
-				  DIR_SQL ")",
-			       dangling);
+		ret = each_row(
+			f,
+			"SELECT d.parent, d.name, d.ino, "
+			"NOT EXISTS (SELECT 1 FROM inodes c WHERE "
+			"c.ino = d.ino) FROM dentries d WHERE NOT "
+			"EXISTS (SELECT 1 FROM inodes c WHERE "
+			"c.ino = d.ino) OR NOT EXISTS (SELECT 1 "
+			"FROM inodes i WHERE i.ino = d.parent AND " DIR_SQL ")",
+			dangling);
 	if (!ret)
-		ret = each_row(f, "SELECT d.parent, d.name, (i.mode >> 12) & 15"
-				  " FROM dentries d JOIN inodes i USING (ino) "
-				  "WHERE d.type != (i.mode >> 12) & 15",
+		ret = each_row(f,
+			       "SELECT d.parent, d.name, (i.mode >> 12) & 15"
+			       " FROM dentries d JOIN inodes i USING (ino) "
+			       "WHERE d.type != (i.mode >> 12) & 15",
 			       bad_type);
 	if (!ret)
-		ret = each_row(f, "SELECT d.ino, count(*) FROM dentries d JOIN "
-				  "inodes i USING (ino) WHERE " DIR_SQL
-				  " GROUP BY d.ino HAVING count(*) > 1",
+		ret = each_row(f,
+			       "SELECT d.ino, count(*) FROM dentries d JOIN "
+			       "inodes i USING (ino) WHERE " DIR_SQL
+			       " GROUP BY d.ino HAVING count(*) > 1",
 			       dir_linked_twice);
 	if (!ret)
-		ret = each_row(f, "WITH RECURSIVE r(ino) AS (SELECT 1 UNION "
-				  "SELECT d.ino FROM dentries d JOIN r ON "
-				  "d.parent = r.ino) SELECT i.ino, i.nlink, "
-				  "(SELECT count(*) FROM dentries d WHERE "
-				  "d.ino = i.ino), EXISTS (SELECT 1 FROM "
-				  "orphans o WHERE o.ino = i.ino) FROM inodes "
-				  "i WHERE i.ino NOT IN r",
+		ret = each_row(f,
+			       "WITH RECURSIVE r(ino) AS (SELECT 1 UNION "
+			       "SELECT d.ino FROM dentries d JOIN r ON "
+			       "d.parent = r.ino) SELECT i.ino, i.nlink, "
+			       "(SELECT count(*) FROM dentries d WHERE "
+			       "d.ino = i.ino), EXISTS (SELECT 1 FROM "
+			       "orphans o WHERE o.ino = i.ino) FROM inodes "
+			       "i WHERE i.ino NOT IN r",
 			       unreachable);
 	if (!ret)
-		ret = each_row(f, "SELECT ino, nlink, want FROM (SELECT i.ino, "
-				  "i.nlink, CASE WHEN " DIR_SQL " THEN CASE "
-				  "WHEN i.ino = 1 OR EXISTS (SELECT 1 FROM "
-				  "dentries d WHERE d.ino = i.ino) THEN 2 + "
-				  "(SELECT count(*) FROM dentries d WHERE "
-				  "d.parent = i.ino AND d.type = 4) ELSE 0 END "
-				  "ELSE (SELECT count(*) FROM dentries d WHERE "
-				  "d.ino = i.ino) END AS want FROM inodes i) "
-				  "WHERE nlink != want",
+		ret = each_row(f,
+			       "SELECT ino, nlink, want FROM (SELECT i.ino, "
+			       "i.nlink, CASE WHEN " DIR_SQL " THEN CASE "
+			       "WHEN i.ino = 1 OR EXISTS (SELECT 1 FROM "
+			       "dentries d WHERE d.ino = i.ino) THEN 2 + "
+			       "(SELECT count(*) FROM dentries d WHERE "
+			       "d.parent = i.ino AND d.type = 4) ELSE 0 END "
+			       "ELSE (SELECT count(*) FROM dentries d WHERE "
+			       "d.ino = i.ino) END AS want FROM inodes i) "
+			       "WHERE nlink != want",
 			       bad_nlink);
 	if (!ret)
-		ret = each_row(f, "SELECT o.ino, 1 FROM orphans o WHERE NOT "
-				  "EXISTS (SELECT 1 FROM inodes i WHERE i.ino "
-				  "= o.ino AND i.nlink = 0) UNION ALL SELECT "
-				  "i.ino, 0 FROM inodes i WHERE i.nlink = 0 "
-				  "AND NOT EXISTS (SELECT 1 FROM orphans o "
-				  "WHERE o.ino = i.ino)",
+		ret = each_row(f,
+			       "SELECT o.ino, 1 FROM orphans o WHERE NOT "
+			       "EXISTS (SELECT 1 FROM inodes i WHERE i.ino "
+			       "= o.ino AND i.nlink = 0) UNION ALL SELECT "
+			       "i.ino, 0 FROM inodes i WHERE i.nlink = 0 "
+			       "AND NOT EXISTS (SELECT 1 FROM orphans o "
+			       "WHERE o.ino = i.ino)",
 			       bad_orphan);
 	if (!ret)
-		ret = each_row(f, "SELECT i.ino, i.parent, d.parent FROM inodes "
-				  "i JOIN dentries d ON d.ino = i.ino WHERE "
-				  DIR_SQL " AND i.parent != d.parent UNION ALL "
-				  "SELECT ino, parent, 1 FROM inodes WHERE "
-				  "ino = 1 AND parent != 1",
-			       bad_parent);
+		ret = each_row(
+			f,
+			"SELECT i.ino, i.parent, d.parent FROM inodes "
+			"i JOIN dentries d ON d.ino = i.ino WHERE " DIR_SQL
+			" AND i.parent != d.parent UNION ALL "
+			"SELECT ino, parent, 1 FROM inodes WHERE "
+			"ino = 1 AND parent != 1",
+			bad_parent);
 	if (!ret)
-		ret = each_row(f, "SELECT ino, blocks, want FROM (SELECT i.ino, "
-				  "i.blocks, (SELECT coalesce(sum(len), 0) FROM "
-				  "extents e WHERE e.ino = i.ino) AS want FROM "
-				  "inodes i) WHERE blocks != want",
+		ret = each_row(f,
+			       "SELECT ino, blocks, want FROM (SELECT i.ino, "
+			       "i.blocks, (SELECT coalesce(sum(len), 0) FROM "
+			       "extents e WHERE e.ino = i.ino) AS want FROM "
+			       "inodes i) WHERE blocks != want",
 			       bad_blocks);
 	if (!ret)
 		ret = set_counters(f);
 	return ret;
 }
 
-static int fsck_once(const char *dir, bool repair, ukfs_report_fn fn,
-		     void *arg, unsigned long *problems)
+static int fsck_once(const char *dir, bool repair, ukfs_report_fn fn, void *arg,
+		     unsigned long *problems)
 {
-	struct fsck f = { .repair = repair, .fn = fn, .arg = arg };
+	struct fsck f = {.repair = repair, .fn = fn, .arg = arg};
 	struct ukfs_inode root;
 	char err[512];
 	int ret;
@@ -800,8 +822,8 @@ int ukfs_fsck(const char *dir, bool repair, ukfs_report_fn fn, void *arg)
 	if (!repair)
 		return UKFS_FSCK_FIXED;
 	if (fsck_once(dir, false, NULL, NULL, &left) || left) {
-		snprintf(msg, sizeof(msg),
-			 "%lu problem(s) left after repair", left);
+		snprintf(msg, sizeof(msg), "%lu problem(s) left after repair",
+			 left);
 		if (fn)
 			fn(arg, msg);
 		return UKFS_FSCK_CANNOT;

@@ -90,19 +90,19 @@ struct ukfs_meta {
 	pthread_mutex_t lock;
 	sqlite3 *db;
 	char *dir;
-	int lock_fd;                  /* holds the flock on dir/lock */
+	int lock_fd; /* holds the flock on dir/lock */
 	sqlite3_stmt *st[ST_NR];
 
-	uint64_t nr_blocks;           /* the device, block 0 included */
-	uint64_t nr_inodes;           /* the inode limit */
-	struct ukfs_counters c;       /* current, in the open transaction */
+	uint64_t nr_blocks;	      /* the device, block 0 included */
+	uint64_t nr_inodes;	      /* the inode limit */
+	struct ukfs_counters c;	      /* current, in the open transaction */
 	struct ukfs_counters c_saved; /* at the start of the current call */
 
-	bool in_txn;                  /* BEGIN done, COMMIT not yet */
-	bool in_commit;               /* inside ukfs_meta_commit */
-	bool shut_down;               /* a COMMIT failed and rolled back */
-	int op_depth;                 /* open SAVEPOINTs (0 or 1) */
-	int64_t txn_start;            /* ukfs_meta_now() at BEGIN */
+	bool in_txn;	   /* BEGIN done, COMMIT not yet */
+	bool in_commit;	   /* inside ukfs_meta_commit */
+	bool shut_down;	   /* a COMMIT failed and rolled back */
+	int op_depth;	   /* open SAVEPOINTs (0 or 1) */
+	int64_t txn_start; /* ukfs_meta_now() at BEGIN */
 	uint64_t txn_changes;
 	int64_t commit_interval;
 	uint64_t commit_max_changes;
@@ -118,7 +118,7 @@ struct ukfs_meta {
 	 */
 	struct ukfs_run *pending;
 	size_t nr_pending, pending_cap;
-	size_t nr_pending_saved;      /* at the start of the current call */
+	size_t nr_pending_saved; /* at the start of the current call */
 
 	/*
 	 * Inodes given written blocks in the open transaction (unsorted, may

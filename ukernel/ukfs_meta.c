@@ -138,8 +138,7 @@ static int run_st(struct ukfs_meta *m, enum ukfs_st st)
 }
 
 /* sqlite3_exec of fixed text; 0 or -errno, the message in errbuf. */
-static int exec_sql(sqlite3 *db, const char *sql, char *errbuf,
-		    size_t errlen)
+static int exec_sql(sqlite3 *db, const char *sql, char *errbuf, size_t errlen)
 {
 	char *msg = NULL;
 	int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
@@ -365,9 +364,8 @@ static int take_lock(struct ukfs_meta *m, char *errbuf, size_t errlen)
 			n = pread(fd, buf, sizeof(buf) - 1, 0);
 			buf[n > 0 ? n : 0] = '\0';
 			buf[strcspn(buf, "\n")] = '\0';
-			ukfs_errf(errbuf, errlen,
-				  "%s: image in use by pid %s", m->dir,
-				  buf[0] ? buf : "(unknown)");
+			ukfs_errf(errbuf, errlen, "%s: image in use by pid %s",
+				  m->dir, buf[0] ? buf : "(unknown)");
 			ret = -EBUSY;
 		} else {
 			ukfs_errf(errbuf, errlen, "flock %s: %s", path,
@@ -423,8 +421,7 @@ static int check_db_header(const char *path, char *errbuf, size_t errlen)
 		ukfs_errf(errbuf, errlen, "%s: %s", path, strerror(-ret));
 		return ret;
 	}
-	if (n < (ssize_t)sizeof(h) ||
-	    memcmp(h, "SQLite format 3", 16) != 0) {
+	if (n < (ssize_t)sizeof(h) || memcmp(h, "SQLite format 3", 16) != 0) {
 		ukfs_errf(errbuf, errlen,
 			  "%s: not a SQLite database (bad header)", path);
 		return -EINVAL;
@@ -604,8 +601,7 @@ static int check_extents_in_device(struct ukfs_meta *m, char *errbuf,
 			  " maps %" PRIu64 " blocks from %" PRIu64
 			  ", outside the device (%" PRIu64 " blocks); run fsck",
 			  ukfs_col_u64(s, 0), ukfs_col_u64(s, 1),
-			  ukfs_col_u64(s, 3), ukfs_col_u64(s, 2),
-			  m->nr_blocks);
+			  ukfs_col_u64(s, 3), ukfs_col_u64(s, 2), m->nr_blocks);
 		ret = -EUCLEAN;
 		rc = SQLITE_DONE;
 	}
@@ -613,8 +609,7 @@ static int check_extents_in_device(struct ukfs_meta *m, char *errbuf,
 	if (rc == SQLITE_DONE)
 		return ret;
 err_rc:
-	ukfs_errf(errbuf, errlen, "reading extents: %s",
-		  sqlite3_errmsg(m->db));
+	ukfs_errf(errbuf, errlen, "reading extents: %s", sqlite3_errmsg(m->db));
 	return -EUCLEAN;
 }
 
@@ -747,8 +742,8 @@ int ukfs_open_image(const char *dir, unsigned int flags, bool for_fsck,
 		       errbuf, errlen);
 	if (ret) {
 		if (ret == -EINVAL)
-			ukfs_errf(errbuf, errlen,
-				  "%s: not a SQLite database", meta_path);
+			ukfs_errf(errbuf, errlen, "%s: not a SQLite database",
+				  meta_path);
 		else if (ret == -EUCLEAN)
 			ukfs_errf(errbuf, errlen, "%s: corrupt database",
 				  meta_path);
@@ -802,8 +797,8 @@ static int set_clean_locked(struct ukfs_meta *m, int clean)
 	return exec_sql(m->db, sql, NULL, 0);
 }
 
-int ukfs_meta_open(const char *dir, unsigned int flags,
-		   struct ukfs_meta **out, char *errbuf, size_t errlen)
+int ukfs_meta_open(const char *dir, unsigned int flags, struct ukfs_meta **out,
+		   char *errbuf, size_t errlen)
 {
 	struct ukfs_meta *m;
 	uint64_t n = 0;
@@ -851,13 +846,13 @@ int ukfs_meta_close(struct ukfs_meta *m, bool clean)
 		ret = ukfs_meta_commit(m);
 		if (!ret) {
 			pthread_mutex_lock(&m->lock);
-			ret = exec_sql(m->db,
-				       "UPDATE superblock SET clean = 1", NULL,
-				       0);
+			ret = exec_sql(m->db, "UPDATE superblock SET clean = 1",
+				       NULL, 0);
 			if (!ret)
-				ret = exec_sql(m->db,
-					       "PRAGMA wal_checkpoint(TRUNCATE)",
-					       NULL, 0);
+				ret = exec_sql(
+					m->db,
+					"PRAGMA wal_checkpoint(TRUNCATE)", NULL,
+					0);
 			pthread_mutex_unlock(&m->lock);
 		}
 	}
@@ -1063,8 +1058,7 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-long ukfs_meta_ordered_inodes(struct ukfs_meta *m, uint64_t *inos,
-			      size_t max)
+long ukfs_meta_ordered_inodes(struct ukfs_meta *m, uint64_t *inos, size_t max)
 {
 	size_t i, n = 0;
 

@@ -27,7 +27,7 @@
 
 #define UKFS_BLOCK_SIZE 4096u
 #define UKFS_BLOCK_SHIFT 12
-#define UKFS_ROOT_INO 1u       /* the root directory (FUSE_ROOT_ID too) */
+#define UKFS_ROOT_INO 1u	 /* the root directory (FUSE_ROOT_ID too) */
 #define UKFS_FIRST_DATA_BLOCK 1u /* block 0 is reserved: pblk 0 = no block */
 #define UKFS_FORMAT_VERSION 1
 #define UKFS_MAGIC "ukfs-meta"
@@ -74,8 +74,8 @@ int ukfs_mkfs(const char *dir, uint64_t size_bytes, uint64_t nr_inodes,
  *               short, an extent outside the device
  *   -EIO / -ENOMEM  the host failed
  */
-int ukfs_meta_open(const char *dir, unsigned int flags,
-		   struct ukfs_meta **out, char *errbuf, size_t errlen);
+int ukfs_meta_open(const char *dir, unsigned int flags, struct ukfs_meta **out,
+		   char *errbuf, size_t errlen);
 
 /*
  * Closes meta and frees it. clean: commit what is pending (pre-commit hook
@@ -88,20 +88,20 @@ int ukfs_meta_close(struct ukfs_meta *m, bool clean);
 
 struct ukfs_statfs {
 	uint64_t block_size;
-	uint64_t blocks;        /* data blocks: the device minus block 0 */
+	uint64_t blocks; /* data blocks: the device minus block 0 */
 	uint64_t free_blocks;
-	uint64_t inodes;        /* the inode limit */
+	uint64_t inodes; /* the inode limit */
 	uint64_t free_inodes;
 	uint32_t name_max;
 };
 int ukfs_meta_statfs(struct ukfs_meta *m, struct ukfs_statfs *st);
 
 struct ukfs_meta_info {
-	uint64_t commits;            /* SQLite COMMITs made */
-	uint64_t txn_changes;        /* calls in the open transaction */
+	uint64_t commits;     /* SQLite COMMITs made */
+	uint64_t txn_changes; /* calls in the open transaction */
 	bool txn_open;
-	uint64_t orphans_reclaimed;  /* at open */
-	bool was_clean;              /* the clean flag found at open */
+	uint64_t orphans_reclaimed; /* at open */
+	bool was_clean;		    /* the clean flag found at open */
 	char uuid[37];
 	int64_t created_ns;
 };
@@ -126,8 +126,7 @@ void ukfs_meta_set_pre_commit(struct ukfs_meta *m, ukfs_pre_commit_fn fn,
  * For the pre-commit hook: their dirty data must reach the device before
  * the commit (blocks freed and reused are covered by writing these back).
  */
-long ukfs_meta_ordered_inodes(struct ukfs_meta *m, uint64_t *inos,
-			      size_t max);
+long ukfs_meta_ordered_inodes(struct ukfs_meta *m, uint64_t *inos, size_t max);
 
 #define UKFS_COMMIT_INTERVAL_NS (5ll * 1000000000ll)
 #define UKFS_COMMIT_MAX_CHANGES 20000u
@@ -158,22 +157,22 @@ int64_t ukfs_meta_now(void);
 
 struct ukfs_inode {
 	uint64_t ino;
-	uint64_t gen;      /* generation: (ino, gen) names a file forever */
+	uint64_t gen; /* generation: (ino, gen) names a file forever */
 	uint32_t mode;
 	uint32_t uid, gid;
-	uint32_t nlink;    /* kept by this layer: dentries (+ subdirs) */
+	uint32_t nlink; /* kept by this layer: dentries (+ subdirs) */
 	uint64_t size;
 	uint64_t rdev;
-	uint64_t blocks;   /* fs blocks mapped by extents (kept here) */
+	uint64_t blocks; /* fs blocks mapped by extents (kept here) */
 	int64_t atime_ns, mtime_ns, ctime_ns, btime_ns;
 	uint32_t flags;
-	uint64_t parent;   /* directories: the parent's ino ('..') */
+	uint64_t parent; /* directories: the parent's ino ('..') */
 };
 
 #define UKFS_SET_MODE 0x001u
 #define UKFS_SET_UID 0x002u
 #define UKFS_SET_GID 0x004u
-#define UKFS_SET_SIZE 0x008u  /* the field only: ukfs_truncate frees blocks */
+#define UKFS_SET_SIZE 0x008u /* the field only: ukfs_truncate frees blocks */
 #define UKFS_SET_ATIME 0x010u
 #define UKFS_SET_MTIME 0x020u
 #define UKFS_SET_CTIME 0x040u
@@ -276,13 +275,13 @@ int ukfs_readdir(struct ukfs_meta *m, uint64_t dir, uint64_t cookie,
 
 #define UKFS_EXT_UNWRITTEN 0x1u /* allocated, reads as zeros (fallocate) */
 #define UKFS_EXT_KEEP_SIZE 0x2u /* preallocated past EOF (KEEP_SIZE) */
-#define UKFS_EXT_HOLE 0x100u    /* in ukfs_extent_map results: no blocks */
+#define UKFS_EXT_HOLE 0x100u	/* in ukfs_extent_map results: no blocks */
 
 struct ukfs_extent {
-	uint64_t lblk;   /* first logical block */
-	uint64_t pblk;   /* first physical block; 0 for a hole */
-	uint64_t len;    /* blocks */
-	uint32_t flags;  /* UKFS_EXT_* */
+	uint64_t lblk;	/* first logical block */
+	uint64_t pblk;	/* first physical block; 0 for a hole */
+	uint64_t len;	/* blocks */
+	uint32_t flags; /* UKFS_EXT_* */
 };
 
 /*
@@ -358,8 +357,7 @@ int ukfs_xattr_set(struct ukfs_meta *m, uint64_t ino, const char *name,
 		   const void *value, size_t len, int flags);
 /* Names, each NUL-terminated, in name order; the total length (size 0 asks
  * for it only), -ERANGE. */
-long ukfs_xattr_list(struct ukfs_meta *m, uint64_t ino, char *buf,
-		     size_t size);
+long ukfs_xattr_list(struct ukfs_meta *m, uint64_t ino, char *buf, size_t size);
 int ukfs_xattr_remove(struct ukfs_meta *m, uint64_t ino, const char *name);
 
 /* ---- orphans ---------------------------------------------------------- */
@@ -375,8 +373,8 @@ long ukfs_orphan_list(struct ukfs_meta *m, uint64_t *inos, size_t max);
 
 typedef void (*ukfs_report_fn)(void *arg, const char *msg);
 #define UKFS_FSCK_CLEAN 0
-#define UKFS_FSCK_FIXED 1     /* problems found (and, with repair, fixed) */
-#define UKFS_FSCK_CANNOT 2    /* could not open or check the image */
+#define UKFS_FSCK_FIXED 1  /* problems found (and, with repair, fixed) */
+#define UKFS_FSCK_CANNOT 2 /* could not open or check the image */
 /*
  * Checks the image in dir (which nobody may have open) and, with repair,
  * fixes what it finds. Each finding is one line to fn (may be NULL).

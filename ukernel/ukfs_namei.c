@@ -209,8 +209,7 @@ out:
 	return ukfs_op_end(m, ret);
 }
 
-static int has_dentry_locked(struct ukfs_meta *m, enum ukfs_st st,
-			     uint64_t key)
+static int has_dentry_locked(struct ukfs_meta *m, enum ukfs_st st, uint64_t key)
 {
 	int rc = 0;
 	sqlite3_stmt *s = ukfs_stmt(m, st, &rc);
@@ -319,8 +318,8 @@ static int check_name(const char *name)
 	return len > UKFS_NAME_MAX ? -ENAMETOOLONG : 0;
 }
 
-static int lookup_locked(struct ukfs_meta *m, uint64_t parent,
-			 const char *name, uint64_t *ino, unsigned int *type)
+static int lookup_locked(struct ukfs_meta *m, uint64_t parent, const char *name,
+			 uint64_t *ino, unsigned int *type)
 {
 	int rc = 0;
 	sqlite3_stmt *s = ukfs_stmt(m, ST_D_LOOKUP, &rc);
@@ -752,8 +751,8 @@ int ukfs_readdir(struct ukfs_meta *m, uint64_t dir, uint64_t cookie,
 	/* op_depth keeps the callback from starting a change. */
 	m->op_depth++;
 	ukfs_bind_u64(s, 1, d.ino);
-	ukfs_bind_u64(s, 2, cookie < UKFS_COOKIE_FIRST ? UKFS_COOKIE_FIRST
-						       : cookie);
+	ukfs_bind_u64(s, 2,
+		      cookie < UKFS_COOKIE_FIRST ? UKFS_COOKIE_FIRST : cookie);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		stop = fn(arg, (const char *)sqlite3_column_blob(s, 0),
 			  (size_t)sqlite3_column_bytes(s, 0),
@@ -830,9 +829,8 @@ out:
 	return rc;
 }
 
-static int xattr_set_locked(struct ukfs_meta *m, uint64_t ino,
-			    const char *name, const void *value, size_t len,
-			    int flags)
+static int xattr_set_locked(struct ukfs_meta *m, uint64_t ino, const char *name,
+			    const void *value, size_t len, int flags)
 {
 	sqlite3_stmt *s;
 	int rc = inode_exists_locked(m, ino);
@@ -881,8 +879,7 @@ int ukfs_xattr_set(struct ukfs_meta *m, uint64_t ino, const char *name,
 			   xattr_set_locked(m, ino, name, value, len, flags));
 }
 
-long ukfs_xattr_list(struct ukfs_meta *m, uint64_t ino, char *buf,
-		     size_t size)
+long ukfs_xattr_list(struct ukfs_meta *m, uint64_t ino, char *buf, size_t size)
 {
 	sqlite3_stmt *s;
 	size_t total = 0, n;
@@ -979,8 +976,7 @@ int ukfs_orphan_remove(struct ukfs_meta *m, uint64_t ino)
 	return ukfs_op_end(m, ret);
 }
 
-static long orphan_list_locked(struct ukfs_meta *m, uint64_t *inos,
-			       size_t max)
+static long orphan_list_locked(struct ukfs_meta *m, uint64_t *inos, size_t max)
 {
 	sqlite3_stmt *s;
 	long n = 0;

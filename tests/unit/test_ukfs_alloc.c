@@ -61,7 +61,7 @@ static uint64_t mkfile(struct ukfs_meta *m, const char *name)
 
 static void set_size(struct ukfs_meta *m, uint64_t ino, uint64_t size)
 {
-	struct ukfs_inode i = { .ino = ino, .size = size };
+	struct ukfs_inode i = {.ino = ino, .size = size};
 
 	assert_int_equal(ukfs_inode_update(m, &i, UKFS_SET_SIZE), 0);
 }
@@ -99,9 +99,9 @@ static void test_appended_file_stays_contiguous(void **state)
 
 	/* 20 appends of 8 blocks each. */
 	for (i = 0; i < 20; i++) {
-		assert_int_equal(ukfs_alloc_extent(f->m, a, (uint64_t)i * 8, 8,
-						   0, &e),
-				 0);
+		assert_int_equal(
+			ukfs_alloc_extent(f->m, a, (uint64_t)i * 8, 8, 0, &e),
+			0);
 		assert_int_equal(e.len, 8);
 		if (!i)
 			first = e;
@@ -164,9 +164,8 @@ static void test_fragmentation_enospc_and_reuse(void **state)
 	assert_int_equal(free_blocks(f->m), 32);
 	set_size(f->m, ino, 10 * 4096);
 	while (got < 10) {
-		assert_int_equal(ukfs_alloc_extent(f->m, ino, got, 10 - got, 0,
-						   &e),
-				 0);
+		assert_int_equal(
+			ukfs_alloc_extent(f->m, ino, got, 10 - got, 0, &e), 0);
 		assert_int_equal(e.len, 1);
 		got += e.len;
 		runs++;
@@ -252,50 +251,46 @@ static void test_seek_data_and_hole(void **state)
 	set_size(f->m, ino, 100 * 4096);
 	assert_int_equal(ukfs_alloc_extent(f->m, ino, 10, 10, 0, &e), 0);
 	assert_int_equal(ukfs_alloc_extent(f->m, ino, 50, 10, 0, &e), 0);
-	assert_int_equal(ukfs_alloc_extent(f->m, ino, 70, 10,
-					   UKFS_EXT_UNWRITTEN, &e),
-			 0);
+	assert_int_equal(
+		ukfs_alloc_extent(f->m, ino, 70, 10, UKFS_EXT_UNWRITTEN, &e),
+		0);
 	assert_int_equal(ukfs_seek_data_hole(f->m, ino, 0, SEEK_DATA, &r), 0);
 	assert_int_equal(r, 10 * 4096);
 	assert_int_equal(ukfs_seek_data_hole(f->m, ino, 0, SEEK_HOLE, &r), 0);
 	assert_int_equal(r, 0);
-	assert_int_equal(ukfs_seek_data_hole(f->m, ino, 10 * 4096 + 5,
-					     SEEK_DATA, &r),
-			 0);
+	assert_int_equal(
+		ukfs_seek_data_hole(f->m, ino, 10 * 4096 + 5, SEEK_DATA, &r),
+		0);
 	assert_int_equal(r, 10 * 4096 + 5);
-	assert_int_equal(ukfs_seek_data_hole(f->m, ino, 10 * 4096 + 5,
-					     SEEK_HOLE, &r),
-			 0);
+	assert_int_equal(
+		ukfs_seek_data_hole(f->m, ino, 10 * 4096 + 5, SEEK_HOLE, &r),
+		0);
 	assert_int_equal(r, 20 * 4096);
-	assert_int_equal(ukfs_seek_data_hole(f->m, ino, 20 * 4096, SEEK_DATA,
-					     &r),
-			 0);
+	assert_int_equal(
+		ukfs_seek_data_hole(f->m, ino, 20 * 4096, SEEK_DATA, &r), 0);
 	assert_int_equal(r, 50 * 4096);
 	/* Unwritten extents read as zeros: holes for SEEK_DATA. */
-	assert_int_equal(ukfs_seek_data_hole(f->m, ino, 60 * 4096, SEEK_DATA,
-					     &r),
-			 -ENXIO);
-	assert_int_equal(ukfs_seek_data_hole(f->m, ino, 75 * 4096, SEEK_HOLE,
-					     &r),
-			 0);
+	assert_int_equal(
+		ukfs_seek_data_hole(f->m, ino, 60 * 4096, SEEK_DATA, &r),
+		-ENXIO);
+	assert_int_equal(
+		ukfs_seek_data_hole(f->m, ino, 75 * 4096, SEEK_HOLE, &r), 0);
 	assert_int_equal(r, 75 * 4096);
-	assert_int_equal(ukfs_seek_data_hole(f->m, ino, 100 * 4096, SEEK_HOLE,
-					     &r),
-			 -ENXIO);
+	assert_int_equal(
+		ukfs_seek_data_hole(f->m, ino, 100 * 4096, SEEK_HOLE, &r),
+		-ENXIO);
 	assert_int_equal(ukfs_seek_data_hole(f->m, ino, -1, SEEK_DATA, &r),
 			 -ENXIO);
 	assert_int_equal(ukfs_seek_data_hole(f->m, ino, 0, 7, &r), -EINVAL);
 	/* EOF inside data: the implicit hole is at the size. */
 	assert_int_equal(ukfs_truncate(f->m, ino, 55 * 4096 + 100), 0);
-	assert_int_equal(ukfs_seek_data_hole(f->m, ino, 52 * 4096, SEEK_HOLE,
-					     &r),
-			 0);
+	assert_int_equal(
+		ukfs_seek_data_hole(f->m, ino, 52 * 4096, SEEK_HOLE, &r), 0);
 	assert_int_equal(r, 55 * 4096 + 100);
 	/* Adjacent extents that did not merge still read as one data run. */
 	assert_int_equal(ukfs_alloc_extent(f->m, ino, 20, 5, 0, &e), 0);
-	assert_int_equal(ukfs_seek_data_hole(f->m, ino, 12 * 4096, SEEK_HOLE,
-					     &r),
-			 0);
+	assert_int_equal(
+		ukfs_seek_data_hole(f->m, ino, 12 * 4096, SEEK_HOLE, &r), 0);
 	assert_int_equal(r, 25 * 4096);
 }
 
@@ -307,18 +302,18 @@ static void test_extent_insert_replaces_and_validates(void **state)
 
 	set_size(f->m, ino, 10 * 4096);
 	assert_int_equal(ukfs_alloc_blocks(f->m, 0, 10, &s1), 10);
-	e = (struct ukfs_extent){ .lblk = 0, .pblk = s1, .len = 10 };
+	e = (struct ukfs_extent){.lblk = 0, .pblk = s1, .len = 10};
 	assert_int_equal(ukfs_extent_insert(f->m, ino, &e), 0);
 	assert_int_equal(ukfs_alloc_blocks(f->m, 0, 2, &s2), 2);
 	/* Mapping blocks that are free is refused. */
-	x = (struct ukfs_extent){ .lblk = 5, .pblk = s2 + 2, .len = 2 };
+	x = (struct ukfs_extent){.lblk = 5, .pblk = s2 + 2, .len = 2};
 	assert_int_equal(ukfs_extent_insert(f->m, ino, &x), -EUCLEAN);
-	x = (struct ukfs_extent){ .lblk = 5, .pblk = 16383, .len = 2 };
+	x = (struct ukfs_extent){.lblk = 5, .pblk = 16383, .len = 2};
 	assert_int_equal(ukfs_extent_insert(f->m, ino, &x), -EINVAL);
-	x = (struct ukfs_extent){ .lblk = 5, .pblk = 0, .len = 2 };
+	x = (struct ukfs_extent){.lblk = 5, .pblk = 0, .len = 2};
 	assert_int_equal(ukfs_extent_insert(f->m, ino, &x), -EINVAL);
 	/* Copy-on-write style remap of blocks 5..6: old blocks freed. */
-	x = (struct ukfs_extent){ .lblk = 5, .pblk = s2, .len = 2 };
+	x = (struct ukfs_extent){.lblk = 5, .pblk = s2, .len = 2};
 	assert_int_equal(ukfs_extent_insert(f->m, ino, &x), 0);
 	assert_int_equal(free_blocks(f->m), f0 - 10);
 	assert_int_equal(blocks_of(f->m, ino), 10);
@@ -338,9 +333,8 @@ static void test_extent_insert_replaces_and_validates(void **state)
 	assert_int_equal(ukfs_free_blocks(f->m, 0, 1), -EINVAL);
 	assert_int_equal(ukfs_free_blocks(f->m, 16383, 2), -EINVAL);
 	/* An unwritten run turned written in place keeps its blocks. */
-	assert_int_equal(ukfs_alloc_extent(f->m, ino, 20, 4, UKFS_EXT_UNWRITTEN,
-					   &e),
-			 0);
+	assert_int_equal(
+		ukfs_alloc_extent(f->m, ino, 20, 4, UKFS_EXT_UNWRITTEN, &e), 0);
 	set_size(f->m, ino, 24 * 4096);
 	x = e;
 	x.lblk = 21;
@@ -367,11 +361,10 @@ static void test_extent_insert_replaces_and_validates(void **state)
 		assert_int_equal(ukfs_meta_commit(f->m), 0);
 	}
 	/* Preallocation past EOF is fine when marked KEEP_SIZE. */
-	assert_int_equal(ukfs_alloc_extent(f->m, ino, 30, 6,
-					   UKFS_EXT_UNWRITTEN |
-						   UKFS_EXT_KEEP_SIZE,
-					   &e),
-			 0);
+	assert_int_equal(
+		ukfs_alloc_extent(f->m, ino, 30, 6,
+				  UKFS_EXT_UNWRITTEN | UKFS_EXT_KEEP_SIZE, &e),
+		0);
 	assert_int_equal(e.len, 6);
 }
 

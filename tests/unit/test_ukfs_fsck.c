@@ -23,20 +23,19 @@ static char *known_image(bool orphan)
 	struct ukfs_meta *m = ut_open(dir);
 	struct ukfs_inode a = ut_attr(S_IFREG | 0644), out, v;
 	struct ukfs_extent e;
-	const char *files[] = { "a", "b" };
+	const char *files[] = {"a", "b"};
 
 	for (int i = 0; i < 2; i++) {
-		assert_int_equal(ukfs_create(m, UKFS_ROOT_INO, files[i], &a,
-					     NULL, &out),
-				 0);
+		assert_int_equal(
+			ukfs_create(m, UKFS_ROOT_INO, files[i], &a, NULL, &out),
+			0);
 		assert_int_equal(ukfs_alloc_extent(m, out.ino, 0, 10, 0, &e),
 				 0);
 		assert_int_equal(e.pblk, 1 + 10 * (uint64_t)i);
 		assert_int_equal(ukfs_truncate(m, out.ino, 10 * 4096), 0);
 	}
 	a.mode = S_IFDIR | 0755;
-	assert_int_equal(ukfs_create(m, UKFS_ROOT_INO, "d", &a, NULL, &out),
-			 0);
+	assert_int_equal(ukfs_create(m, UKFS_ROOT_INO, "d", &a, NULL, &out), 0);
 	assert_int_equal(out.ino, 4);
 	a.mode = S_IFREG | 0644;
 	assert_int_equal(ukfs_create(m, 4, "x", &a, NULL, &out), 0);
@@ -46,8 +45,7 @@ static char *known_image(bool orphan)
 	if (orphan) {
 		a.mode = S_IFREG | 0644;
 		assert_int_equal(ukfs_create(m, 4, "o", &a, NULL, &out), 0);
-		assert_int_equal(ukfs_alloc_extent(m, out.ino, 0, 3, 0, &e),
-				 0);
+		assert_int_equal(ukfs_alloc_extent(m, out.ino, 0, 3, 0, &e), 0);
 		assert_int_equal(ukfs_truncate(m, out.ino, 3 * 4096), 0);
 		assert_int_equal(ukfs_unlink(m, 4, "o", &v), 0);
 	}
@@ -75,7 +73,7 @@ static void collect(void *arg, const char *msg)
 static void damage_and_repair(bool orphan, const char *sql, const char *want)
 {
 	char *dir = known_image(orphan);
-	struct log l = { 0 };
+	struct log l = {0};
 	struct ukfs_meta *m;
 
 	if (!orphan)
@@ -104,7 +102,7 @@ static void damage_and_repair(bool orphan, const char *sql, const char *want)
 static void test_clean_image_is_clean(void **state)
 {
 	char *dir = known_image(false);
-	struct log l = { 0 };
+	struct log l = {0};
 
 	(void)state;
 	assert_int_equal(ukfs_fsck(dir, false, collect, &l), UKFS_FSCK_CLEAN);
@@ -116,7 +114,7 @@ static void test_clean_image_is_clean(void **state)
 static void test_cannot_check(void **state)
 {
 	char *dir = ut_tmpdir();
-	struct log l = { 0 };
+	struct log l = {0};
 
 	(void)state;
 	assert_int_equal(ukfs_fsck(dir, false, collect, &l), UKFS_FSCK_CANNOT);
@@ -202,8 +200,7 @@ static void test_unreachable_to_lost_found(void **state)
 	ut_sql(dir, "DELETE FROM dentries WHERE name = CAST('d' AS BLOB)");
 	assert_int_equal(ukfs_fsck(dir, true, NULL, NULL), UKFS_FSCK_FIXED);
 	m = ut_open(dir);
-	assert_int_equal(ukfs_lookup(m, UKFS_ROOT_INO, "lost+found", &lf,
-				     NULL),
+	assert_int_equal(ukfs_lookup(m, UKFS_ROOT_INO, "lost+found", &lf, NULL),
 			 0);
 	assert_int_equal(ukfs_lookup(m, lf, "#4", &ino, NULL), 0);
 	assert_int_equal(ino, 4);
@@ -225,7 +222,7 @@ static void test_extent_past_eof(void **state)
 static void test_orphan_is_clean_and_reclaimed(void **state)
 {
 	char *dir = known_image(true);
-	struct log l = { 0 };
+	struct log l = {0};
 	struct ukfs_meta *m;
 	struct ukfs_inode i;
 	struct ukfs_statfs st;

@@ -96,9 +96,9 @@ static void test_mkfs_open_close_roundtrip(void **state)
 	/* mkfs refuses an existing image and silly sizes. */
 	assert_int_equal(ukfs_mkfs(f->dir, T_SIZE, 0, err, sizeof(err)),
 			 -EEXIST);
-	assert_int_equal(ukfs_mkfs("/tmp/ukfs-never", 4096, 0, err,
-				   sizeof(err)),
-			 -EINVAL);
+	assert_int_equal(
+		ukfs_mkfs("/tmp/ukfs-never", 4096, 0, err, sizeof(err)),
+		-EINVAL);
 }
 
 static void test_second_opener_refused_with_pid(void **state)
@@ -225,7 +225,7 @@ static void test_open_refuses_damaged_images(void **state)
 static void test_inode_alloc_get_update_free(void **state)
 {
 	struct fx *f = *state;
-	struct ukfs_inode a = ut_attr(S_IFREG | 0600), i, u = { 0 };
+	struct ukfs_inode a = ut_attr(S_IFREG | 0600), i, u = {0};
 	uint64_t ino, list[4];
 	struct ukfs_statfs st;
 
@@ -245,10 +245,10 @@ static void test_inode_alloc_get_update_free(void **state)
 	u.uid = 7;
 	u.size = 12345;
 	u.mtime_ns = 42;
-	assert_int_equal(ukfs_inode_update(f->m, &u, UKFS_SET_MODE |
-							     UKFS_SET_UID |
-							     UKFS_SET_SIZE |
-							     UKFS_SET_MTIME),
+	assert_int_equal(ukfs_inode_update(f->m, &u,
+					   UKFS_SET_MODE | UKFS_SET_UID |
+						   UKFS_SET_SIZE |
+						   UKFS_SET_MTIME),
 			 0);
 	i = iget(f->m, ino);
 	assert_int_equal(i.mode, S_IFREG | 0751);
@@ -290,16 +290,15 @@ static void test_inode_limit_enospc_then_reuse(void **state)
 	f->m = ut_open(f->dir);
 	for (i = 0; i < 9; i++) {
 		snprintf(name, sizeof(name), "f%u", i);
-		assert_int_equal(ukfs_create(f->m, UKFS_ROOT_INO, name, &a,
-					     NULL, NULL),
-				 0);
+		assert_int_equal(
+			ukfs_create(f->m, UKFS_ROOT_INO, name, &a, NULL, NULL),
+			0);
 	}
-	assert_int_equal(ukfs_create(f->m, UKFS_ROOT_INO, "more", &a, NULL,
-				     NULL),
-			 -ENOSPC);
+	assert_int_equal(
+		ukfs_create(f->m, UKFS_ROOT_INO, "more", &a, NULL, NULL),
+		-ENOSPC);
 	/* EEXIST wins over ENOSPC, as in Linux. */
-	assert_int_equal(ukfs_create(f->m, UKFS_ROOT_INO, "f0", &a, NULL,
-				     NULL),
+	assert_int_equal(ukfs_create(f->m, UKFS_ROOT_INO, "f0", &a, NULL, NULL),
 			 -EEXIST);
 	assert_int_equal(ukfs_meta_statfs(f->m, &st), 0);
 	assert_int_equal(st.free_inodes, 0);
@@ -309,9 +308,8 @@ static void test_inode_limit_enospc_then_reuse(void **state)
 	assert_int_equal(ukfs_meta_statfs(f->m, &st), 0);
 	assert_int_equal(st.free_inodes, 1);
 	a = ut_attr(S_IFREG | 0644);
-	assert_int_equal(ukfs_create(f->m, UKFS_ROOT_INO, "more", &a, NULL,
-				     NULL),
-			 0);
+	assert_int_equal(
+		ukfs_create(f->m, UKFS_ROOT_INO, "more", &a, NULL, NULL), 0);
 }
 
 static void test_symlink_and_readlink(void **state)
@@ -327,13 +325,12 @@ static void test_symlink_and_readlink(void **state)
 	assert_int_equal(ukfs_readlink(f->m, out.ino, buf, sizeof(buf)), 14);
 	assert_memory_equal(buf, "../target/file", 14);
 	assert_int_equal(ukfs_readlink(f->m, out.ino, buf, 3), 3);
-	assert_int_equal(ukfs_readlink(f->m, UKFS_ROOT_INO, buf, 64),
-			 -EINVAL);
+	assert_int_equal(ukfs_readlink(f->m, UKFS_ROOT_INO, buf, 64), -EINVAL);
 	memset(longt, 'x', sizeof(longt) - 1);
 	longt[sizeof(longt) - 1] = '\0';
-	assert_int_equal(ukfs_create(f->m, UKFS_ROOT_INO, "l2", &a, longt,
-				     NULL),
-			 -ENAMETOOLONG);
+	assert_int_equal(
+		ukfs_create(f->m, UKFS_ROOT_INO, "l2", &a, longt, NULL),
+		-ENAMETOOLONG);
 	a.mode = S_IFREG | 0644;
 	assert_int_equal(ukfs_create(f->m, UKFS_ROOT_INO, "l3", &a, "x", NULL),
 			 -EINVAL);
@@ -365,38 +362,35 @@ static void test_create_lookup_errors(void **state)
 
 	assert_int_equal(ukfs_lookup(f->m, UKFS_ROOT_INO, "nope", &ino, NULL),
 			 -ENOENT);
-	assert_int_equal(ukfs_create(f->m, UKFS_ROOT_INO, "file", &a, NULL,
-				     NULL),
-			 -EEXIST);
+	assert_int_equal(
+		ukfs_create(f->m, UKFS_ROOT_INO, "file", &a, NULL, NULL),
+		-EEXIST);
 	assert_int_equal(ukfs_create(f->m, file, "x", &a, NULL, NULL),
 			 -ENOTDIR);
-	assert_int_equal(ukfs_create(f->m, 4242, "x", &a, NULL, NULL),
-			 -ENOENT);
+	assert_int_equal(ukfs_create(f->m, 4242, "x", &a, NULL, NULL), -ENOENT);
 	assert_int_equal(ukfs_create(f->m, UKFS_ROOT_INO, "", &a, NULL, NULL),
 			 -EINVAL);
-	assert_int_equal(ukfs_create(f->m, UKFS_ROOT_INO, "a/b", &a, NULL,
-				     NULL),
-			 -EINVAL);
-	assert_int_equal(ukfs_create(f->m, UKFS_ROOT_INO, "..", &a, NULL,
-				     NULL),
+	assert_int_equal(
+		ukfs_create(f->m, UKFS_ROOT_INO, "a/b", &a, NULL, NULL),
+		-EINVAL);
+	assert_int_equal(ukfs_create(f->m, UKFS_ROOT_INO, "..", &a, NULL, NULL),
 			 -EINVAL);
 	memset(longn, 'n', sizeof(longn) - 1);
 	longn[sizeof(longn) - 1] = '\0';
-	assert_int_equal(ukfs_create(f->m, UKFS_ROOT_INO, longn, &a, NULL,
-				     NULL),
-			 -ENAMETOOLONG);
+	assert_int_equal(
+		ukfs_create(f->m, UKFS_ROOT_INO, longn, &a, NULL, NULL),
+		-ENAMETOOLONG);
 	longn[255] = '\0';
-	assert_int_equal(ukfs_create(f->m, UKFS_ROOT_INO, longn, &a, NULL,
-				     NULL),
-			 0);
+	assert_int_equal(
+		ukfs_create(f->m, UKFS_ROOT_INO, longn, &a, NULL, NULL), 0);
 	assert_int_equal(ukfs_lookup(f->m, UKFS_ROOT_INO, longn, NULL, NULL),
 			 0);
 	/* Names are bytes: no case folding, any non-NUL non-'/' byte. */
 	assert_int_equal(ukfs_lookup(f->m, UKFS_ROOT_INO, "FILE", NULL, NULL),
 			 -ENOENT);
-	assert_int_equal(ukfs_create(f->m, UKFS_ROOT_INO, "\xff\x01 é", &a,
-				     NULL, NULL),
-			 0);
+	assert_int_equal(
+		ukfs_create(f->m, UKFS_ROOT_INO, "\xff\x01 é", &a, NULL, NULL),
+		0);
 }
 
 static void test_link_unlink_rmdir(void **state)
@@ -419,8 +413,7 @@ static void test_link_unlink_rmdir(void **state)
 
 	assert_int_equal(ukfs_unlink(f->m, UKFS_ROOT_INO, "file", &v), 0);
 	assert_int_equal(v.nlink, 1);
-	assert_int_equal(ukfs_unlink(f->m, UKFS_ROOT_INO, "file", &v),
-			 -ENOENT);
+	assert_int_equal(ukfs_unlink(f->m, UKFS_ROOT_INO, "file", &v), -ENOENT);
 	assert_int_equal(ukfs_unlink(f->m, UKFS_ROOT_INO, "dir", &v),
 			 -ENOTEMPTY);
 	assert_int_equal(ukfs_unlink(f->m, dir, "sub", &v), 0);
@@ -465,12 +458,11 @@ static void test_rename_variants(void **state)
 	assert_int_equal(ukfs_lookup(f->m, d1, "a2", &ino, NULL), 0);
 	assert_int_equal(ino, a);
 	/* Missing source. */
-	assert_int_equal(ukfs_rename(f->m, UKFS_ROOT_INO, "zz", d1, "q", 0,
-				     NULL),
-			 -ENOENT);
+	assert_int_equal(
+		ukfs_rename(f->m, UKFS_ROOT_INO, "zz", d1, "q", 0, NULL),
+		-ENOENT);
 	/* Replace b: the victim loses its link and becomes an orphan. */
-	assert_int_equal(ukfs_rename(f->m, d1, "a2", UKFS_ROOT_INO, "b", 0,
-				     &v),
+	assert_int_equal(ukfs_rename(f->m, d1, "a2", UKFS_ROOT_INO, "b", 0, &v),
 			 0);
 	assert_int_equal(v.ino, b);
 	assert_int_equal(v.nlink, 0);
@@ -513,8 +505,7 @@ static void test_rename_variants(void **state)
 	assert_int_equal(ukfs_rename(f->m, UKFS_ROOT_INO, "b", d2, "d3",
 				     RENAME_EXCHANGE, NULL),
 			 0);
-	assert_int_equal(ukfs_lookup(f->m, UKFS_ROOT_INO, "b", &ino, &type),
-			 0);
+	assert_int_equal(ukfs_lookup(f->m, UKFS_ROOT_INO, "b", &ino, &type), 0);
 	assert_int_equal(ino, d3);
 	assert_int_equal(type, DT_DIR);
 	assert_int_equal(ukfs_lookup(f->m, d2, "d3", &ino, &type), 0);
@@ -538,9 +529,8 @@ static void test_rename_exchange_file_dir(void **state)
 	file = mk(f->m, p1, "f", S_IFREG | 0644);
 	dir = mk(f->m, p2, "d", S_IFDIR | 0755);
 	assert_int_equal(iget(f->m, p2).nlink, 3);
-	assert_int_equal(ukfs_rename(f->m, p1, "f", p2, "d", RENAME_EXCHANGE,
-				     NULL),
-			 0);
+	assert_int_equal(
+		ukfs_rename(f->m, p1, "f", p2, "d", RENAME_EXCHANGE, NULL), 0);
 	assert_int_equal(ukfs_lookup(f->m, p1, "f", &ino, &type), 0);
 	assert_int_equal(ino, dir);
 	assert_int_equal(type, DT_DIR);
@@ -586,7 +576,7 @@ static int collect(void *arg, const char *name, size_t len, uint64_t ino,
 static void test_readdir_cookies_stable(void **state)
 {
 	struct fx *f = *state;
-	struct listing l = { 0 };
+	struct listing l = {0};
 	struct ukfs_inode v;
 	uint64_t dir, resume;
 	char name[16];
@@ -652,7 +642,7 @@ static void test_readdir_callback_cannot_change(void **state)
 	assert_int_equal(ukfs_readdir(f->m, UKFS_ROOT_INO, 0, reenter, f->m),
 			 9);
 	assert_int_equal(ukfs_readdir(f->m, iget(f->m, UKFS_ROOT_INO).ino, 0,
-				      collect, &(struct listing){ 0 }),
+				      collect, &(struct listing){0}),
 			 0);
 	assert_int_equal(ukfs_lookup(f->m, UKFS_ROOT_INO, "f", NULL, NULL), 0);
 }
@@ -668,18 +658,17 @@ static void test_xattrs(void **state)
 
 	assert_int_equal(ukfs_xattr_get(f->m, ino, "user.a", buf, 64),
 			 -ENODATA);
-	assert_int_equal(ukfs_xattr_set(f->m, ino, "user.a", "one", 3,
-					XATTR_REPLACE),
-			 -ENODATA);
-	assert_int_equal(ukfs_xattr_set(f->m, ino, "user.a", "one", 3,
-					XATTR_CREATE),
-			 0);
-	assert_int_equal(ukfs_xattr_set(f->m, ino, "user.a", "two", 3,
-					XATTR_CREATE),
-			 -EEXIST);
-	assert_int_equal(ukfs_xattr_set(f->m, ino, "user.a", "three", 5,
-					XATTR_REPLACE),
-			 0);
+	assert_int_equal(
+		ukfs_xattr_set(f->m, ino, "user.a", "one", 3, XATTR_REPLACE),
+		-ENODATA);
+	assert_int_equal(
+		ukfs_xattr_set(f->m, ino, "user.a", "one", 3, XATTR_CREATE), 0);
+	assert_int_equal(
+		ukfs_xattr_set(f->m, ino, "user.a", "two", 3, XATTR_CREATE),
+		-EEXIST);
+	assert_int_equal(
+		ukfs_xattr_set(f->m, ino, "user.a", "three", 5, XATTR_REPLACE),
+		0);
 	assert_int_equal(ukfs_xattr_set(f->m, ino, "trusted.b", "", 0, 0), 0);
 	assert_int_equal(ukfs_xattr_get(f->m, ino, "user.a", NULL, 0), 5);
 	assert_int_equal(ukfs_xattr_get(f->m, ino, "user.a", buf, 2), -ERANGE);
@@ -691,9 +680,9 @@ static void test_xattrs(void **state)
 	assert_int_equal(ukfs_xattr_list(f->m, ino, buf, 64), 17);
 	assert_memory_equal(buf, "trusted.b\0user.a\0", 17);
 	assert_int_equal(ukfs_xattr_set(f->m, ino, "", "v", 1, 0), -ERANGE);
-	assert_int_equal(ukfs_xattr_set(f->m, ino, "user.big", big,
-					sizeof(big), 0),
-			 -E2BIG);
+	assert_int_equal(
+		ukfs_xattr_set(f->m, ino, "user.big", big, sizeof(big), 0),
+		-E2BIG);
 	assert_int_equal(ukfs_xattr_set(f->m, 9999, "user.a", "v", 1, 0),
 			 -ENOENT);
 	assert_int_equal(ukfs_xattr_remove(f->m, ino, "user.a"), 0);

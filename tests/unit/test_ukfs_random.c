@@ -64,9 +64,9 @@ static void check_maps(struct ukfs_meta *m, const struct bmodel *b)
 		uint64_t l = 0;
 
 		while (l < NLBLK) {
-			assert_int_equal(ukfs_extent_map(m, b->ino[f], l,
-							 NLBLK - l, &e),
-					 0);
+			assert_int_equal(
+				ukfs_extent_map(m, b->ino[f], l, NLBLK - l, &e),
+				0);
 			assert_true(e.len >= 1 && l + e.len <= NLBLK);
 			for (uint64_t k = 0; k < e.len; k++) {
 				uint64_t want = b->pblk[f][l + k];
@@ -76,9 +76,9 @@ static void check_maps(struct ukfs_meta *m, const struct bmodel *b)
 					continue;
 				}
 				assert_int_equal(e.pblk + k, want);
-				assert_int_equal(!!(e.flags &
-						    UKFS_EXT_UNWRITTEN),
-						 b->unwritten[f][l + k]);
+				assert_int_equal(
+					!!(e.flags & UKFS_EXT_UNWRITTEN),
+					b->unwritten[f][l + k]);
 				assert_true(want < DEV_BLOCKS);
 				assert_int_equal(owner[want], 0);
 				owner[want] = 1;
@@ -102,7 +102,8 @@ static void test_random_block_maps(void **state)
 {
 	char *dir = ut_mkimage(DEV_BLOCKS * 4096ull, 64);
 	struct ukfs_meta *m = ut_open(dir);
-	struct bmodel *b = calloc(1, sizeof(*b)), *saved = calloc(1, sizeof(*b));
+	struct bmodel *b = calloc(1, sizeof(*b)),
+		      *saved = calloc(1, sizeof(*b));
 	struct bmodel *before = calloc(1, sizeof(*b));
 	int nospc = 0, retries = 0;
 	char name[16];
@@ -113,9 +114,8 @@ static void test_random_block_maps(void **state)
 		struct ukfs_inode a = ut_attr(S_IFREG | 0644), out;
 
 		snprintf(name, sizeof(name), "f%d", f);
-		assert_int_equal(ukfs_create(m, UKFS_ROOT_INO, name, &a, NULL,
-					     &out),
-				 0);
+		assert_int_equal(
+			ukfs_create(m, UKFS_ROOT_INO, name, &a, NULL, &out), 0);
 		b->ino[f] = out.ino;
 		assert_int_equal(ukfs_truncate(m, out.ino, NLBLK * 4096), 0);
 	}
@@ -134,7 +134,10 @@ static void test_random_block_maps(void **state)
 
 		*before = *b;
 		switch (op) {
-		case 0: case 1: case 2: case 3: { /* allocate */
+		case 0:
+		case 1:
+		case 2:
+		case 3: { /* allocate */
 			uint32_t fl = rnd(3) ? 0 : UKFS_EXT_UNWRITTEN;
 
 			ret = ukfs_alloc_extent(m, b->ino[f], l, n, fl, &e);
@@ -156,10 +159,10 @@ static void test_random_block_maps(void **state)
 			}
 			break;
 		}
-		case 4: case 5: /* punch */
-			assert_int_equal(ukfs_extent_punch(m, b->ino[f], l, n,
-							   NULL),
-					 0);
+		case 4:
+		case 5: /* punch */
+			assert_int_equal(
+				ukfs_extent_punch(m, b->ino[f], l, n, NULL), 0);
 			for (uint64_t k = 0; k < n; k++)
 				b->pblk[f][l + k] = 0;
 			break;
@@ -167,9 +170,8 @@ static void test_random_block_maps(void **state)
 			uint64_t size = l * 4096 + (rnd(2) ? rnd(4096) : 0);
 
 			assert_int_equal(ukfs_truncate(m, b->ino[f], size), 0);
-			assert_int_equal(ukfs_truncate(m, b->ino[f],
-						       NLBLK * 4096),
-					 0);
+			assert_int_equal(
+				ukfs_truncate(m, b->ino[f], NLBLK * 4096), 0);
 			for (uint64_t k = (size + 4095) / 4096; k < NLBLK; k++)
 				b->pblk[f][k] = 0;
 			break;
@@ -177,9 +179,8 @@ static void test_random_block_maps(void **state)
 		case 7: /* convert an unwritten block to written */
 			if (!b->pblk[f][l] || !b->unwritten[f][l])
 				break;
-			e = (struct ukfs_extent){ .lblk = l,
-						  .pblk = b->pblk[f][l],
-						  .len = 1 };
+			e = (struct ukfs_extent){
+				.lblk = l, .pblk = b->pblk[f][l], .len = 1};
 			assert_int_equal(ukfs_extent_insert(m, b->ino[f], &e),
 					 0);
 			b->unwritten[f][l] = 0;
@@ -226,7 +227,7 @@ static void test_random_block_maps(void **state)
 
 #define MAXI 128
 #define MAXE 256
-static const char *const names[] = { "a", "b", "c", "d", "e" };
+static const char *const names[] = {"a", "b", "c", "d", "e"};
 
 struct nent {
 	bool used;
@@ -333,7 +334,7 @@ static void nadd(struct nmodel *n, uint64_t dir, const char *nm, uint64_t ino)
 {
 	for (int k = 0; k < MAXE; k++)
 		if (!n->e[k].used) {
-			n->e[k] = (struct nent){ true, dir, ino, nm };
+			n->e[k] = (struct nent){true, dir, ino, nm};
 			return;
 		}
 	fail();
@@ -379,7 +380,7 @@ static void check_names(struct ukfs_meta *m, struct nmodel *n)
 		bool dir = k < 0 || n->i[k].dir;
 		struct ukfs_inode in;
 		int count = 0, want = 0;
-		void *a[3] = { n, &ino, &count };
+		void *a[3] = {n, &ino, &count};
 
 		if (k >= 0 && !n->i[k].live)
 			continue;
@@ -415,8 +416,8 @@ static void nreopened(struct ukfs_meta *m, struct nmodel *n)
 		}
 }
 
-static int expected_rename(struct nmodel *n, struct nent *src,
-			   struct nent *dst, unsigned int flags)
+static int expected_rename(struct nmodel *n, struct nent *src, struct nent *dst,
+			   unsigned int flags)
 {
 	struct ninode *s = nfind(n, src->ino), *d;
 
@@ -442,7 +443,8 @@ static void test_random_namespace(void **state)
 {
 	char *dir = ut_mkimage(T_SIZE, 100000);
 	struct ukfs_meta *m = ut_open(dir);
-	struct nmodel *n = calloc(1, sizeof(*n)), *saved = calloc(1, sizeof(*n));
+	struct nmodel *n = calloc(1, sizeof(*n)),
+		      *saved = calloc(1, sizeof(*n));
 	int renames = 0, errors = 0;
 
 	(void)state;
@@ -463,9 +465,9 @@ static void test_random_namespace(void **state)
 			ret = ukfs_create(m, d, nm, &a, NULL, &out);
 			assert_int_equal(ret, e ? -EEXIST : 0);
 			if (!ret) {
-				n->i[n->ni++] = (struct ninode){
-					.live = true, .dir = isdir,
-					.ino = out.ino };
+				n->i[n->ni++] = (struct ninode){.live = true,
+								.dir = isdir,
+								.ino = out.ino};
 				nadd(n, d, nm, out.ino);
 			}
 		} else if (op == 3) { /* link */
@@ -493,9 +495,9 @@ static void test_random_namespace(void **state)
 				nunlinked(m, n, ino);
 			}
 		} else if (op <= 8) { /* rename */
-			unsigned int flags = (unsigned int[]){
-				0, 0, RENAME_NOREPLACE,
-				RENAME_EXCHANGE }[rnd(4)];
+			unsigned int flags =
+				(unsigned int[]){0, 0, RENAME_NOREPLACE,
+						 RENAME_EXCHANGE}[rnd(4)];
 			struct nent s, t;
 
 			src = random_entry(n);

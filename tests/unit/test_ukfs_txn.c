@@ -58,7 +58,7 @@ static int mk(struct ukfs_meta *m, const char *name)
 static int snapshot_has(const char *dir, const char *name)
 {
 	char *snap = ut_tmpdir();
-	const char *files[] = { UKFS_META_FILE, UKFS_META_FILE "-wal" };
+	const char *files[] = {UKFS_META_FILE, UKFS_META_FILE "-wal"};
 	struct ukfs_meta *m;
 	char *src, *dst;
 	int ret;
@@ -129,8 +129,8 @@ static void test_crash_loses_only_uncommitted(void **state)
 
 		if (ukfs_meta_open(f->dir, 0, &m, err, sizeof(err)) ||
 		    mk(m, "committed") || ukfs_meta_commit(m) ||
-		    mk(m, "lost") || ukfs_lookup(m, UKFS_ROOT_INO, "lost",
-						  NULL, NULL))
+		    mk(m, "lost") ||
+		    ukfs_lookup(m, UKFS_ROOT_INO, "lost", NULL, NULL))
 			_exit(1);
 		_exit(0); /* no commit, no close: a crash */
 	}
@@ -140,9 +140,8 @@ static void test_crash_loses_only_uncommitted(void **state)
 	f->m = ut_open(f->dir);
 	assert_int_equal(ukfs_meta_info(f->m, &info), 0);
 	assert_false(info.was_clean);
-	assert_int_equal(ukfs_lookup(f->m, UKFS_ROOT_INO, "committed", NULL,
-				     NULL),
-			 0);
+	assert_int_equal(
+		ukfs_lookup(f->m, UKFS_ROOT_INO, "committed", NULL, NULL), 0);
 	assert_int_equal(ukfs_lookup(f->m, UKFS_ROOT_INO, "lost", NULL, NULL),
 			 -ENOENT);
 	/* close(!clean) drops the open transaction the same way. */
@@ -170,8 +169,7 @@ static void test_commit_by_age_and_size(void **state)
 	for (i = 0; i < 4; i++) {
 		snprintf(name, sizeof(name), "n%d", i);
 		assert_int_equal(mk(f->m, name), 0);
-		assert_int_equal(ukfs_meta_maybe_commit(f->m,
-							ukfs_meta_now()),
+		assert_int_equal(ukfs_meta_maybe_commit(f->m, ukfs_meta_now()),
 				 0);
 	}
 	assert_int_equal(mk(f->m, "n4"), 0);
@@ -206,7 +204,7 @@ static void test_pre_commit_hook_orders_and_fails_cleanly(void **state)
 {
 	struct fx *f = *state;
 	struct ukfs_meta_info info;
-	struct hook h = { 0 };
+	struct hook h = {0};
 	char v[4];
 
 	ukfs_meta_set_pre_commit(f->m, pre_commit, &h);
@@ -219,9 +217,8 @@ static void test_pre_commit_hook_orders_and_fails_cleanly(void **state)
 	/* The transaction stays open with everything in it. */
 	assert_int_equal(ukfs_meta_info(f->m, &info), 0);
 	assert_true(info.txn_open);
-	assert_int_equal(ukfs_lookup(f->m, UKFS_ROOT_INO, "fsynced", NULL,
-				     NULL),
-			 0);
+	assert_int_equal(
+		ukfs_lookup(f->m, UKFS_ROOT_INO, "fsynced", NULL, NULL), 0);
 	assert_false(snapshot_has(f->dir, "fsynced"));
 	assert_int_equal(ukfs_meta_maybe_commit(f->m, INT64_MAX / 2), -EIO);
 	h.fail = 0;
@@ -231,9 +228,9 @@ static void test_pre_commit_hook_orders_and_fails_cleanly(void **state)
 	ukfs_meta_set_pre_commit(f->m, NULL, NULL);
 	assert_int_equal(ukfs_meta_close(f->m, true), 0);
 	f->m = ut_open(f->dir);
-	assert_int_equal(ukfs_xattr_get(f->m, UKFS_ROOT_INO, "user.hook", v,
-					sizeof(v)),
-			 1);
+	assert_int_equal(
+		ukfs_xattr_get(f->m, UKFS_ROOT_INO, "user.hook", v, sizeof(v)),
+		1);
 }
 
 static void test_failed_call_leaves_nothing(void **state)
@@ -385,10 +382,9 @@ static void test_threads_share_one_meta(void **state)
 	ukfs_meta_set_commit_policy(f->m, 0, 50);
 	ukfs_meta_set_pre_commit(f->m, ordered_hook, &seen);
 	for (int i = 0; i < 3; i++) {
-		w[i] = (struct worker){ .m = f->m, .id = i };
-		assert_int_equal(pthread_create(&t[i], NULL, create_many,
-						&w[i]),
-				 0);
+		w[i] = (struct worker){.m = f->m, .id = i};
+		assert_int_equal(
+			pthread_create(&t[i], NULL, create_many, &w[i]), 0);
 	}
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(pthread_join(t[i], NULL), 0);
@@ -427,9 +423,8 @@ static void test_measure_create_lookup(void **state)
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t2);
 	for (i = 0; i < N; i++) {
 		snprintf(name, sizeof(name), "file-%06d", (i * 7919) % N);
-		assert_int_equal(ukfs_lookup(f->m, UKFS_ROOT_INO, name, &ino,
-					     NULL),
-				 0);
+		assert_int_equal(
+			ukfs_lookup(f->m, UKFS_ROOT_INO, name, &ino, NULL), 0);
 	}
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t3);
 	{
@@ -452,7 +447,8 @@ static void test_measure_create_lookup(void **state)
 		f->m = ut_open(f->dir);
 	}
 	/* CPU time: the shared machine's load does not skew it. */
-	print_message("ukfs-measure (CPU time): create %.0f ops/s; commit of %d creates "
+	print_message("ukfs-measure (CPU time): create %.0f ops/s; commit of "
+		      "%d creates "
 		      "%.1f ms; %d creates + commit %.0f ms; lookup %.0f "
 		      "ops/s\n",
 		      N / secs(&t0, &t1), N, secs(&t1, &t2) * 1e3, N,

@@ -113,13 +113,13 @@ void ut_assert_fsck_clean(const char *dir)
 
 struct ukfs_inode ut_attr(uint32_t mode)
 {
-	struct ukfs_inode a = { 0 };
+	struct ukfs_inode a = {0};
 
 	a.mode = mode;
 	a.uid = 1000;
 	a.gid = 100;
-	a.atime_ns = a.mtime_ns = a.ctime_ns = a.btime_ns = 1700000000ll *
-							   1000000000ll;
+	a.atime_ns = a.mtime_ns = a.ctime_ns = a.btime_ns =
+		1700000000ll * 1000000000ll;
 	return a;
 }
 
