@@ -516,10 +516,17 @@ int ukfs_create(struct ukfs_meta *m, uint64_t parent, const char *name,
 	ret = get_dir_locked(m, parent, &dir);
 	if (ret)
 		goto out;
-	ret = lookup_locked(m, parent, name, NULL, NULL);
-	if (ret != -ENOENT) {
-		ret = ret ? ret : -EEXIST;
-		goto out;
+	/*
+	 * An existing name is found by the entry's primary key when the
+	 * entry is inserted (-EEXIST, the call rolled back); look first only
+	 * when the inode limit would answer -ENOSPC before it.
+	 */
+	if (!m->c.free_inodes) {
+		ret = lookup_locked(m, parent, name, NULL, NULL);
+		if (ret != -ENOENT) {
+			ret = ret ? ret : -EEXIST;
+			goto out;
+		}
 	}
 	if (is_dir && dir.nlink >= UKFS_LINK_MAX) {
 		ret = -EMLINK;
