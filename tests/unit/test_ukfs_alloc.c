@@ -239,6 +239,22 @@ static void test_punch_and_truncate_free_blocks(void **state)
 	assert_int_equal(ukfs_truncate(f->m, 9999, 0), -ENOENT);
 	assert_int_equal(ukfs_extent_map(f->m, 9999, 0, 1, &e), -ENOENT);
 	assert_int_equal(ukfs_extent_map(f->m, ino, 0, 0, &e), -EINVAL);
+	assert_int_equal(ukfs_truncate(f->m, ino, 1ull << 60), -EFBIG);
+	{
+		int64_t r;
+
+		assert_int_equal(
+			ukfs_seek_data_hole(f->m, 9999, 0, SEEK_DATA, &r),
+			-ENOENT);
+	}
+	/* An allocation stops at the next mapped block. */
+	set_size(f->m, ino, 10 * 4096);
+	assert_int_equal(ukfs_alloc_extent(f->m, ino, 5, 1, 0, &e), 0);
+	assert_int_equal(ukfs_alloc_extent(f->m, ino, 2, 8, 0, &e), 0);
+	assert_int_equal(e.len, 3);
+	e.flags = 0x80;
+	assert_int_equal(ukfs_extent_insert(f->m, ino, &e), -EINVAL);
+	assert_int_equal(ukfs_alloc_extent(f->m, ino, 7, 1, 0x80, &e), -EINVAL);
 }
 
 static void test_seek_data_and_hole(void **state)

@@ -214,9 +214,8 @@ static void test_open_refuses_damaged_images(void **state)
 	{
 		struct ukfs_meta *m = NULL;
 
-		assert_int_equal(ukfs_meta_open(d, UKFS_META_NOCHECK, &m, NULL,
-						0),
-				 0);
+		assert_int_equal(
+			ukfs_meta_open(d, UKFS_META_NOCHECK, &m, NULL, 0), 0);
 		assert_int_equal(ukfs_meta_close(m, true), 0);
 	}
 	ut_rmimage(d);
@@ -305,6 +304,12 @@ static void test_inode_limit_enospc_then_reuse(void **state)
 	assert_int_equal(
 		ukfs_create(f->m, UKFS_ROOT_INO, "more", &a, NULL, NULL),
 		-ENOSPC);
+	{
+		uint64_t ino;
+
+		assert_int_equal(ukfs_inode_alloc(f->m, &a, NULL, &ino),
+				 -ENOSPC);
+	}
 	/* EEXIST wins over ENOSPC, as in Linux. */
 	assert_int_equal(ukfs_create(f->m, UKFS_ROOT_INO, "f0", &a, NULL, NULL),
 			 -EEXIST);
@@ -334,6 +339,7 @@ static void test_symlink_and_readlink(void **state)
 	assert_memory_equal(buf, "../target/file", 14);
 	assert_int_equal(ukfs_readlink(f->m, out.ino, buf, 3), 3);
 	assert_int_equal(ukfs_readlink(f->m, UKFS_ROOT_INO, buf, 64), -EINVAL);
+	assert_int_equal(ukfs_readlink(f->m, 4444, buf, 64), -ENOENT);
 	memset(longt, 'x', sizeof(longt) - 1);
 	longt[sizeof(longt) - 1] = '\0';
 	assert_int_equal(
@@ -693,6 +699,11 @@ static void test_xattrs(void **state)
 		-E2BIG);
 	assert_int_equal(ukfs_xattr_set(f->m, 9999, "user.a", "v", 1, 0),
 			 -ENOENT);
+	assert_int_equal(ukfs_xattr_get(f->m, 9999, "user.a", buf, 64),
+			 -ENOENT);
+	assert_int_equal(ukfs_xattr_remove(f->m, 9999, "user.a"), -ENOENT);
+	assert_int_equal(ukfs_xattr_set(f->m, ino, "user.a", "v", 1, 4),
+			 -EINVAL);
 	assert_int_equal(ukfs_xattr_remove(f->m, ino, "user.a"), 0);
 	assert_int_equal(ukfs_xattr_remove(f->m, ino, "user.a"), -ENODATA);
 	reopen(f);
@@ -745,6 +756,17 @@ static void test_orphans_reclaimed_at_open(void **state)
 	assert_int_equal(ukfs_orphan_remove(f->m, ino), 0);
 	assert_int_equal(ukfs_orphan_remove(f->m, ino), -ENOENT);
 	assert_int_equal(ukfs_orphan_add(f->m, 5555), -ENOENT);
+	{
+		uint64_t one;
+		uint64_t x = mk(f->m, UKFS_ROOT_INO, "z", S_IFREG | 0644);
+
+		assert_int_equal(ukfs_orphan_add(f->m, x), 0);
+		assert_int_equal(ukfs_orphan_add(f->m, ino), 0);
+		/* The total comes back even when max is smaller. */
+		assert_int_equal(ukfs_orphan_list(f->m, &one, 1), 2);
+		assert_int_equal(one, ino);
+		assert_int_equal(ukfs_orphan_remove(f->m, x), 0);
+	}
 	/* A linked inode left on the list is only taken off it at open. */
 	assert_int_equal(ukfs_orphan_add(f->m, ino), 0);
 	reopen(f);
