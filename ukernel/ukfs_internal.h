@@ -100,6 +100,7 @@ struct ukfs_meta {
 
 	bool in_txn;	   /* BEGIN done, COMMIT not yet */
 	bool in_commit;	   /* inside ukfs_meta_commit */
+	bool rdonly;	   /* UKFS_META_RDONLY: no change at all */
 	bool shut_down;	   /* a COMMIT failed and rolled back */
 	int op_depth;	   /* open SAVEPOINTs (0 or 1) */
 	int64_t txn_start; /* ukfs_meta_now() at BEGIN */

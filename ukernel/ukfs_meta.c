@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -353,6 +354,13 @@ static int take_lock(struct ukfs_meta *m, char *errbuf, size_t errlen)
 	if (!path)
 		return -ENOMEM;
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0 && m->rdonly && (errno == EROFS || errno == EACCES))
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && m->rdonly && errno == ENOENT) {
+		/* Read-only medium with no lock file: no writer can be. */
+		ret = 0;
+		goto out_free;
+	}
 	if (fd < 0) {
 		ret = -errno;
 		ukfs_errf(errbuf, errlen, "%s: %s", path, strerror(-ret));
@@ -375,7 +383,9 @@ static int take_lock(struct ukfs_meta *m, char *errbuf, size_t errlen)
 		goto out_free;
 	}
 	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
-	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
+	if (m->rdonly)
+		n = 0; /* a reader leaves the last writer's pid */
+	if (n && (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n)) {
 		ret = -errno;
 		close(fd);
 		ukfs_errf(errbuf, errlen, "%s: %s", path, strerror(-ret));
@@ -465,6 +475,27 @@ out_msg:
 	ukfs_errf(errbuf, errlen, "meta.db: cannot use WAL journaling: %s",
 		  sqlite3_errmsg(m->db));
 	return ret;
+}
+
+/*
+ * A read-only open cannot replay a WAL left by a crash (SQLite would have
+ * to write the recovered index), as ext4 will not replay its journal on a
+ * read-only device: -EROFS, and the message says to open it writable once.
+ */
+static int check_no_wal(const char *meta_path, char *errbuf, size_t errlen)
+{
+	char wal[PATH_MAX];
+	struct stat st;
+
+	snprintf(wal, sizeof(wal), "%s-wal", meta_path);
+	if (stat(wal, &st) == 0 && st.st_size > 0) {
+		ukfs_errf(errbuf, errlen,
+			  "%s: the image needs recovery (it was not closed "
+			  "cleanly); open it writable once",
+			  meta_path);
+		return -EROFS;
+	}
+	return 0;
 }
 
 static int quick_check(struct ukfs_meta *m, char *errbuf, size_t errlen)
@@ -714,31 +745,48 @@ int ukfs_open_image(const char *dir, unsigned int flags, bool for_fsck,
 		ret = -ENOMEM;
 		goto err_destroy;
 	}
+	m->rdonly = flags & UKFS_META_RDONLY;
 	ret = take_lock(m, errbuf, errlen);
 	if (ret)
 		goto err_destroy;
 	ret = check_db_header(meta_path, errbuf, errlen);
 	if (ret)
 		goto err_destroy;
+	if (m->rdonly) {
+		ret = check_no_wal(meta_path, errbuf, errlen);
+		if (ret)
+			goto err_destroy;
+	}
 
-	rc = sqlite3_open_v2(meta_path, &m->db,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_EXRESCODE,
-			     NULL);
+	rc = sqlite3_open_v2(
+		meta_path, &m->db,
+		(m->rdonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
+			SQLITE_OPEN_EXRESCODE,
+		NULL);
 	if (rc != SQLITE_OK) {
 		ukfs_errf(errbuf, errlen, "%s: %s", meta_path,
 			  sqlite3_errstr(rc));
 		ret = ukfs_sqlerr(rc);
 		goto err_destroy;
 	}
-	/* EXCLUSIVE before the first read: WAL then keeps its index in
-	 * heap memory and no other connection can open the database. */
+	/*
+	 * EXCLUSIVE before the first read: WAL then keeps its index in heap
+	 * memory and no other connection can open the database. SQLite
+	 * cannot read a WAL database read-only in that mode, so a read-only
+	 * open relies on the flock alone and lets SQLite make its (empty)
+	 * -wal and -shm side files.
+	 */
 	ret = exec_sql(m->db,
-		       "PRAGMA locking_mode = EXCLUSIVE;"
-		       "PRAGMA journal_mode = WAL;"
-		       "PRAGMA synchronous = FULL;"
-		       "PRAGMA foreign_keys = OFF;"
-		       "PRAGMA cache_size = -16384;"
-		       "PRAGMA temp_store = MEMORY;",
+		       m->rdonly ? "PRAGMA foreign_keys = OFF;"
+				   "PRAGMA cache_size = -16384;"
+				   "PRAGMA temp_store = MEMORY;"
+				   "SELECT count(*) FROM sqlite_master;"
+				 : "PRAGMA locking_mode = EXCLUSIVE;"
+				   "PRAGMA journal_mode = WAL;"
+				   "PRAGMA synchronous = FULL;"
+				   "PRAGMA foreign_keys = OFF;"
+				   "PRAGMA cache_size = -16384;"
+				   "PRAGMA temp_store = MEMORY;",
 		       errbuf, errlen);
 	if (ret) {
 		if (ret == -EINVAL)
@@ -807,6 +855,8 @@ int ukfs_meta_open(const char *dir, unsigned int flags, struct ukfs_meta **out,
 	ret = ukfs_open_image(dir, flags, false, &m, errbuf, errlen);
 	if (ret)
 		return ret;
+	if (m->rdonly)
+		goto out; /* orphans stay for the next writer */
 	/* Not clean from now on, durably, and orphans reclaimed: one
 	 * transaction, committed before anyone sees the image. */
 	ret = ukfs_op_begin(m);
@@ -824,6 +874,7 @@ int ukfs_meta_open(const char *dir, unsigned int flags, struct ukfs_meta **out,
 		goto err_destroy;
 	}
 	m->orphans_reclaimed = n;
+out:
 	*out = m;
 	return 0;
 
@@ -842,7 +893,7 @@ int ukfs_meta_close(struct ukfs_meta *m, bool clean)
 		return 0;
 	if (clean && m->shut_down)
 		ret = -EIO;
-	if (clean && !m->shut_down) {
+	if (clean && !m->shut_down && !m->rdonly) {
 		ret = ukfs_meta_commit(m);
 		if (!ret) {
 			pthread_mutex_lock(&m->lock);
@@ -887,8 +938,8 @@ int ukfs_op_begin(struct ukfs_meta *m)
 	int ret;
 
 	pthread_mutex_lock(&m->lock);
-	if (m->shut_down) {
-		ret = -EIO;
+	if (m->shut_down || m->rdonly) {
+		ret = m->rdonly ? -EROFS : -EIO;
 		goto err_unlock;
 	}
 	if (m->op_depth) {

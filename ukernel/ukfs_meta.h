@@ -59,6 +59,10 @@ int ukfs_mkfs(const char *dir, uint64_t size_bytes, uint64_t nr_inodes,
 	      char *errbuf, size_t errlen);
 
 #define UKFS_META_NOCHECK 0x1u /* skip quick_check and the extent scan */
+/* Read only (mount -o ro, a medium that cannot be written): nothing is
+ * written, not even the clean flag; orphans are left for the next writer;
+ * every change returns -EROFS. Still exclusive. */
+#define UKFS_META_RDONLY 0x2u
 
 /*
  * Opens the image in dir: takes the image's lock file (a second opener gets

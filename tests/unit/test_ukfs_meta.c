@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ukfs_test_util.h"
@@ -774,6 +775,109 @@ static void test_orphans_reclaimed_at_open(void **state)
 	assert_int_equal(ukfs_orphan_list(f->m, list, 4), 0);
 }
 
+static char *slurp(const char *dir, const char *name, size_t *len)
+{
+	char *p = ut_path(dir, name), *buf;
+	FILE *fp = fopen(p, "rb");
+	long n;
+
+	free(p);
+	if (!fp) {
+		*len = 0;
+		return NULL;
+	}
+	fseek(fp, 0, SEEK_END);
+	n = ftell(fp);
+	rewind(fp);
+	buf = malloc((size_t)n + 1);
+	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+	fclose(fp);
+	*len = (size_t)n;
+	return buf;
+}
+
+static void test_read_only_open_changes_nothing(void **state)
+{
+	struct fx *f = *state;
+	struct ukfs_meta *ro = NULL, *rw = NULL;
+	struct ukfs_inode v, a = ut_attr(S_IFREG | 0644);
+	char *db0, *wal0, *db1, *wal1, err[256];
+	size_t dl0, wl0, dl1, wl1;
+	uint64_t orphan, list[2], start;
+	int ret;
+	int status;
+	pid_t pid;
+
+	mk(f->m, UKFS_ROOT_INO, "a", S_IFREG | 0644);
+	orphan = mk(f->m, UKFS_ROOT_INO, "o", S_IFREG | 0644);
+	assert_int_equal(ukfs_unlink(f->m, UKFS_ROOT_INO, "o", &v), 0);
+	assert_int_equal(ukfs_meta_close(f->m, true), 0);
+	f->m = NULL;
+	/* A writer that crashes: a committed change and a lost one, with
+	 * the WAL left behind. */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		struct ukfs_meta *m;
+
+		if (ukfs_meta_open(f->dir, 0, &m, NULL, 0) ||
+		    mk(m, UKFS_ROOT_INO, "c", S_IFREG | 0644) == 0 ||
+		    ukfs_meta_commit(m) ||
+		    ukfs_create(m, UKFS_ROOT_INO, "d", &a, NULL, NULL))
+			_exit(1);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(WEXITSTATUS(status), 0);
+
+	/* A read-only open cannot replay the crashed writer's WAL. */
+	assert_int_equal(
+		ukfs_meta_open(f->dir, UKFS_META_RDONLY, &ro, err, sizeof(err)),
+		-EROFS);
+	assert_non_null(strstr(err, "needs recovery"));
+	/* Recovered by a writer (which reclaims the orphan: make another). */
+	f->m = ut_open(f->dir);
+	assert_int_equal(ukfs_inode_get(f->m, orphan, &v), -ENOENT);
+	orphan = mk(f->m, UKFS_ROOT_INO, "o2", S_IFREG | 0644);
+	assert_int_equal(ukfs_unlink(f->m, UKFS_ROOT_INO, "o2", &v), 0);
+	assert_int_equal(ukfs_meta_close(f->m, true), 0);
+	f->m = NULL;
+
+	db0 = slurp(f->dir, UKFS_META_FILE, &dl0);
+	wal0 = slurp(f->dir, UKFS_META_FILE "-wal", &wl0);
+	ret = ukfs_meta_open(f->dir, UKFS_META_RDONLY, &ro, err, sizeof(err));
+	if (ret)
+		print_error("read-only open: %s\n", err);
+	assert_int_equal(ret, 0);
+	assert_int_equal(ukfs_meta_open(f->dir, 0, &rw, err, sizeof(err)),
+			 -EBUSY);
+	assert_int_equal(ukfs_lookup(ro, UKFS_ROOT_INO, "a", NULL, NULL), 0);
+	assert_int_equal(ukfs_lookup(ro, UKFS_ROOT_INO, "c", NULL, NULL), 0);
+	assert_int_equal(ukfs_lookup(ro, UKFS_ROOT_INO, "d", NULL, NULL),
+			 -ENOENT);
+	assert_int_equal(ukfs_orphan_list(ro, list, 2), 1);
+	assert_int_equal(list[0], orphan);
+	assert_int_equal(ukfs_create(ro, UKFS_ROOT_INO, "e", &a, NULL, NULL),
+			 -EROFS);
+	assert_int_equal(ukfs_alloc_blocks(ro, 0, 1, &start), -EROFS);
+	assert_int_equal(ukfs_meta_commit(ro), 0);
+	assert_int_equal(ukfs_meta_close(ro, true), 0);
+	db1 = slurp(f->dir, UKFS_META_FILE, &dl1);
+	wal1 = slurp(f->dir, UKFS_META_FILE "-wal", &wl1);
+	assert_int_equal(dl0, dl1);
+	assert_int_equal(wl0, wl1);
+	assert_memory_equal(db0, db1, dl0);
+	if (wl0)
+		assert_memory_equal(wal0, wal1, wl0);
+	free(db0);
+	free(db1);
+	free(wal0);
+	free(wal1);
+	/* The next writer reclaims the orphan. */
+	f->m = ut_open(f->dir);
+	assert_int_equal(ukfs_inode_get(f->m, orphan, &v), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -802,6 +906,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_readdir_callback_cannot_change, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_xattrs, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_read_only_open_changes_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_orphans_reclaimed_at_open,
 						setup, teardown),
 	};
