@@ -45,7 +45,8 @@ static char *wbuf;  /* 1 MiB of data to write */
 static char *rbuf;  /* where preads land */
 static int nat_dfd; /* the native directory */
 
-/* ---- helpers -------------------------------------------------------------- */
+/* ---- helpers --------------------------------------------------------------
+ */
 
 static uint64_t now_ns(void)
 {
@@ -58,7 +59,7 @@ static uint64_t now_ns(void)
 static long uk(unsigned long nr, unsigned long a0, unsigned long a1,
 	       unsigned long a2, unsigned long a3)
 {
-	const unsigned long a[6] = { a0, a1, a2, a3, 0, 0 };
+	const unsigned long a[6] = {a0, a1, a2, a3, 0, 0};
 	return uk_dispatch(task, nr, a);
 }
 
@@ -157,8 +158,8 @@ static uint64_t native_create_write_unlink(unsigned long n)
 {
 	uint64_t t0 = now_ns();
 	for (unsigned long i = 0; i < n; i++) {
-		int fd = openat(nat_dfd, "a/b/new", O_CREAT | O_WRONLY | O_TRUNC,
-				0644);
+		int fd = openat(nat_dfd, "a/b/new",
+				O_CREAT | O_WRONLY | O_TRUNC, 0644);
 		NCHECK("native create", fd);
 		NCHECK("native write", write(fd, wbuf, 4096));
 		close(fd);
@@ -195,7 +196,8 @@ static uint64_t ours_seqwrite_1m(unsigned long n)
 	uint64_t t = 0;
 	for (unsigned long i = 0; i < n; i++) {
 		if (ours_wpos >= SEQ_FILE_MAX) { /* start over, untimed */
-			CHECK("ftruncate", uk(SYS_ftruncate, ours_wfd, 0, 0, 0));
+			CHECK("ftruncate",
+			      uk(SYS_ftruncate, ours_wfd, 0, 0, 0));
 			CHECK("lseek", uk(SYS_lseek, ours_wfd, 0, SEEK_SET, 0));
 			ours_wpos = 0;
 		}
@@ -228,7 +230,8 @@ static uint64_t native_seqwrite_1m(unsigned long n)
 	return t;
 }
 
-/* ---- set-up ---------------------------------------------------------------- */
+/* ---- set-up ----------------------------------------------------------------
+ */
 
 static char *nat_dir;
 
@@ -280,8 +283,9 @@ static void setup(void)
 		die("mkdtemp", -errno);
 	nat_dir = strdup(nat_dir);
 	if (!statfs(nat_dir, &sfs) && sfs.f_type != EXT4_SUPER_MAGIC)
-		fprintf(stderr, "bench-kernel: note: %s is not ext4 "
-				"(f_type %#lx)\n",
+		fprintf(stderr,
+			"bench-kernel: note: %s is not ext4 "
+			"(f_type %#lx)\n",
 			nat_dir, (unsigned long)sfs.f_type);
 	nat_dfd = open(nat_dir, O_RDONLY | O_DIRECTORY);
 	NCHECK("open native dir", nat_dfd);
@@ -290,8 +294,8 @@ static void setup(void)
 	nat_rfd = openat(nat_dfd, "a/b/c", O_CREAT | O_RDWR, 0644);
 	NCHECK("native create a/b/c", nat_rfd);
 	NCHECK("native write a/b/c", write(nat_rfd, wbuf, 65536));
-	nat_wfd = openat(nat_dfd, "a/b/seq", O_CREAT | O_WRONLY | O_TRUNC,
-			 0644);
+	nat_wfd =
+		openat(nat_dfd, "a/b/seq", O_CREAT | O_WRONLY | O_TRUNC, 0644);
 	NCHECK("native create a/b/seq", nat_wfd);
 }
 
@@ -311,7 +315,8 @@ static void teardown(void)
 	free(rbuf);
 }
 
-/* ---- main ------------------------------------------------------------------ */
+/* ---- main ------------------------------------------------------------------
+ */
 
 struct bench_op {
 	const char *name;
@@ -326,12 +331,12 @@ int main(int argc, char **argv)
 	const char *only = NULL;
 	bool ours_only = false;
 	struct bench_op ops[] = {
-		{ "stat", ours_stat, native_stat, 20000 },
-		{ "open_close", ours_open_close, native_open_close, 10000 },
-		{ "create_write_unlink", ours_create_write_unlink,
-		  native_create_write_unlink, 2000 },
-		{ "pread_4k", ours_pread_4k, native_pread_4k, 20000 },
-		{ "seqwrite_1m", ours_seqwrite_1m, native_seqwrite_1m, 32 },
+		{"stat", ours_stat, native_stat, 20000},
+		{"open_close", ours_open_close, native_open_close, 10000},
+		{"create_write_unlink", ours_create_write_unlink,
+		 native_create_write_unlink, 2000},
+		{"pread_4k", ours_pread_4k, native_pread_4k, 20000},
+		{"seqwrite_1m", ours_seqwrite_1m, native_seqwrite_1m, 32},
 	};
 	const size_t nops = sizeof(ops) / sizeof(ops[0]);
 
@@ -345,8 +350,9 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--ours-only"))
 			ours_only = true;
 		else {
-			fprintf(stderr, "usage: bench-kernel [--json] [--quick] "
-					"[--only OP] [--ours-only]\n");
+			fprintf(stderr,
+				"usage: bench-kernel [--json] [--quick] "
+				"[--only OP] [--ours-only]\n");
 			return 2;
 		}
 	}

@@ -388,3 +388,31 @@ SYSCALL_DEFINE1(umask, int, mask)
 	pthread_mutex_unlock(&fs->lock);
 	return old;
 }
+
+/*
+ * fchmodat2: fchmodat with flags. AT_SYMLINK_NOFOLLOW on a symlink is
+ * EOPNOTSUPP (a link's mode cannot change), as Linux 6.6.
+ */
+SYSCALL_DEFINE4(fchmodat2, int, dfd, uk_uptr, filename, unsigned int, mode,
+		unsigned int, flags)
+{
+	unsigned int lf = LOOKUP_FOLLOW;
+	struct vfs_path path;
+	long ret;
+
+	if (flags & ~(unsigned int)(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH))
+		return -EINVAL;
+	if (flags & AT_SYMLINK_NOFOLLOW)
+		lf &= ~LOOKUP_FOLLOW;
+	if (flags & AT_EMPTY_PATH)
+		lf |= LOOKUP_EMPTY;
+	ret = vfs_user_path_at(task, dfd, filename, lf, &path);
+	if (ret)
+		return ret;
+	if (S_ISLNK(path.dentry->d_inode->i_mode))
+		ret = -EOPNOTSUPP;
+	else
+		ret = chmod_common(task, &path, mode);
+	vfs_path_put(&path);
+	return ret;
+}

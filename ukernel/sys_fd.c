@@ -264,7 +264,8 @@ SYSCALL_DEFINE3(getdents64, unsigned int, fd, uk_uptr, dirent, unsigned int,
 	pthread_rwlock_unlock(&vfs->ns_lock);
 	pthread_mutex_unlock(&f->f_pos_lock);
 	if (!ret) {
-		vfs_touch_atime(&f->f_path);
+		if (!(atomic_load(&f->f_flags) & O_NOATIME))
+			vfs_touch_atime(&f->f_path);
 		if (g.any)
 			ret = (long)(count - g.left);
 		else
@@ -416,4 +417,102 @@ SYSCALL_DEFINE1(fchdir, unsigned int, fd)
 	vfs_path_get(&path);
 	vfs_fput(f);
 	return set_pwd(task, &path);
+}
+
+/* ---- advice and ranges -------------------------------------------------- */
+
+/*
+ * fadvise64: advice is only a hint here (everything is in memory), but the
+ * checks are Linux's: EBADF, ESPIPE on a FIFO, EINVAL for a negative length
+ * or unknown advice.
+ */
+SYSCALL_DEFINE4(fadvise64, int, fd, int64_t, offset, size_t, len, int,
+		advice)
+{
+	struct vfs_file *f = vfs_fget_io(task, (unsigned int)fd);
+	long ret = 0;
+
+	if (IS_ERR(f))
+		return PTR_ERR(f);
+	if (S_ISFIFO(f->f_inode->i_mode))
+		ret = -ESPIPE;
+	else if ((int64_t)len < 0 || advice < 0 || advice > 5)
+		ret = -EINVAL;
+	vfs_fput(f);
+	return ret;
+}
+
+/* readahead: EBADF unless open for reading, EINVAL unless a regular file. */
+SYSCALL_DEFINE3(readahead, int, fd, int64_t, offset, size_t, count)
+{
+	struct vfs_file *f = vfs_fget_io(task, (unsigned int)fd);
+	long ret = 0;
+
+	if (IS_ERR(f))
+		return PTR_ERR(f);
+	if (!(f->f_mode & FMODE_READ))
+		ret = -EBADF;
+	else if (!S_ISREG(f->f_inode->i_mode))
+		ret = -EINVAL;
+	vfs_fput(f);
+	return ret;
+}
+
+#define UK_SYNC_FILE_RANGE_VALID 7u /* WAIT_BEFORE | WRITE | WAIT_AFTER */
+
+/*
+ * sync_file_range: EINVAL for unknown flags, negative or wrapping ranges;
+ * ESPIPE for what is not a file, directory or symlink; a WRITE request
+ * becomes an fdatasync of the range through the file system.
+ */
+SYSCALL_DEFINE4(sync_file_range, int, fd, int64_t, offset, int64_t, nbytes,
+		unsigned int, flags)
+{
+	struct vfs_file *f;
+	mode_t m;
+	long ret = 0;
+
+	if (flags & ~UK_SYNC_FILE_RANGE_VALID)
+		return -EINVAL;
+	if (offset < 0 || nbytes < 0 || offset > INT64_MAX - nbytes)
+		return -EINVAL;
+	f = vfs_fget_io(task, (unsigned int)fd);
+	if (IS_ERR(f))
+		return PTR_ERR(f);
+	m = f->f_inode->i_mode;
+	if (!S_ISREG(m) && !S_ISDIR(m) && !S_ISLNK(m) && !S_ISBLK(m))
+		ret = -ESPIPE;
+	else if (flags & 2u)
+		ret = vfs_fsync_range(f, offset,
+				      nbytes ? offset + nbytes - 1 : INT64_MAX,
+				      true);
+	vfs_fput(f);
+	return ret;
+}
+
+/* ---- chroot ------------------------------------------------------------ */
+
+/* chroot: EPERM without CAP_SYS_CHROOT (euid 0), ENOTDIR, EACCES. */
+SYSCALL_DEFINE1(chroot, uk_uptr, filename)
+{
+	struct uk_fs_struct *fs = task->fs;
+	struct vfs_path path, old;
+	int ret = vfs_user_path_at(task, AT_FDCWD, filename,
+				   LOOKUP_FOLLOW | LOOKUP_DIRECTORY, &path);
+
+	if (ret)
+		return ret;
+	ret = vfs_permission(task, path.dentry->d_inode, MAY_EXEC);
+	if (!ret && task->cred.euid != 0)
+		ret = -EPERM;
+	if (ret) {
+		vfs_path_put(&path);
+		return ret;
+	}
+	pthread_mutex_lock(&fs->lock);
+	old = fs->root;
+	fs->root = path;
+	pthread_mutex_unlock(&fs->lock);
+	vfs_path_put(&old);
+	return 0;
 }

@@ -122,7 +122,12 @@ static int fcntl_getlk(struct uk_task *t, struct vfs_file *f, unsigned int cmd,
 	};
 	int ret;
 
-	if (l->l_type != F_RDLCK && l->l_type != F_WRLCK)
+	/*
+	 * Linux rejects F_UNLCK in F_GETLK but lets F_OFD_GETLK test it: an
+	 * F_UNLCK probe conflicts only with another owner's write lock.
+	 */
+	if (l->l_type != F_RDLCK && l->l_type != F_WRLCK &&
+	    !(cmd == F_OFD_GETLK && l->l_type == F_UNLCK))
 		return -EINVAL;
 	ret = flock_to_range(f, l, &req);
 	if (ret)

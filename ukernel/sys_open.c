@@ -183,8 +183,12 @@ static int open_create_locked(struct uk_task *t, struct vfs_nameidata *nd,
 						   ? d->d_inode->i_op->get_link(d)
 						   : NULL;
 
+			struct vfs_path link = { .mnt = nd->path.mnt,
+						 .dentry = d };
+
 			if (!body)
 				return -ELOOP;
+			vfs_touch_atime(&link);
 			ret = vfs_walk_continue(nd, body);
 			if (ret)
 				return ret;

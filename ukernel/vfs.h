@@ -126,6 +126,13 @@ struct vfs_super_ops {
 	void (*evict_inode)(struct vfs_inode *inode);
 	/* Writes the inode's attributes back (persistent fs); may be NULL. */
 	int (*write_inode)(struct vfs_inode *inode, bool sync);
+	/*
+	 * The VFS changed in-core attributes behind the file system's back
+	 * (atime, suid/sgid cleared by a write, the generic setattr): a
+	 * persistent fs marks the inode for write_inode. Called without
+	 * i_lock; may be NULL.
+	 */
+	void (*dirty_inode)(struct vfs_inode *inode);
 	/* Flushes the whole file system (sync, syncfs); may be NULL. */
 	int (*sync_fs)(struct vfs_super *sb, bool wait);
 	int (*statfs)(struct vfs_dentry *d, struct vfs_kstatfs *buf);
@@ -502,6 +509,12 @@ void vfs_fput(struct vfs_file *f);
 struct vfs_inode *vfs_new_inode(struct vfs_super *sb);
 void vfs_inode_init_owner(struct vfs_inode *inode, struct vfs_inode *dir,
 			  mode_t mode, uid_t uid, gid_t gid);
+/* Tells the file system an in-core inode changed (s_op->dirty_inode). */
+static inline void vfs_mark_inode_dirty(struct vfs_inode *inode)
+{
+	if (inode->i_sb->s_op->dirty_inode)
+		inode->i_sb->s_op->dirty_inode(inode);
+}
 /* Bumps i_version and ctime (caller holds i_lock). */
 void vfs_inode_touch_ctime(struct vfs_inode *inode);
 void vfs_inode_touch_mc(struct vfs_inode *inode);  /* mtime and ctime */
@@ -586,6 +599,7 @@ struct vfs_nameidata {
 	struct vfs_path path;   /* current position (borrowed under ns_lock) */
 	struct vfs_path root;   /* the walk's root (task root or dirfd): ref */
 	struct vfs_path start;  /* where a relative walk starts: ref */
+	bool start_is_root;     /* start shares root's references */
 	unsigned int flags;
 	int total_links;        /* symlinks followed (ELOOP over 40) */
 	const char *last;       /* the last component (LOOKUP_PARENT) */

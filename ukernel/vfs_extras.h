@@ -104,6 +104,11 @@ int vfs_flock_lock(struct vfs_lock_ctx *ctx, const struct vfs_lock_req *req);
 void vfs_locks_remove_owner(struct vfs_lock_ctx *ctx, const void *owner);
 /* Makes every lock request task sleeps in return -EINTR. */
 void vfs_locks_interrupt(const void *task);
+/*
+ * How many lock requests of task (NULL: of anyone) are asleep right now
+ * (for tests, and for a server deciding whether a client is stuck).
+ */
+unsigned int vfs_locks_nr_sleeping(const void *task);
 
 /* ---- glue (sys_locks.c) ----------------------------------------------- */
 

@@ -287,10 +287,14 @@ static struct vfs_file *pick_file(struct uk_files_struct *files,
 	return f;
 }
 
-/* What close(2) does to a picked file: the POSIX locks, then the ref. */
+/*
+ * What close(2) does to a picked file: the POSIX locks (not for O_PATH
+ * descriptors, which can hold no locks and release none, as Linux's
+ * filp_close), then the reference.
+ */
 static void filp_close(struct uk_task *t, struct vfs_file *f)
 {
-	if (atomic_load(&f->f_inode->i_flctx))
+	if (atomic_load(&f->f_inode->i_flctx) && !(f->f_mode & FMODE_PATH))
 		vfs_locks_remove_posix(t, f);
 	vfs_fput(f);
 }
@@ -444,7 +448,8 @@ void uk_files_exit(struct uk_task *task)
 	for (unsigned int fd = 0; fd < files->max_fds; fd++) {
 		struct vfs_file *f = files->fd[fd];
 
-		if (f && atomic_load(&f->f_inode->i_flctx)) {
+		if (f && atomic_load(&f->f_inode->i_flctx) &&
+		    !(f->f_mode & FMODE_PATH)) {
 			vfs_fget_file(f);
 			pthread_mutex_unlock(&files->lock);
 			vfs_locks_remove_posix(task, f);

@@ -208,9 +208,29 @@ int vfs_rw_verify_area(struct vfs_file *f, int64_t pos, size_t count)
 	return 0;
 }
 
+/* a > b for timestamps read without i_lock (a torn read only errs late). */
+static inline bool ts_after_racy(const struct timespec *a,
+				 const struct timespec *b)
+{
+	time_t as = __atomic_load_n(&a->tv_sec, __ATOMIC_RELAXED);
+	time_t bs = __atomic_load_n(&b->tv_sec, __ATOMIC_RELAXED);
+
+	if (as != bs)
+		return as > bs;
+	return __atomic_load_n(&a->tv_nsec, __ATOMIC_RELAXED) >
+	       __atomic_load_n(&b->tv_nsec, __ATOMIC_RELAXED);
+}
+
+static inline bool ts_after(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec != b->tv_sec ? a->tv_sec > b->tv_sec
+				      : a->tv_nsec > b->tv_nsec;
+}
+
 /*
- * relatime: atime moves on a read only if it is older than mtime or
- * ctime, or more than a day old. Cheap check first, i_lock only to write.
+ * relatime: atime moves on a read only if it is not after mtime or ctime,
+ * or is more than a day old. The common case (nothing to do) is decided
+ * without i_lock from relaxed loads; i_lock is taken only to write.
  */
 void vfs_touch_atime(const struct vfs_path *path)
 {
@@ -219,23 +239,22 @@ void vfs_touch_atime(const struct vfs_path *path)
 
 	if (path->mnt->mnt_flags & VFS_MNT_NOATIME)
 		return;
-	if (inode->i_atime.tv_sec > inode->i_mtime.tv_sec &&
-	    inode->i_atime.tv_sec > inode->i_ctime.tv_sec) {
+	if (ts_after_racy(&inode->i_atime, &inode->i_mtime) &&
+	    ts_after_racy(&inode->i_atime, &inode->i_ctime)) {
 		clock_gettime(CLOCK_REALTIME_COARSE, &now);
-		if (now.tv_sec - inode->i_atime.tv_sec < 24 * 3600)
+		if (now.tv_sec - __atomic_load_n(&inode->i_atime.tv_sec,
+						 __ATOMIC_RELAXED) <
+		    24 * 3600)
 			return;
 	}
 	pthread_mutex_lock(&inode->i_lock);
 	now = vfs_now();
-	if ((inode->i_atime.tv_sec < inode->i_mtime.tv_sec ||
-	     (inode->i_atime.tv_sec == inode->i_mtime.tv_sec &&
-	      inode->i_atime.tv_nsec <= inode->i_mtime.tv_nsec)) ||
-	    (inode->i_atime.tv_sec < inode->i_ctime.tv_sec ||
-	     (inode->i_atime.tv_sec == inode->i_ctime.tv_sec &&
-	      inode->i_atime.tv_nsec <= inode->i_ctime.tv_nsec)) ||
+	if (!ts_after(&inode->i_atime, &inode->i_mtime) ||
+	    !ts_after(&inode->i_atime, &inode->i_ctime) ||
 	    now.tv_sec - inode->i_atime.tv_sec >= 24 * 3600)
 		inode->i_atime = now;
 	pthread_mutex_unlock(&inode->i_lock);
+	vfs_mark_inode_dirty(inode);
 }
 
 /*
@@ -264,7 +283,10 @@ long vfs_read(struct vfs_file *f, struct vfs_iter *to, int64_t *pos)
 	pthread_rwlock_rdlock(&inode->i_rwsem);
 	ret = f->f_op->read_iter(f, to, pos);
 	pthread_rwlock_unlock(&inode->i_rwsem);
-	if (ret > 0)
+	/* Even a read at EOF is an access (filemap_read's file_accessed). */
+	if (ret >= 0 && !(atomic_load_explicit(&f->f_flags,
+					       memory_order_relaxed) &
+			  O_NOATIME))
 		vfs_touch_atime(&f->f_path);
 	return ret;
 }
@@ -289,6 +311,7 @@ void vfs_file_remove_privs(struct uk_task *t, struct vfs_file *f)
 		inode->i_mode &= ~S_ISGID;
 	vfs_inode_touch_ctime(inode);
 	pthread_mutex_unlock(&inode->i_lock);
+	vfs_mark_inode_dirty(inode);
 }
 
 /*

@@ -191,5 +191,6 @@ int vfs_notify_change(struct vfs_dentry *d, struct vfs_iattr *attr)
 	pthread_mutex_lock(&inode->i_lock);
 	vfs_setattr_copy(inode, attr);
 	pthread_mutex_unlock(&inode->i_lock);
+	vfs_mark_inode_dirty(inode);
 	return 0;
 }

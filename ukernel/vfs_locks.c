@@ -182,6 +182,19 @@ void vfs_locks_interrupt(const void *task)
 	pthread_mutex_unlock(&vfs_blocked_lock);
 }
 
+unsigned int vfs_locks_nr_sleeping(const void *task)
+{
+	struct vfs_lock_waiter *w;
+	unsigned int n = 0;
+
+	pthread_mutex_lock(&vfs_blocked_lock);
+	for (w = vfs_blocked_list; w; w = w->next)
+		if (!task || w->task == task)
+			n++;
+	pthread_mutex_unlock(&vfs_blocked_lock);
+	return n;
+}
+
 #define VFS_MAX_DEADLK_ITERATIONS 10
 
 /* The owner a POSIX owner is asleep on, or NULL; vfs_blocked_lock held. */

@@ -253,8 +253,7 @@ int vfs_umount(struct uk_task *task, const char *path)
 
 	if (task->cred.euid != 0)
 		return -EPERM;
-	ret = vfs_nd_init(&nd, task, AT_FDCWD, path,
-			  LOOKUP_FOLLOW | LOOKUP_DIRECTORY);
+	ret = vfs_nd_init(&nd, task, AT_FDCWD, path, LOOKUP_FOLLOW);
 	if (ret)
 		return ret;
 	pthread_rwlock_wrlock(&vfs->ns_lock);
@@ -273,9 +272,12 @@ int vfs_umount(struct uk_task *task, const char *path)
 			goto out_unlock;
 		}
 	}
-	/* The table's reference, plus the walk's start if it is inside. */
-	if (atomic_load(&m->mnt_count) >
-	    1 + (nd.root.mnt == m) + (nd.path.mnt == m && 0)) {
+	/*
+	 * Busy if anything but the table holds it (files, working
+	 * directories); the walk's own references on its root and start
+	 * count too, and mean the caller's cwd or root is inside.
+	 */
+	if (atomic_load(&m->mnt_count) > 1) {
 		ret = -EBUSY;
 		goto out_unlock;
 	}

@@ -42,13 +42,15 @@ int vfs_nd_init(struct vfs_nameidata *nd, struct uk_task *task, int dfd,
 	nd->trailing_slash = false;
 	nd->linkbuf = NULL;
 
+	nd->start_is_root = false;
 	if (name[0] == '/' && !scoped) {
+		/* An absolute walk starts at the root: one set of references. */
 		pthread_mutex_lock(&fs->lock);
 		nd->root = fs->root;
 		vfs_path_get(&nd->root);
 		pthread_mutex_unlock(&fs->lock);
 		nd->start = nd->root;
-		vfs_path_get(&nd->start);
+		nd->start_is_root = true;
 		nd->path = nd->start;
 		return 0;
 	}
@@ -90,7 +92,8 @@ int vfs_nd_init(struct vfs_nameidata *nd, struct uk_task *task, int dfd,
 
 void vfs_nd_done(struct vfs_nameidata *nd)
 {
-	vfs_path_put(&nd->start);
+	if (!nd->start_is_root)
+		vfs_path_put(&nd->start);
 	vfs_path_put(&nd->root);
 	free(nd->linkbuf);
 	nd->linkbuf = NULL;
@@ -168,6 +171,9 @@ static int follow_link(struct vfs_nameidata *nd, struct vfs_dentry *d,
 		return -ELOOP;
 	if (++nd->total_links > UK_MAXSYMLINKS)
 		return -ELOOP;
+	/* Following a link reads it: relatime applies (pick_link). */
+	struct vfs_path link = { .mnt = nd->path.mnt, .dentry = d };
+	vfs_touch_atime(&link);
 	if (inode->i_op->get_link) {
 		body = inode->i_op->get_link(d);
 	} else if (inode->i_op->readlink) {

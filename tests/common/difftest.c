@@ -30,7 +30,7 @@
 
 #include "difftest.h"
 
-/* ---- log ---------------------------------------------------------------- */
+/* ---- log ----------------------------------------------------------------- */
 
 void dt_log_init(struct dt_log *log)
 {
@@ -87,7 +87,7 @@ void dt_log_printf(struct dt_log *log, const char *fmt, ...)
 	dt_log_append(log, line, n);
 }
 
-/* ---- random numbers and names ------------------------------------------- */
+/* ---- random numbers and names -------------------------------------------- */
 
 struct dt_rng {
 	uint64_t s;
@@ -115,7 +115,7 @@ static bool chance(struct dt_rng *r, unsigned int pct)
 }
 
 /* Few names, so that operations collide: EEXIST, ENOTEMPTY, ENOTDIR... */
-static const char *const dt_names[] = { "a", "b", "c", "d", "e", "f", "g" };
+static const char *const dt_names[] = {"a", "b", "c", "d", "e", "f", "g"};
 #define UK_DT_NNAMES (sizeof(dt_names) / sizeof(dt_names[0]))
 
 /*
@@ -128,8 +128,9 @@ static void gen_path(struct dt_rng *r, char *buf, size_t size)
 	unsigned int k = below(r, 100);
 
 	if (k < 2) {
-		snprintf(buf, size, "%s", (const char *[]){ "", ".", "..", "/",
-			 DT_WORKDIR, "a/..", "/.." }[below(r, 7)]);
+		snprintf(buf, size, "%s",
+			 (const char *[]){"", ".", "..", "/", DT_WORKDIR,
+					  "a/..", "/.."}[below(r, 7)]);
 		return;
 	}
 	unsigned int depth = k < 60 ? 1 : k < 92 ? 2 : 3;
@@ -203,13 +204,13 @@ static long gen_off(struct dt_rng *r)
 	return below(r, 200000);
 }
 
-/* ---- target calls --------------------------------------------------------- */
+/* ---- target calls -------------------------------------------------------- */
 
 static long sc(struct dt_target *t, long nr, unsigned long a0, unsigned long a1,
 	       unsigned long a2, unsigned long a3, unsigned long a4,
 	       unsigned long a5)
 {
-	const unsigned long a[6] = { a0, a1, a2, a3, a4, a5 };
+	const unsigned long a[6] = {a0, a1, a2, a3, a4, a5};
 	return t->syscall(t, nr, a);
 }
 
@@ -224,7 +225,7 @@ static long sc(struct dt_target *t, long nr, unsigned long a0, unsigned long a1,
 /* AT_FDCWD as the 64-bit argument word a process passes. */
 #define DT_FDCWD ((unsigned long)(long)AT_FDCWD)
 
-/* ---- result formats -------------------------------------------------------- */
+/* ---- result formats ------------------------------------------------------ */
 
 /* The errno's name, or its number when the C library has no name. */
 static const char *ename(long err)
@@ -264,12 +265,13 @@ static void fmt_stat(char *buf, size_t size, const struct stat *st)
 			 st->st_mode, (unsigned long)st->st_nlink, st->st_uid,
 			 st->st_gid);
 	else
-		snprintf(buf, size, "mode=%06o nlink=%lu uid=%u gid=%u size=%lld",
+		snprintf(buf, size,
+			 "mode=%06o nlink=%lu uid=%u gid=%u size=%lld",
 			 st->st_mode, (unsigned long)st->st_nlink, st->st_uid,
 			 st->st_gid, (long long)st->st_size);
 }
 
-/* ---- the run's state --------------------------------------------------------- */
+/* ---- the run's state ----------------------------------------------------- */
 
 #define DT_SLOTS 8
 #define DT_BUFSZ (64 * 1024)
@@ -280,7 +282,7 @@ struct dt_run {
 	struct dt_log *log;
 	struct dt_times *times;
 	unsigned long index;
-	int fd[DT_SLOTS];         /* this side's descriptor for each slot */
+	int fd[DT_SLOTS]; /* this side's descriptor for each slot */
 	/*
 	 * Inodes with preallocated ranges: ext4 reports unwritten extents
 	 * to SEEK_DATA/SEEK_HOLE as holes, tmpfs as data; both are Linux.
@@ -290,7 +292,7 @@ struct dt_run {
 	unsigned char *wbuf, *rbuf;
 };
 
-/* ---- times bookkeeping --------------------------------------------------------- */
+/* ---- times bookkeeping --------------------------------------------------- */
 
 static bool prealloc_has(struct dt_run *r, uint64_t ino)
 {
@@ -370,7 +372,7 @@ static bool times_known(const struct dt_times *tm, uint64_t ino)
 	return false;
 }
 
-/* ---- the operations -------------------------------------------------------------- */
+/* ---- the operations ------------------------------------------------------ */
 
 /*
  * Each operation draws its arguments from the run's generator, describes
@@ -428,14 +430,14 @@ static const struct {
 	int flag;
 	const char *name;
 } dt_oflags[] = {
-	{ O_CREAT, "CREAT" },	  { O_EXCL, "EXCL" },
-	{ O_TRUNC, "TRUNC" },	  { O_APPEND, "APPEND" },
-	{ O_DIRECTORY, "DIRECTORY" }, { O_NOFOLLOW, "NOFOLLOW" },
-	{ O_CLOEXEC, "CLOEXEC" }, { O_NONBLOCK, "NONBLOCK" },
+	{O_CREAT, "CREAT"},	    {O_EXCL, "EXCL"},
+	{O_TRUNC, "TRUNC"},	    {O_APPEND, "APPEND"},
+	{O_DIRECTORY, "DIRECTORY"}, {O_NOFOLLOW, "NOFOLLOW"},
+	{O_CLOEXEC, "CLOEXEC"},	    {O_NONBLOCK, "NONBLOCK"},
 };
 
-static const unsigned int dt_modes[] = { 0644, 0600, 0444, 0755, 0, 0777,
-					 0640, 0111, 04755, 01777, 0222 };
+static const unsigned int dt_modes[] = {0644, 0600, 0444,  0755,  0,   0777,
+					0640, 0111, 04755, 01777, 0222};
 
 static unsigned int gen_mode(struct dt_rng *r)
 {
@@ -466,12 +468,15 @@ static void op_open(struct dt_run *r, char *op, char *res)
 	unsigned long dirfd;
 	size_t n;
 
-	flags = acc < 5 ? O_RDWR : acc < 8 ? O_RDONLY : acc < 9 ? O_WRONLY
-								 : O_PATH;
+	flags = acc < 5	  ? O_RDWR
+		: acc < 8 ? O_RDONLY
+		: acc < 9 ? O_WRONLY
+			  : O_PATH;
 	n = snprintf(fl, sizeof(fl), "%s",
-		     flags == O_RDWR ? "RDWR" : flags == O_RDONLY ? "RDONLY"
-					       : flags == O_WRONLY ? "WRONLY"
-								   : "PATH");
+		     flags == O_RDWR	 ? "RDWR"
+		     : flags == O_RDONLY ? "RDONLY"
+		     : flags == O_WRONLY ? "WRONLY"
+					 : "PATH");
 	for (size_t i = 0; i < sizeof(dt_oflags) / sizeof(dt_oflags[0]); i++)
 		if (chance(&r->rng, dt_oflags[i].flag == O_CREAT ? 60 : 10)) {
 			flags |= dt_oflags[i].flag;
@@ -597,10 +602,10 @@ static void op_read(struct dt_run *r, char *op, char *res)
 static void op_lseek(struct dt_run *r, char *op, char *res)
 {
 	struct dt_target *t = r->t;
-	static const char *const wn[] = { "SET", "CUR", "END", "DATA", "HOLE" };
+	static const char *const wn[] = {"SET", "CUR", "END", "DATA", "HOLE"};
 	unsigned int s = pick_slot(r);
 	unsigned int whence = below(&r->rng, 100) < 85 ? below(&r->rng, 3)
-							: 3 + below(&r->rng, 2);
+						       : 3 + below(&r->rng, 2);
 	long off = gen_off(&r->rng);
 
 	struct stat st;
@@ -649,9 +654,10 @@ static void op_rename(struct dt_run *r, char *op, char *res)
 	struct dt_target *t = r->t;
 	char a[PATHSZ], b[PATHSZ], da[16], db[16];
 	unsigned int k = below(&r->rng, 100);
-	unsigned int flags = k < 60 ? 0 : k < 78 ? RENAME_NOREPLACE
-				 : k < 97 ? RENAME_EXCHANGE
-					  : RENAME_NOREPLACE | RENAME_EXCHANGE;
+	unsigned int flags = k < 60   ? 0
+			     : k < 78 ? RENAME_NOREPLACE
+			     : k < 97 ? RENAME_EXCHANGE
+				      : RENAME_NOREPLACE | RENAME_EXCHANGE;
 	unsigned long fa = pick_dirfd(r, da, sizeof(da));
 	unsigned long fb = pick_dirfd(r, db, sizeof(db));
 	long ret;
@@ -664,9 +670,10 @@ static void op_rename(struct dt_run *r, char *op, char *res)
 	} else {
 		snprintf(op, OPSZ, "renameat2(%s, \"%s\", %s, \"%s\", %s)", da,
 			 a, db, b,
-			 flags == 0 ? "0" : flags == RENAME_NOREPLACE ? "NOREPLACE"
-					: flags == RENAME_EXCHANGE ? "EXCHANGE"
-								   : "NOREPLACE|EXCHANGE");
+			 flags == 0		     ? "0"
+			 : flags == RENAME_NOREPLACE ? "NOREPLACE"
+			 : flags == RENAME_EXCHANGE  ? "EXCHANGE"
+						     : "NOREPLACE|EXCHANGE");
 		ret = sc(t, SYS_renameat2, fa, U(a), fb, U(b), flags, 0);
 	}
 	if (ret == 0)
@@ -832,7 +839,7 @@ static void op_chmod(struct dt_run *r, char *op, char *res)
 static void op_chown(struct dt_run *r, char *op, char *res)
 {
 	struct dt_target *t = r->t;
-	static const unsigned int ids[] = { 0, 65534, 1000, (unsigned int)-1 };
+	static const unsigned int ids[] = {0, 65534, 1000, (unsigned int)-1};
 	char path[PATHSZ];
 	unsigned int uid = ids[below(&r->rng, 4)], gid = ids[below(&r->rng, 4)];
 	bool nofollow = chance(&r->rng, 30);
@@ -896,8 +903,7 @@ static void op_utimensat(struct dt_run *r, char *op, char *res)
 	size_t n = snprintf(res, RESSZ, "0");
 	if (ts[0].tv_nsec != UTIME_OMIT && ts[0].tv_nsec != UTIME_NOW)
 		n += snprintf(res + n, RESSZ - n, " atime=%lld.%09ld",
-			      (long long)st.st_atim.tv_sec,
-			      st.st_atim.tv_nsec);
+			      (long long)st.st_atim.tv_sec, st.st_atim.tv_nsec);
 	if (ts[1].tv_nsec != UTIME_OMIT && ts[1].tv_nsec != UTIME_NOW)
 		snprintf(res + n, RESSZ - n, " mtime=%lld.%09ld",
 			 (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
@@ -922,8 +928,8 @@ static void op_fsync(struct dt_run *r, char *op, char *res)
 static void op_lock(struct dt_run *r, char *op, char *res)
 {
 	struct dt_target *t = r->t;
-	static const char *const tn[] = { "RDLCK", "WRLCK", "UNLCK" };
-	static const short types[] = { F_RDLCK, F_WRLCK, F_UNLCK };
+	static const char *const tn[] = {"RDLCK", "WRLCK", "UNLCK"};
+	static const short types[] = {F_RDLCK, F_WRLCK, F_UNLCK};
 	unsigned int s = pick_slot(r);
 	unsigned int k = below(&r->rng, 100);
 	struct flock fl;
@@ -933,8 +939,8 @@ static void op_lock(struct dt_run *r, char *op, char *res)
 	int cmd;
 
 	if (k < 20) {
-		static const int ops[] = { LOCK_SH, LOCK_EX, LOCK_UN };
-		static const char *const on[] = { "SH", "EX", "UN" };
+		static const int ops[] = {LOCK_SH, LOCK_EX, LOCK_UN};
+		static const char *const on[] = {"SH", "EX", "UN"};
 		unsigned int o = below(&r->rng, 3);
 		snprintf(op, OPSZ, "flock(slot%u, LOCK_%s|LOCK_NB)", s, on[o]);
 		fmt_ret(res, RESSZ,
@@ -945,8 +951,9 @@ static void op_lock(struct dt_run *r, char *op, char *res)
 	fl.l_type = types[ti];
 	fl.l_whence = below(&r->rng, 10) < 8 ? SEEK_SET : SEEK_CUR;
 	fl.l_start = below(&r->rng, 300);
-	fl.l_len = chance(&r->rng, 20) ? 0 : (long)below(&r->rng, 200) -
-						  (chance(&r->rng, 5) ? 250 : 0);
+	fl.l_len = chance(&r->rng, 20) ? 0
+				       : (long)below(&r->rng, 200) -
+						 (chance(&r->rng, 5) ? 250 : 0);
 	if (ofd)
 		cmd = get ? F_OFD_GETLK : F_OFD_SETLK;
 	else
@@ -1011,8 +1018,8 @@ static void op_fcntl(struct dt_run *r, char *op, char *res)
 			break;
 		}
 		slot_close(r, d);
-		snprintf(op, OPSZ, "fcntl(slot%u, F_DUPFD_CLOEXEC, 10) -> slot%u",
-			 s, d);
+		snprintf(op, OPSZ,
+			 "fcntl(slot%u, F_DUPFD_CLOEXEC, 10) -> slot%u", s, d);
 		ret = SC3(SYS_fcntl, slot_fd(r, s), F_DUPFD_CLOEXEC, 10);
 		if (ret >= 0) {
 			r->fd[d] = (int)ret;
@@ -1047,8 +1054,8 @@ static void op_stat(struct dt_run *r, char *op, char *res)
 		} else {
 			bool nf = chance(&r->rng, 50);
 			unsigned long dirfd = pick_dirfd(r, d, sizeof(d));
-			snprintf(op, OPSZ, "newfstatat(%s, \"%s\", %s)", d, path,
-				 nf ? "SYMLINK_NOFOLLOW" : "0");
+			snprintf(op, OPSZ, "newfstatat(%s, \"%s\", %s)", d,
+				 path, nf ? "SYMLINK_NOFOLLOW" : "0");
 			ret = SC4(SYS_newfstatat, dirfd, U(path), U(&st),
 				  nf ? AT_SYMLINK_NOFOLLOW : 0);
 		}
@@ -1132,7 +1139,8 @@ static void op_getdents(struct dt_run *r, char *op, char *res)
 		unsigned int s = pick_slot(r);
 		times_forget_fd(r, s);
 		snprintf(op, OPSZ, "getdents64(slot%u) from 0", s);
-		/* From the start: entries added after the end are unspecified. */
+		/* From the start: entries added after the end are unspecified.
+		 */
 		SC3(SYS_lseek, slot_fd(r, s), 0, SEEK_SET);
 		long ret = list_dir(t, slot_fd(r, s), list, sizeof(list));
 		/* And back: the end's offset is a cookie of the file system. */
@@ -1158,21 +1166,22 @@ static void op_getdents(struct dt_run *r, char *op, char *res)
 }
 
 static const struct dt_op dt_ops[] = {
-	{ "open", 20, op_open },	 { "creat", 2, op_creat },
-	{ "close", 4, op_close },	 { "write", 14, op_write },
-	{ "read", 10, op_read },	 { "lseek", 4, op_lseek },
-	{ "truncate", 5, op_truncate }, { "rename", 8, op_rename },
-	{ "link", 4, op_link },		 { "unlink", 8, op_unlink },
-	{ "mkdir", 7, op_mkdir },	 { "mknod", 1, op_mknod },
-	{ "symlink", 4, op_symlink },	 { "readlink", 3, op_readlink },
-	{ "chmod", 4, op_chmod },	 { "chown", 2, op_chown },
-	{ "utimensat", 4, op_utimensat }, { "fsync", 2, op_fsync },
-	{ "lock", 6, op_lock },		 { "fcntl", 4, op_fcntl },
-	{ "stat", 10, op_stat },	 { "access", 3, op_access },
-	{ "getdents", 4, op_getdents },
+	{"open", 20, op_open},		{"creat", 2, op_creat},
+	{"close", 4, op_close},		{"write", 14, op_write},
+	{"read", 10, op_read},		{"lseek", 4, op_lseek},
+	{"truncate", 5, op_truncate},	{"rename", 8, op_rename},
+	{"link", 4, op_link},		{"unlink", 8, op_unlink},
+	{"mkdir", 7, op_mkdir},		{"mknod", 1, op_mknod},
+	{"symlink", 4, op_symlink},	{"readlink", 3, op_readlink},
+	{"chmod", 4, op_chmod},		{"chown", 2, op_chown},
+	{"utimensat", 4, op_utimensat}, {"fsync", 2, op_fsync},
+	{"lock", 6, op_lock},		{"fcntl", 4, op_fcntl},
+	{"stat", 10, op_stat},		{"access", 3, op_access},
+	{"getdents", 4, op_getdents},
 };
 
-/* ---- the extra operations (cfg->extras) ----------------------------------------- */
+/* ---- the extra operations (cfg->extras)
+ * ----------------------------------------- */
 
 static void op_fallocate(struct dt_run *r, char *op, char *res)
 {
@@ -1181,11 +1190,11 @@ static void op_fallocate(struct dt_run *r, char *op, char *res)
 		int mode;
 		const char *name;
 	} modes[] = {
-		{ 0, "0" },
-		{ FALLOC_FL_KEEP_SIZE, "KEEP_SIZE" },
-		{ FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-		  "PUNCH_HOLE|KEEP_SIZE" },
-		{ FALLOC_FL_PUNCH_HOLE, "PUNCH_HOLE" },
+		{0, "0"},
+		{FALLOC_FL_KEEP_SIZE, "KEEP_SIZE"},
+		{FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		 "PUNCH_HOLE|KEEP_SIZE"},
+		{FALLOC_FL_PUNCH_HOLE, "PUNCH_HOLE"},
 	};
 	unsigned int s = pick_slot(r);
 	unsigned int m = below(&r->rng, 100) < 30 ? 0 : 1 + below(&r->rng, 3);
@@ -1215,12 +1224,13 @@ static void op_copy_file_range(struct dt_run *r, char *op, char *res)
 
 	times_forget_fd(r, in);
 	times_forget_fd(r, out);
-	snprintf(op, OPSZ, "copy_file_range(slot%u, %s%lld, slot%u, %s%lld, %zu)",
-		 in, pin ? "&" : "NULL/", (long long)offin, out,
+	snprintf(op, OPSZ,
+		 "copy_file_range(slot%u, %s%lld, slot%u, %s%lld, %zu)", in,
+		 pin ? "&" : "NULL/", (long long)offin, out,
 		 pout ? "&" : "NULL/", (long long)offout, len);
-	long ret = sc(t, SYS_copy_file_range, slot_fd(r, in),
-		      pin ? U(&offin) : 0, slot_fd(r, out),
-		      pout ? U(&offout) : 0, len, 0);
+	long ret =
+		sc(t, SYS_copy_file_range, slot_fd(r, in), pin ? U(&offin) : 0,
+		   slot_fd(r, out), pout ? U(&offout) : 0, len, 0);
 	snprintf(res, RESSZ, "%s offs=%lld,%lld", fmt_ret(b, sizeof(b), ret),
 		 (long long)offin, (long long)offout);
 }
@@ -1229,7 +1239,7 @@ static void op_copy_file_range(struct dt_run *r, char *op, char *res)
 static const char *gen_xname(struct dt_rng *r)
 {
 	static const char *const names[] = {
-		"user.a", "user.b", "user.c", "user.long_attribute_name",
+		"user.a",    "user.b",	"user.c", "user.long_attribute_name",
 		"trusted.t", "bogus.x", "user.",
 	};
 	unsigned int k = below(r, 100);
@@ -1255,7 +1265,7 @@ static void fmt_xlist(char *out, size_t size, const char *list, long n)
 static void op_xattr(struct dt_run *r, char *op, char *res)
 {
 	struct dt_target *t = r->t;
-	static const char *const flagn[] = { "0", "CREATE", "REPLACE" };
+	static const char *const flagn[] = {"0", "CREATE", "REPLACE"};
 	char path[PATHSZ], val[128], buf[256], list[256];
 	unsigned int k = below(&r->rng, 100);
 	unsigned int how = below(&r->rng, 3); /* path, lpath, slot */
@@ -1273,20 +1283,23 @@ static void op_xattr(struct dt_run *r, char *op, char *res)
 	unsigned long a0 = how == 2 ? slot_fd(r, s) : U(path);
 
 	if (k < 35) {
-		unsigned int f = below(&r->rng, 10) < 6 ? 0 : 1 + below(&r->rng, 2);
+		unsigned int f =
+			below(&r->rng, 10) < 6 ? 0 : 1 + below(&r->rng, 2);
 		size_t len = below(&r->rng, sizeof(val));
 		gen_data(&r->rng, (unsigned char *)val, len);
-		nr = how == 0 ? SYS_setxattr : how == 1 ? SYS_lsetxattr
-							: SYS_fsetxattr;
+		nr = how == 0	? SYS_setxattr
+		     : how == 1 ? SYS_lsetxattr
+				: SYS_fsetxattr;
 		snprintf(op, OPSZ, "%ssetxattr(%s, %s, %zu bytes, %s)", pfx,
 			 where, name, len, flagn[f]);
 		ret = SC5(nr, a0, U(name), U(val), len, f);
 		fmt_ret(res, RESSZ, ret);
 	} else if (k < 65) {
-		size_t size = chance(&r->rng, 80) ? sizeof(buf)
-						  : below(&r->rng, 8);
-		nr = how == 0 ? SYS_getxattr : how == 1 ? SYS_lgetxattr
-							: SYS_fgetxattr;
+		size_t size =
+			chance(&r->rng, 80) ? sizeof(buf) : below(&r->rng, 8);
+		nr = how == 0	? SYS_getxattr
+		     : how == 1 ? SYS_lgetxattr
+				: SYS_fgetxattr;
 		snprintf(op, OPSZ, "%sgetxattr(%s, %s, %zu)", pfx, where, name,
 			 size);
 		ret = SC4(nr, a0, U(name), U(buf), size);
@@ -1296,10 +1309,11 @@ static void op_xattr(struct dt_run *r, char *op, char *res)
 		else
 			fmt_ret(res, RESSZ, ret);
 	} else if (k < 85) {
-		size_t size = chance(&r->rng, 85) ? sizeof(buf)
-						  : below(&r->rng, 8);
-		nr = how == 0 ? SYS_listxattr : how == 1 ? SYS_llistxattr
-							 : SYS_flistxattr;
+		size_t size =
+			chance(&r->rng, 85) ? sizeof(buf) : below(&r->rng, 8);
+		nr = how == 0	? SYS_listxattr
+		     : how == 1 ? SYS_llistxattr
+				: SYS_flistxattr;
 		snprintf(op, OPSZ, "%slistxattr(%s, %zu)", pfx, where, size);
 		ret = SC3(nr, a0, U(buf), size);
 		if (ret > 0 && size) {
@@ -1309,8 +1323,9 @@ static void op_xattr(struct dt_run *r, char *op, char *res)
 			fmt_ret(res, RESSZ, ret);
 		}
 	} else {
-		nr = how == 0 ? SYS_removexattr : how == 1 ? SYS_lremovexattr
-							   : SYS_fremovexattr;
+		nr = how == 0	? SYS_removexattr
+		     : how == 1 ? SYS_lremovexattr
+				: SYS_fremovexattr;
 		snprintf(op, OPSZ, "%sremovexattr(%s, %s)", pfx, where, name);
 		fmt_ret(res, RESSZ, SC2(nr, a0, U(name)));
 	}
@@ -1326,8 +1341,9 @@ static void op_tmpfile(struct dt_run *r, char *op, char *res)
 
 	gen_path(&r->rng, path, sizeof(path));
 	slot_close(r, s);
-	snprintf(op, OPSZ, "openat(CWD, \"%s\", RDWR|TMPFILE%s, %04o) -> slot%u",
-		 path, excl ? "|EXCL" : "", mode, s);
+	snprintf(op, OPSZ,
+		 "openat(CWD, \"%s\", RDWR|TMPFILE%s, %04o) -> slot%u", path,
+		 excl ? "|EXCL" : "", mode, s);
 	long ret = SC4(SYS_openat, DT_FDCWD, U(path),
 		       O_RDWR | O_TMPFILE | (excl ? O_EXCL : 0), mode);
 	if (ret >= 0) {
@@ -1395,8 +1411,9 @@ static void op_dup(struct dt_run *r, char *op, char *res)
 		return;
 	} else {
 		bool cloexec = chance(&r->rng, 50);
-		snprintf(op, OPSZ, "dup%s(slot%u, slot%u%s)", k == 1 ? "2" : "3",
-			 s, d, k == 2 && cloexec ? ", CLOEXEC" : "");
+		snprintf(op, OPSZ, "dup%s(slot%u, slot%u%s)",
+			 k == 1 ? "2" : "3", s, d,
+			 k == 2 && cloexec ? ", CLOEXEC" : "");
 		if (k == 1)
 			ret = SC2(SYS_dup2, slot_fd(r, s), slot_fd(r, d));
 		else
@@ -1409,15 +1426,15 @@ static void op_dup(struct dt_run *r, char *op, char *res)
 }
 
 static const struct dt_op dt_extra_ops[] = {
-	{ "fallocate", 4, op_fallocate },
-	{ "copy_file_range", 3, op_copy_file_range },
-	{ "xattr", 10, op_xattr },
-	{ "tmpfile", 2, op_tmpfile },
-	{ "link_fd", 1, op_link_fd },
-	{ "dup", 3, op_dup },
+	{"fallocate", 4, op_fallocate},
+	{"copy_file_range", 3, op_copy_file_range},
+	{"xattr", 10, op_xattr},
+	{"tmpfile", 2, op_tmpfile},
+	{"link_fd", 1, op_link_fd},
+	{"dup", 3, op_dup},
 };
 
-/* ---- the run ------------------------------------------------------------------ */
+/* ---- the run ------------------------------------------------------------- */
 
 int dt_prepare(struct dt_target *t, unsigned int uid, unsigned int gid,
 	       struct dt_log *log)
@@ -1470,8 +1487,8 @@ int dt_run_ops(struct dt_target *t, const struct dt_config *cfg,
 	size_t nops = 0;
 	for (size_t i = 0; i < sizeof(dt_ops) / sizeof(dt_ops[0]); i++)
 		ops[nops++] = &dt_ops[i];
-	for (size_t i = 0; cfg->extras &&
-			   i < sizeof(dt_extra_ops) / sizeof(dt_extra_ops[0]);
+	for (size_t i = 0;
+	     cfg->extras && i < sizeof(dt_extra_ops) / sizeof(dt_extra_ops[0]);
 	     i++)
 		ops[nops++] = &dt_extra_ops[i];
 	for (size_t i = 0; i < nops; i++)
@@ -1501,7 +1518,7 @@ int dt_run_ops(struct dt_target *t, const struct dt_config *cfg,
 	return err;
 }
 
-/* ---- the tree dump --------------------------------------------------------------- */
+/* ---- the tree dump ------------------------------------------------------- */
 
 struct dt_dump {
 	struct dt_target *t;
@@ -1543,8 +1560,9 @@ static void dump_xattrs(struct dt_dump *d, const char *path, char *out,
 	     e = strtok_r(NULL, ",", &save), first = false) {
 		long v = SC4(SYS_lgetxattr, U(path), U(e), U(val), sizeof(val));
 		if (v >= 0)
-			len += snprintf(out + len, size - len, "%s%s:%016" PRIx64,
-					first ? "" : ",", e, fnv1a(val, v));
+			len += snprintf(out + len, size - len,
+					"%s%s:%016" PRIx64, first ? "" : ",", e,
+					fnv1a(val, v));
 		else
 			len += snprintf(out + len, size - len, "%s%s:%s",
 					first ? "" : ",", e,
@@ -1656,11 +1674,10 @@ void dt_dump_tree(struct dt_target *t, const struct dt_config *cfg,
 	free(d);
 }
 
-/* ---- compare ------------------------------------------------------------------- */
+/* ---- compare ------------------------------------------------------------- */
 
 /* The next line of s at *pos (without its newline), or NULL at the end. */
-static const char *next_line(const struct dt_log *log, size_t *pos,
-			     size_t *len)
+static const char *next_line(const struct dt_log *log, size_t *pos, size_t *len)
 {
 	if (*pos >= log->len)
 		return NULL;
@@ -1714,7 +1731,7 @@ int dt_compare(const struct dt_log *a, const char *aname,
 	}
 }
 
-/* ---- the native target ------------------------------------------------------------ */
+/* ---- the native target --------------------------------------------------- */
 
 static long native_syscall(struct dt_target *t, long nr,
 			   const unsigned long a[6])

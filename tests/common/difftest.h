@@ -80,7 +80,8 @@ struct dt_times {
 
 void dt_log_init(struct dt_log *log);
 void dt_log_free(struct dt_log *log);
-/* Appends one formatted line; the newline is added. Aborts when out of memory. */
+/* Appends one formatted line; the newline is added. Aborts when out of memory.
+ */
 void dt_log_printf(struct dt_log *log, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Appends n raw bytes (whole lines read back from another process). */

@@ -99,7 +99,7 @@ static int run_native(const char *root, const struct dt_config *cfg,
 	}
 	if (pid == 0) {
 		struct dt_target *t = &dt_native_target;
-		struct dt_times times = { 0 };
+		struct dt_times times = {0};
 		struct dt_log log;
 		int st;
 
@@ -129,8 +129,8 @@ static int run_native(const char *root, const struct dt_config *cfg,
 		    !WIFEXITED(st) || WEXITSTATUS(st))
 			_exit(3);
 		struct stat sb;
-		if (fstat(mfd, &sb) || pread(mfd, &times, sizeof(times), 0) !=
-					       sizeof(times))
+		if (fstat(mfd, &sb) ||
+		    pread(mfd, &times, sizeof(times), 0) != sizeof(times))
 			_exit(3);
 		size_t n = sb.st_size - sizeof(times);
 		char *buf = malloc(n + 1);
@@ -180,11 +180,12 @@ static long uk_target_syscall(struct dt_target *t, long nr,
 	return uk_dispatch(s->task, (unsigned long)nr, a);
 }
 
-/* Runs the sequence on a fresh kernel: ops as the run's identity, dump as root. */
+/* Runs the sequence on a fresh kernel: ops as the run's identity, dump as root.
+ */
 static int run_uk(const struct dt_config *cfg, struct dt_log *out)
 {
-	struct uk_side root_side = { 0 }, user_side = { 0 };
-	struct dt_times times = { 0 };
+	struct uk_side root_side = {0}, user_side = {0};
+	struct dt_times times = {0};
 	struct uk_cred cred;
 	struct uk_kernel *k = uk_kernel_new(NULL);
 	int ret;
@@ -197,9 +198,8 @@ static int run_uk(const struct dt_config *cfg, struct dt_log *out)
 		uk_kernel_free(k);
 		return -ENOMEM;
 	}
-	root_side.target = (struct dt_target){ .name = "uk",
-					       .syscall = uk_target_syscall,
-					       .priv = &root_side };
+	root_side.target = (struct dt_target){
+		.name = "uk", .syscall = uk_target_syscall, .priv = &root_side};
 	user_side = root_side;
 	user_side.target.priv = &user_side;
 	out->echo = verbose;
@@ -251,7 +251,8 @@ static void print_enosys(const struct dt_log *log)
 		const char *hit = memmem(p, n, "= -ENOSYS", 9);
 		if (hit) {
 			const char *op = memchr(p, ' ', n);
-			const char *paren = op ? memchr(op, '(', n - (op - p)) : NULL;
+			const char *paren =
+				op ? memchr(op, '(', n - (op - p)) : NULL;
 			if (op && paren) {
 				char name[64];
 				snprintf(name, sizeof(name), " %.*s ",
@@ -269,12 +270,12 @@ static void print_enosys(const struct dt_log *log)
 		printf("difftest: uk returned ENOSYS for:%s\n", seen);
 }
 
-/* ---- the test ------------------------------------------------------------- */
+/* ---- the test -------------------------------------------------------------
+ */
 
 static void test_matches_native(void **state)
 {
-	struct dt_config cfg = { .seed = seed, .nops = nops,
-				 .extras = extras };
+	struct dt_config cfg = {.seed = seed, .nops = nops, .extras = extras};
 	const char *base = getenv("UK_BUILD_ROOT");
 	const char *against = getenv("UK_DIFF_AGAINST");
 	struct dt_log ours, native;
@@ -288,8 +289,8 @@ static void test_matches_native(void **state)
 	assert_non_null(root);
 	dt_log_init(&ours);
 	dt_log_init(&native);
-	printf("difftest: seed=%" PRIu64 " ops=%lu %s%s (replay: UK_DIFF_SEED=%"
-	       PRIu64 ")\n",
+	printf("difftest: seed=%" PRIu64
+	       " ops=%lu %s%s (replay: UK_DIFF_SEED=%" PRIu64 ")\n",
 	       seed, nops, unpriv ? "as uid 65534" : "as root",
 	       extras ? " with extras" : "", seed);
 	fflush(stdout);
@@ -311,10 +312,9 @@ static void test_matches_native(void **state)
 		write_log(logs, ".native", &native);
 	}
 	const char *max = getenv("UK_DIFF_MAX");
-	int diff = dt_compare(&ours, against ? "other" : "uk", &native,
-			      "native", seed,
-			      max && atoi(max) > 0 ? (unsigned int)atoi(max) : 1,
-			      stdout);
+	int diff = dt_compare(
+		&ours, against ? "other" : "uk", &native, "native", seed,
+		max && atoi(max) > 0 ? (unsigned int)atoi(max) : 1, stdout);
 	printf("difftest: %lu records on each side, %s\n", native.lines,
 	       diff ? "MISMATCH" : "identical");
 	if (diff)

@@ -148,6 +148,13 @@ static void copy_sequence(struct xt *t, struct xlog *log)
 	CFR(src, oin, dst, oout, 10, 0);
 	*oin = INT64_MAX - 5;
 	CFR(src, oin, dst, NULL, 10, 0);
+	/* Lengths that wrap the offsets. */
+	*oin = 0;
+	*oout = 0;
+	CFR(src, oin, dst, oout, (size_t)-1, 0);
+	*oout = 10;
+	CFR(src, oin, dst, oout, (size_t)-1, 0);
+	CFR(src, oin, dst, oout, (size_t)INT64_MAX, 0);
 	/* Across file system instances. */
 	other = RFD(openr(t, "m2/o", O_RDWR | O_CREAT));
 	CFR(src, NULL, other, NULL, 10, 0);
@@ -184,6 +191,10 @@ static void copy_sequence(struct xt *t, struct xlog *log)
 	SENDFILE(dst, dir, NULL, 10);
 	SENDFILE(dst, pth, NULL, 10);
 	SENDFILE(dst, src, 16, 10);
+	SENDFILE(dst, src, NULL, (size_t)-1);
+	*oin = 10;
+	SENDFILE(dst, src, oin, (size_t)INT64_MAX);
+	R(*oin);
 	*oin = -1;
 	SENDFILE(dst, src, oin, 10);
 	R(*oin);

@@ -221,12 +221,19 @@ static void *sleeper_main(void *arg)
 	return NULL;
 }
 
+/* Waits (up to 10 s) until task has a lock request asleep. */
+static void wait_asleep(const void *task)
+{
+	for (int i = 0; i < 10000 && !vfs_locks_nr_sleeping(task); i++)
+		usleep(1000);
+	assert_true(vfs_locks_nr_sleeping(task) > 0);
+}
+
 static void sleeper_start(struct sleeper *s)
 {
 	atomic_store(&s->done, 0);
 	assert_int_equal(pthread_create(&s->thread, NULL, sleeper_main, s), 0);
-	/* Long enough for it to be asleep in the common case. */
-	usleep(30000);
+	wait_asleep(s->owner);
 }
 
 static int sleeper_join(struct sleeper *s)
@@ -792,7 +799,7 @@ static void call_setlkw(struct call *c, struct xt *t, long fd, short type,
 	c->a[1] = F_SETLKW;
 	c->a[2] = UP(&c->l);
 	assert_int_equal(pthread_create(&c->thread, NULL, call_main, c), 0);
-	usleep(30000);
+	wait_asleep(t->task);
 }
 
 static long call_join(struct call *c)
@@ -979,7 +986,7 @@ static void test_flock_sleeps(void **state)
 	c.a[0] = U(fb);
 	c.a[1] = LOCK_SH;
 	assert_int_equal(pthread_create(&c.thread, NULL, call_main, &c), 0);
-	usleep(30000);
+	wait_asleep(p.b.task);
 	assert_int_equal(atomic_load(&c.done), 0);
 	assert_int_equal(XSC(&p.a, SYS_close, U(fa)), 0);
 	assert_int_equal(call_join(&c), 0);

@@ -19,12 +19,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <grp.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "uk.h"
+
+/* dispatch.h's: (re)installs the fault handler behind -EFAULT. */
+int uk_uaccess_init(void);
 
 /* Argument words: every argument cast to unsigned long, as pt_regs. */
 #define UKT_W(a) ((unsigned long)(a))
@@ -92,7 +97,8 @@ static inline int ukt_setup_opts(void **state, const struct uk_kernel_opts *o)
 	uk_cred_init(&c, 1000, 1000);
 	x->user = uk_task_new(x->k, 101, &c);
 	strcpy(x->native, "/tmp/ukvfs-XXXXXX");
-	if (!x->root || !x->user || !mkdtemp(x->native))
+	if (!x->root || !x->user || !mkdtemp(x->native) ||
+	    chmod(x->native, 0755))
 		return -1;
 	*state = x;
 	return 0;
@@ -137,6 +143,91 @@ static inline void ukt_put(struct uk_task *t, const char *path, const char *s)
 	assert_true(fd >= 0);
 	assert_int_equal(U(t, SYS_write, fd, s, strlen(s)), (long)strlen(s));
 	assert_int_equal(U(t, SYS_close, fd), 0);
+}
+
+/*
+ * Compares a uk result with the native one: both errors must be the same
+ * errno; two successes are equal enough (descriptors may differ), and
+ * descriptors returned are closed on both sides when closefd.
+ */
+#define CMP(u, n) ukt_cmp(__FILE__, __LINE__, (u), (n))
+static inline void ukt_cmp(const char *file, int line, long u, long n)
+{
+	if ((u < 0 || n < 0) && u != n) {
+		print_error("%s:%d: uk %ld (%s) vs native %ld (%s)\n", file,
+			    line, u, u < 0 ? strerror((int)-u) : "ok", n,
+			    n < 0 ? strerror((int)-n) : "ok");
+		fail();
+	}
+}
+
+/*
+ * The same call natively in a child with uid/gid (no groups): the result
+ * as -errno, or 0/1 for success (the value is not passed back).
+ */
+static inline long ukt_native_as(uid_t uid, gid_t gid, long nr, unsigned long a,
+				 unsigned long b, unsigned long c,
+				 unsigned long d)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0) {
+		long r;
+
+		if (setgroups(0, NULL) || setresgid(gid, gid, gid) ||
+		    setresuid(uid, uid, uid))
+			_exit(255);
+		r = syscall(nr, a, b, c, d, 0, 0);
+		_exit(r < 0 ? errno : 0);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		return -9999;
+	return WEXITSTATUS(st) == 0 ? 0 : -WEXITSTATUS(st);
+}
+#define NAS(uid, gid, nr, ...)                                                 \
+	ukt_native_as_v((uid), (gid), (nr), UKT_N(__VA_ARGS__),                \
+			UKT_PAD(__VA_ARGS__))
+static inline long ukt_native_as_v(uid_t uid, gid_t gid, long nr, int n, ...)
+{
+	unsigned long w[4] = { 0 };
+	va_list ap;
+
+	va_start(ap, n);
+	for (int i = 0; i < n && i < 4; i++)
+		w[i] = va_arg(ap, unsigned long);
+	va_end(ap);
+	return ukt_native_as(uid, gid, nr, w[0], w[1], w[2], w[3]);
+}
+
+/* Makes the same directory / file on both sides (as root). */
+static inline void ukt_both_mkdir(struct ukt *x, const char *p, mode_t m)
+{
+	assert_int_equal(U(x->root, SYS_mkdir, p, m), 0);
+	assert_int_equal(N(SYS_mkdir, ukt_np(x, p), m), 0);
+	assert_int_equal(U(x->root, SYS_chmod, p, m), 0);
+	assert_int_equal(N(SYS_chmod, ukt_np(x, p), m), 0);
+}
+
+static inline void ukt_both_file(struct ukt *x, const char *p, mode_t m,
+				 const char *data)
+{
+	long fd = N(SYS_open, ukt_np(x, p), O_CREAT | O_WRONLY | O_TRUNC, m);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write((int)fd, data, strlen(data)),
+			 (long)strlen(data));
+	close((int)fd);
+	ukt_put(x->root, p, data);
+	assert_int_equal(U(x->root, SYS_chmod, p, m), 0);
+	assert_int_equal(N(SYS_chmod, ukt_np(x, p), m), 0);
+}
+
+static inline void ukt_both_chown(struct ukt *x, const char *p, uid_t u,
+				  gid_t g)
+{
+	assert_int_equal(U(x->root, SYS_chown, p, u, g), 0);
+	assert_int_equal(N(SYS_chown, ukt_np(x, p), u, g), 0);
 }
 
 #endif /* UK_TEST_VFS_H */
