@@ -76,6 +76,7 @@ int ukfs_mkfs(const char *dir, uint64_t size_bytes, uint64_t nr_inodes,
  *   -EPROTONOSUPPORT  format version or block size this code cannot read
  *   -EUCLEAN    damaged: truncated or corrupt database, blocks file too
  *               short, an extent outside the device
+ *   -EROFS      UKFS_META_RDONLY on an image that needs recovery
  *   -EIO / -ENOMEM  the host failed
  */
 int ukfs_meta_open(const char *dir, unsigned int flags, struct ukfs_meta **out,
