@@ -493,7 +493,10 @@ static bool make_room(struct pcache *pc)
 {
 	uint64_t seen;
 
-	if (evict(pc, 32))
+	/* Small batches: a tiny cache must not be emptied in one go. */
+	unsigned int batch = (unsigned int)(pc->limit_pages / 512) + 1;
+
+	if (evict(pc, batch < 32 ? batch : 32))
 		return true;
 	if (atomic_load(&pc->nr_dirty) && pcache_writeback_some(pc, 1024) > 0)
 		return true;

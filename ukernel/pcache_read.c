@@ -326,6 +326,9 @@ ssize_t pcache_read(struct pcache_mapping *m, struct pcache_ra_state *ra,
 		f = p ? pcache_flags(p) : 0;
 		if (pcache_likely(f & PG_UPTODATE)) {
 			pcache_count(&pc->hits, 1);
+			/* Second touch: the LRU gives it a second chance. */
+			if (!(f & PG_REFERENCED))
+				pcache_set(p, PG_REFERENCED);
 		} else {
 			p = read_slow(m, ra, p, idx, last - idx + 1, &err);
 			if (!p)
@@ -340,8 +343,6 @@ ssize_t pcache_read(struct pcache_mapping *m, struct pcache_ra_state *ra,
 				ondemand_readahead(m, ra, idx, last - idx + 1,
 						   true);
 		}
-		if (!(f & PG_REFERENCED))
-			pcache_set(p, PG_REFERENCED);
 		c = copy(ctx, done, (char *)p->data + off, n);
 		pcache_page_put(p);
 		done += c;

@@ -101,7 +101,6 @@ ssize_t pcache_write(struct pcache_mapping *m, uint64_t pos, size_t len,
 			c = 0; /* a torn full-page copy over unread data */
 		if (c) {
 			pcache_set(p, PG_UPTODATE);
-			pcache_set(p, PG_REFERENCED);
 			set_page_dirty(p);
 		}
 		pcache_unlock_page(p);

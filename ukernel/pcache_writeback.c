@@ -463,7 +463,7 @@ void pcache_balance_dirty(struct pcache *pc)
 {
 	uint64_t t0;
 
-	if (pcache_likely(atomic_load(&pc->nr_dirty) <= pc->bg_thresh))
+	if (pcache_likely(dirty_load(pc) <= pc->bg_thresh))
 		return;
 	if (pc->have_thread && dirty_load(pc) <= pc->dirty_thresh) {
 		pthread_mutex_lock(&pc->lock);
