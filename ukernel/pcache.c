@@ -331,6 +331,7 @@ static int cmp_index(const void *a, const void *b)
 	return x->index < y->index ? -1 : x->index > y->index;
 }
 
+/* *out is NULL when nothing matched. */
 long pcache_collect(struct pcache_mapping *m, uint64_t first, uint64_t last,
 		    bool dirty_only, struct pcache_page ***out)
 {
@@ -369,6 +370,10 @@ long pcache_collect(struct pcache_mapping *m, uint64_t first, uint64_t last,
 		}
 	}
 	pthread_rwlock_unlock(&m->tree_lock);
+	if (!n) {
+		free(v);
+		v = NULL;
+	}
 	if (n > 1)
 		qsort(v, (size_t)n, sizeof(*v), cmp_index);
 	*out = v;

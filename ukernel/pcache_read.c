@@ -85,10 +85,12 @@ void pcache_ra_init(struct pcache_ra_state *ra)
  * skipped, missing ones are allocated, inserted locked and read in runs
  * (one read_pages per run of consecutive missing pages). Pages at or past
  * ra_from are speculative (PG_RA, counted); the page at mark gets
- * PG_READAHEAD. Returns -ENOMEM when not even one page could be had.
+ * PG_READAHEAD. Pages at or past eof (the file's page count) are not
+ * read. Returns -ENOMEM when not even one page could be had.
  */
 static int do_readahead(struct pcache_mapping *m, uint64_t start,
-			uint64_t nr, uint64_t ra_from, uint64_t mark)
+			uint64_t nr, uint64_t ra_from, uint64_t mark,
+			uint64_t eof)
 {
 	struct pcache *pc = m->pc;
 	struct pcache_page *run[PCACHE_MAX_RUN], *p;
@@ -96,6 +98,11 @@ static int do_readahead(struct pcache_mapping *m, uint64_t start,
 	uint64_t ra = 0;
 	int ret = 0;
 
+	/* Never past the page holding the last byte (eof: pages in file). */
+	if (start >= eof)
+		return 0;
+	if (nr > eof - start)
+		nr = eof - start;
 	for (uint64_t idx = start; idx < start + nr; idx++) {
 		p = pcache_find_get(m, idx);
 		if (p) {
@@ -167,10 +174,10 @@ static unsigned int next_ra_size(unsigned int cur, uint64_t max)
 
 /* Issue the current window; pages before ra_from are the ones asked for. */
 static int submit_window(struct pcache_mapping *m, struct pcache_ra_state *ra,
-			 uint64_t ra_from)
+			 uint64_t ra_from, uint64_t eof)
 {
 	return do_readahead(m, ra->start, ra->size, ra_from,
-			    ra->start + ra->size - ra->async_size);
+			    ra->start + ra->size - ra->async_size, eof);
 }
 
 /*
@@ -181,7 +188,7 @@ static int submit_window(struct pcache_mapping *m, struct pcache_ra_state *ra,
  */
 static int ondemand_readahead(struct pcache_mapping *m,
 			      struct pcache_ra_state *ra, uint64_t index,
-			      uint64_t req, bool hit_marker)
+			      uint64_t req, bool hit_marker, uint64_t eof)
 {
 	uint64_t max = m->pc->ra_max_pages;
 	uint64_t prev;
@@ -189,7 +196,8 @@ static int ondemand_readahead(struct pcache_mapping *m,
 	if (!max) {
 		if (hit_marker)
 			return 0;
-		return do_readahead(m, index, req, UINT64_MAX, UINT64_MAX);
+		return do_readahead(m, index, req, UINT64_MAX, UINT64_MAX,
+				    eof);
 	}
 	if (hit_marker) {
 		/* The expected marker: push the window ahead, doubled. */
@@ -202,7 +210,7 @@ static int ondemand_readahead(struct pcache_mapping *m,
 			ra->size = init_ra_size(req, max);
 		}
 		ra->async_size = ra->size;
-		return submit_window(m, ra, 0);
+		return submit_window(m, ra, 0, eof);
 	}
 
 	prev = ra->prev_pos < 0 ? UINT64_MAX
@@ -220,19 +228,21 @@ static int ondemand_readahead(struct pcache_mapping *m,
 						: ra->size;
 	} else {
 		/* Random: read what was asked, no speculation. */
-		return do_readahead(m, index, req, UINT64_MAX, UINT64_MAX);
+		return do_readahead(m, index, req, UINT64_MAX, UINT64_MAX,
+				    eof);
 	}
 	if (req > ra->size) {
 		/* A read bigger than the window: read it all, plus the window. */
-		int ret = do_readahead(m, index, req, UINT64_MAX, UINT64_MAX);
+		int ret = do_readahead(m, index, req, UINT64_MAX,
+				       UINT64_MAX, eof);
 
 		if (ret)
 			return ret;
 		ra->start = index + req;
 		ra->async_size = ra->size;
-		return submit_window(m, ra, 0);
+		return submit_window(m, ra, 0, eof);
 	}
-	return submit_window(m, ra, index + req);
+	return submit_window(m, ra, index + req, eof);
 }
 
 /* ---- pcache_read ------------------------------------------------------- */
@@ -244,7 +254,7 @@ static int ondemand_readahead(struct pcache_mapping *m,
 static struct pcache_page *read_slow(struct pcache_mapping *m,
 				     struct pcache_ra_state *ra,
 				     struct pcache_page *p, uint64_t idx,
-				     uint64_t req, int *err)
+				     uint64_t req, uint64_t eof, int *err)
 {
 	struct pcache *pc = m->pc;
 	bool tried = false;
@@ -253,7 +263,7 @@ static struct pcache_page *read_slow(struct pcache_mapping *m,
 	pcache_count(&pc->misses, 1);
 	for (;;) {
 		if (!p) {
-			ret = ondemand_readahead(m, ra, idx, req, false);
+			ret = ondemand_readahead(m, ra, idx, req, false, eof);
 			p = pcache_find_get(m, idx);
 			if (!p) {
 				if (ret) {
@@ -303,7 +313,7 @@ ssize_t pcache_read(struct pcache_mapping *m, struct pcache_ra_state *ra,
 		    pcache_copy_fn copy, void *ctx)
 {
 	struct pcache *pc = m->pc;
-	uint64_t end, last;
+	uint64_t end, last, eof;
 	size_t done = 0;
 	int err = 0;
 
@@ -311,6 +321,7 @@ ssize_t pcache_read(struct pcache_mapping *m, struct pcache_ra_state *ra,
 		return 0;
 	end = i_size - pos < len ? i_size : pos + len;
 	last = (end - 1) >> PCACHE_PAGE_SHIFT;
+	eof = ((i_size - 1) >> PCACHE_PAGE_SHIFT) + 1;
 
 	while (pos < end) {
 		uint64_t idx = pos >> PCACHE_PAGE_SHIFT;
@@ -330,7 +341,8 @@ ssize_t pcache_read(struct pcache_mapping *m, struct pcache_ra_state *ra,
 			if (!(f & PG_REFERENCED))
 				pcache_set(p, PG_REFERENCED);
 		} else {
-			p = read_slow(m, ra, p, idx, last - idx + 1, &err);
+			p = read_slow(m, ra, p, idx, last - idx + 1, eof,
+				      &err);
 			if (!p)
 				break;
 			f = pcache_flags(p);
@@ -341,7 +353,7 @@ ssize_t pcache_read(struct pcache_mapping *m, struct pcache_ra_state *ra,
 			if (f & PG_READAHEAD &&
 			    pcache_test_and_clear(p, PG_READAHEAD))
 				ondemand_readahead(m, ra, idx, last - idx + 1,
-						   true);
+						   true, eof);
 		}
 		c = copy(ctx, done, (char *)p->data + off, n);
 		pcache_page_put(p);

@@ -66,6 +66,7 @@ static void test_read_eof_and_holes(void **state)
 
 	pcache_ra_init(&ra);
 	assert_int_equal(rd(f, &ra, 0, b, 8192, 5000), 5000);
+	assert_int_equal(f->read_pages, 2); /* readahead stops at EOF */
 	assert_int_equal(rd(f, &ra, 5000, b, 10, 5000), 0);
 	assert_int_equal(rd(f, &ra, 9000, b, 10, 5000), 0);
 	/* A mapping without read_pages reads holes as zeros. */
