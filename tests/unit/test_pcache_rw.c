@@ -464,6 +464,41 @@ static double ns_since(const struct timespec *t0)
 	       (double)(t1.tv_nsec - t0->tv_nsec);
 }
 
+struct hit_arg {
+	struct fake *f;
+	uint64_t idx;
+	int n;
+	double ns;
+};
+
+static void *hit_loop(void *arg)
+{
+	struct hit_arg *a = arg;
+	struct pcache_ra_state ra;
+	unsigned char b[4096] __attribute__((aligned(64)));
+	struct timespec t0;
+
+	pcache_ra_init(&ra);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < a->n; i++)
+		rd(a->f, &ra, a->idx * 4096, b, 4096, 1 << 30);
+	a->ns = ns_since(&t0) / a->n;
+	return NULL;
+}
+
+/* Two threads hitting one mapping: the rwlock's read side is shared. */
+static void bench_two_threads(struct fake *f, uint64_t idx1, double *ns)
+{
+	struct hit_arg a[2] = { { f, 0, 100000, 0 }, { f, idx1, 100000, 0 } };
+	pthread_t t[2];
+
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, hit_loop, &a[i]);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	*ns = (a[0].ns + a[1].ns) / 2;
+}
+
 static void test_bench(void **state)
 {
 	struct pcache *pc = new_cache(256, 0, false);
@@ -492,6 +527,15 @@ static void test_bench(void **state)
 		rd(f, &ra, (uint64_t)(2 + (i * 37) % (FAKE_PAGES - 2)) * 4096, b,
 		   4096, 1 << 30);
 	miss = ns_since(&t0) / M;
+	double same, other;
+
+	assert_int_equal(rd(f, &ra, 0, b, 4096, 1 << 30), 4096);
+	assert_int_equal(rd(f, &ra, 4096, b, 4096, 1 << 30), 4096);
+	bench_two_threads(f, 0, &same);
+	bench_two_threads(f, 1, &other);
+	printf("pcache bench: 2 threads hitting one page %.0f ns, two pages of "
+	       "one file %.0f ns (per 4 KiB read, each thread)\n",
+	       same, other);
 	printf("pcache bench: 4 KiB hit %.0f ns, 4 KiB write into cache %.0f "
 	       "ns, 4 KiB miss (fake store, with eviction) %.0f ns\n",
 	       hit, wr_ns, miss);

@@ -347,6 +347,101 @@ static void test_read_error(void **state)
 	pcache_destroy(pc);
 }
 
+/*
+ * An fs that completes I/O later, from another thread (as blockdev
+ * completions would): read_pages/write_pages only record the run.
+ */
+static struct pcache_page *async_run[PCACHE_MAX_RUN];
+static unsigned int async_n;
+
+static int async_read(struct pcache_mapping *m, struct pcache_page **pages,
+		      unsigned int n)
+{
+	memcpy(async_run, pages, n * sizeof(*pages));
+	__atomic_store_n(&async_n, n, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static int async_write(struct pcache_mapping *m, struct pcache_page **pages,
+		       unsigned int n, bool sync)
+{
+	return async_read(m, pages, n);
+}
+
+static const struct pcache_mapping_ops async_ops = {
+	.read_pages = async_read,
+	.write_pages = async_write,
+};
+
+struct async_arg {
+	struct pcache_mapping *m;
+	ssize_t ret;
+	unsigned char b[4096];
+};
+
+static void *async_reader(void *arg)
+{
+	struct async_arg *a = arg;
+	struct pcache_ra_state ra;
+	struct buf bb = { a->b, SIZE_MAX };
+
+	pcache_ra_init(&ra);
+	a->ret = pcache_read(a->m, &ra, 8192, 4096, 1 << 20, copy_out, &bb);
+	return NULL;
+}
+
+static void *async_fsync(void *arg)
+{
+	struct async_arg *a = arg;
+	uint32_t since = 0;
+
+	a->ret = pcache_fsync(a->m, 0, UINT64_MAX, &since);
+	return NULL;
+}
+
+static unsigned int async_wait_run(void)
+{
+	unsigned int n;
+
+	while (!(n = __atomic_exchange_n(&async_n, 0, __ATOMIC_ACQ_REL)))
+		sched_yield();
+	return n;
+}
+
+static void test_async_completion(void **state)
+{
+	struct pcache *pc = new_cache(100, false);
+	struct async_arg a = { 0 };
+	unsigned char w[4096];
+	struct buf wb = { w, SIZE_MAX };
+	pthread_t t;
+	unsigned int n;
+
+	assert_int_equal(pcache_mapping_create(pc, &async_ops, NULL, 0, &a.m),
+			 0);
+	/* A reader sleeps on the page until the completion arrives. */
+	pthread_create(&t, NULL, async_reader, &a);
+	n = async_wait_run();
+	assert_int_equal(n, 1);
+	assert_int_equal(async_run[0]->index, 2);
+	memset(async_run[0]->data, 0x5a, 4096);
+	pcache_read_done(async_run, n, 0);
+	pthread_join(t, NULL);
+	assert_int_equal(a.ret, 4096);
+	assert_int_equal(a.b[100], 0x5a);
+	/* fsync waits for a write completed later, and gets its error. */
+	memset(w, 1, sizeof(w));
+	assert_int_equal(pcache_write(a.m, 0, 4096, 0, copy_in, &wb), 4096);
+	pthread_create(&t, NULL, async_fsync, &a);
+	n = async_wait_run();
+	assert_int_equal(n, 1);
+	pcache_write_done(async_run, n, -EIO);
+	pthread_join(t, NULL);
+	assert_int_equal(a.ret, -EIO);
+	assert_int_equal(pcache_mapping_destroy(a.m), 0);
+	pcache_destroy(pc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -361,6 +456,7 @@ int main(void)
 		cmocka_unit_test(test_sync_all_and_destroy),
 		cmocka_unit_test(test_no_backing_store),
 		cmocka_unit_test(test_read_error),
+		cmocka_unit_test(test_async_completion),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
