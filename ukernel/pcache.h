@@ -56,7 +56,7 @@ struct pcache_page {
 	uint64_t dirtied_when; /* clock ns when it last went clean -> dirty */
 	struct pcache_page *hnext; /* hash chain, under mapping->tree_lock */
 	struct pcache_page *lru_prev, *lru_next; /* under pcache->lru_lock */
-	bool on_lru;				  /* under pcache->lru_lock */
+	bool on_lru;				 /* under pcache->lru_lock */
 };
 
 /*
@@ -99,28 +99,29 @@ enum {
 };
 
 struct pcache_opts {
-	uint64_t size_limit;		/* bytes; default 256 MiB */
+	uint64_t size_limit;		     /* bytes; default 256 MiB */
 	unsigned int dirty_background_ratio; /* % of size_limit; default 10 */
-	unsigned int dirty_ratio;	/* % of size_limit; default 20 */
-	uint64_t dirty_expire_ns;	/* default 30 s */
-	uint64_t writeback_interval_ns; /* default 5 s; 0: only on kicks */
-	uint64_t readahead_max;		/* bytes; default 128 KiB; 0: off */
+	unsigned int dirty_ratio;	     /* % of size_limit; default 20 */
+	uint64_t dirty_expire_ns;	     /* default 30 s */
+	uint64_t writeback_interval_ns;	     /* default 5 s; 0: only on kicks */
+	uint64_t readahead_max; /* bytes; default 128 KiB; 0: off */
 	/* Clock for dirty ages (tests control it); default CLOCK_MONOTONIC. */
 	uint64_t (*clock)(void *arg);
 	void *clock_arg;
-	bool no_thread; /* tests: no background thread, use pcache_writeback_run */
+	/* Tests: no background thread; writeback runs in the caller. */
+	bool no_thread;
 };
 
 struct pcache_stats {
-	uint64_t hits, misses;		/* pages found / not found by readers */
-	uint64_t ra_pages, ra_hits;	/* readahead pages issued / later used */
-	uint64_t writeback_pages;	/* pages written successfully */
-	uint64_t write_runs;		/* write_pages calls */
-	uint64_t read_runs;		/* read_pages calls */
+	uint64_t hits, misses;	    /* pages found / not found by readers */
+	uint64_t ra_pages, ra_hits; /* readahead pages issued / later used */
+	uint64_t writeback_pages;   /* pages written successfully */
+	uint64_t write_runs;	    /* write_pages calls */
+	uint64_t read_runs;	    /* read_pages calls */
 	uint64_t evictions;
-	uint64_t throttled;		/* times a writer waited for writeback */
-	uint64_t throttled_ns;		/* time writers waited (wall clock) */
-	uint64_t wb_passes;		/* background writeback passes */
+	uint64_t throttled;    /* times a writer waited for writeback */
+	uint64_t throttled_ns; /* time writers waited (wall clock) */
+	uint64_t wb_passes;    /* background writeback passes */
 	/* Current values. */
 	uint64_t nr_pages, nr_dirty, nr_writeback, unevictable;
 	uint64_t bg_thresh, dirty_thresh; /* in pages */
@@ -242,8 +243,7 @@ void pcache_truncate(struct pcache_mapping *m, uint64_t from);
  * Punch hole: zero the partial pages at the edges of [start, end) and drop
  * the pages wholly inside, discarding dirty data.
  */
-void pcache_punch_range(struct pcache_mapping *m, uint64_t start,
-			uint64_t end);
+void pcache_punch_range(struct pcache_mapping *m, uint64_t start, uint64_t end);
 /*
  * After an O_DIRECT write of [start, end] (inclusive): write back and wait
  * for the range, then drop every cached page overlapping it. Returns the

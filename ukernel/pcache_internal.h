@@ -56,9 +56,9 @@ struct pcache_mapping {
 	atomic_uint wb_failures; /* failed write runs, ever */
 
 	/* Under pc->lock. */
-	uint64_t nr_dirty;	 /* accounted dirty pages */
-	uint64_t dirtied_when;	 /* clock ns of its 0 -> 1 dirty transition */
-	int pins;		 /* writeback/sync users; destroy waits for 0 */
+	uint64_t nr_dirty;     /* accounted dirty pages */
+	uint64_t dirtied_when; /* clock ns of its 0 -> 1 dirty transition */
+	int pins;	       /* writeback/sync users; destroy waits for 0 */
 	bool on_dirty_list;
 	struct pcache_mapping *dirty_prev, *dirty_next; /* oldest first */
 	struct pcache_mapping *all_prev, *all_next;
@@ -124,7 +124,8 @@ static inline bool pcache_test_and_clear(struct pcache_page *p,
 					 unsigned int bit)
 {
 	return atomic_fetch_and_explicit(&p->flags, ~bit,
-					 memory_order_acq_rel) & bit;
+					 memory_order_acq_rel) &
+	       bit;
 }
 
 static inline void pcache_count(atomic_uint_fast64_t *c, uint64_t n)

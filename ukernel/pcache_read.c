@@ -88,9 +88,8 @@ void pcache_ra_init(struct pcache_ra_state *ra)
  * PG_READAHEAD. Pages at or past eof (the file's page count) are not
  * read. Returns -ENOMEM when not even one page could be had.
  */
-static int do_readahead(struct pcache_mapping *m, uint64_t start,
-			uint64_t nr, uint64_t ra_from, uint64_t mark,
-			uint64_t eof)
+static int do_readahead(struct pcache_mapping *m, uint64_t start, uint64_t nr,
+			uint64_t ra_from, uint64_t mark, uint64_t eof)
 {
 	struct pcache *pc = m->pc;
 	struct pcache_page *run[PCACHE_MAX_RUN], *p;
@@ -129,7 +128,7 @@ static int do_readahead(struct pcache_mapping *m, uint64_t start,
 		run[rn++] = p;
 		if (rn < PCACHE_MAX_RUN)
 			continue;
-flush:
+	flush:
 		if (rn) {
 			pcache_submit_read(m, run, rn);
 			pcache_put_pages(run, rn);
@@ -196,12 +195,12 @@ static int ondemand_readahead(struct pcache_mapping *m,
 	if (!max) {
 		if (hit_marker)
 			return 0;
-		return do_readahead(m, index, req, UINT64_MAX, UINT64_MAX,
-				    eof);
+		return do_readahead(m, index, req, UINT64_MAX, UINT64_MAX, eof);
 	}
 	if (hit_marker) {
 		/* The expected marker: push the window ahead, doubled. */
-		if (ra->size && index == ra->start + ra->size - ra->async_size) {
+		if (ra->size &&
+		    index == ra->start + ra->size - ra->async_size) {
 			ra->start += ra->size;
 			ra->size = next_ra_size(ra->size, max);
 		} else {
@@ -228,13 +227,13 @@ static int ondemand_readahead(struct pcache_mapping *m,
 						: ra->size;
 	} else {
 		/* Random: read what was asked, no speculation. */
-		return do_readahead(m, index, req, UINT64_MAX, UINT64_MAX,
-				    eof);
+		return do_readahead(m, index, req, UINT64_MAX, UINT64_MAX, eof);
 	}
 	if (req > ra->size) {
-		/* A read bigger than the window: read it all, plus the window. */
-		int ret = do_readahead(m, index, req, UINT64_MAX,
-				       UINT64_MAX, eof);
+		/* A read bigger than the window: read it all, plus the window.
+		 */
+		int ret = do_readahead(m, index, req, UINT64_MAX, UINT64_MAX,
+				       eof);
 
 		if (ret)
 			return ret;
@@ -341,8 +340,7 @@ ssize_t pcache_read(struct pcache_mapping *m, struct pcache_ra_state *ra,
 			if (!(f & PG_REFERENCED))
 				pcache_set(p, PG_REFERENCED);
 		} else {
-			p = read_slow(m, ra, p, idx, last - idx + 1, eof,
-				      &err);
+			p = read_slow(m, ra, p, idx, last - idx + 1, eof, &err);
 			if (!p)
 				break;
 			f = pcache_flags(p);

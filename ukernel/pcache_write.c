@@ -37,7 +37,7 @@ static struct pcache_page *grab_page(struct pcache_mapping *m, uint64_t idx)
 			return NULL;
 		p->index = idx;
 		if (!pcache_insert(m, p))
-			return p; /* locked since allocation */
+			return p;   /* locked since allocation */
 		pcache_page_put(p); /* lost the race: use the other */
 	}
 }
@@ -168,8 +168,7 @@ void pcache_truncate(struct pcache_mapping *m, uint64_t from)
 	drop_pages(m, first, UINT64_MAX);
 }
 
-void pcache_punch_range(struct pcache_mapping *m, uint64_t start,
-			uint64_t end)
+void pcache_punch_range(struct pcache_mapping *m, uint64_t start, uint64_t end)
 {
 	uint64_t sidx = start >> PCACHE_PAGE_SHIFT;
 	uint64_t eidx = end >> PCACHE_PAGE_SHIFT;

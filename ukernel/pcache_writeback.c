@@ -446,7 +446,8 @@ void pcache_writeback_kick(struct pcache *pc, bool wait)
 	pthread_mutex_unlock(&pc->lock);
 }
 
-/* ---- throttling ------------------------------------------------------------ */
+/* ---- throttling ------------------------------------------------------------
+ */
 
 static uint64_t dirty_load(struct pcache *pc)
 {
@@ -504,7 +505,8 @@ void pcache_balance_dirty(struct pcache *pc)
 	pcache_count(&pc->throttled_ns, pcache_wall_ns() - t0);
 }
 
-/* ---- fsync and sync --------------------------------------------------------- */
+/* ---- fsync and sync ---------------------------------------------------------
+ */
 
 int pcache_writeback_range(struct pcache_mapping *m, uint64_t start,
 			   uint64_t end, bool wait)

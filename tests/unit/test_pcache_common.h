@@ -66,8 +66,7 @@ static inline int fake_read_pages(struct pcache_mapping *m,
 	pthread_mutex_lock(&f->lock);
 	fake_wait_unblocked(f, &f->block_reads);
 	if (f->read_calls < FAKE_MAX_RUNS)
-		f->rruns[f->read_calls] =
-			(struct fake_run){ pages[0]->index, n };
+		f->rruns[f->read_calls] = (struct fake_run){pages[0]->index, n};
 	f->read_calls++;
 	f->read_pages += n;
 	for (unsigned int i = 0; i < n; i++) {
@@ -98,7 +97,7 @@ static inline int fake_write_pages(struct pcache_mapping *m,
 	fake_wait_unblocked(f, &f->block_writes);
 	if (f->write_calls < FAKE_MAX_RUNS)
 		f->wruns[f->write_calls] =
-			(struct fake_run){ pages[0]->index, n };
+			(struct fake_run){pages[0]->index, n};
 	f->write_calls++;
 	f->write_pages += n;
 	for (unsigned int i = 0; i < n; i++) {
@@ -220,7 +219,7 @@ static inline size_t copy_in(void *ctx, size_t off, void *kbuf, size_t n)
 static inline ssize_t rd(struct fake *f, struct pcache_ra_state *ra,
 			 uint64_t pos, void *dst, size_t len, uint64_t i_size)
 {
-	struct buf b = { dst, SIZE_MAX };
+	struct buf b = {dst, SIZE_MAX};
 
 	return pcache_read(f->m, ra, pos, len, i_size, copy_out, &b);
 }
@@ -228,7 +227,7 @@ static inline ssize_t rd(struct fake *f, struct pcache_ra_state *ra,
 static inline ssize_t wr(struct fake *f, uint64_t pos, const void *src,
 			 size_t len, uint64_t i_size)
 {
-	struct buf b = { (unsigned char *)src, SIZE_MAX };
+	struct buf b = {(unsigned char *)src, SIZE_MAX};
 
 	return pcache_write(f->m, pos, len, i_size, copy_in, &b);
 }

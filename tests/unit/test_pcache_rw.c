@@ -29,8 +29,8 @@ static void check_page(const unsigned char *b, uint64_t idx, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (b[i] != fake_byte(idx))
-			fail_msg("page %llu byte %zu: %u", (unsigned long long)idx,
-				 i, b[i]);
+			fail_msg("page %llu byte %zu: %u",
+				 (unsigned long long)idx, i, b[i]);
 }
 
 static void test_hit_and_miss(void **state)
@@ -62,7 +62,7 @@ static void test_read_eof_and_holes(void **state)
 	struct pcache_mapping *hole;
 	struct pcache_ra_state ra;
 	unsigned char b[8192];
-	struct buf bb = { b, SIZE_MAX };
+	struct buf bb = {b, SIZE_MAX};
 
 	pcache_ra_init(&ra);
 	assert_int_equal(rd(f, &ra, 0, b, 8192, 5000), 5000);
@@ -72,9 +72,9 @@ static void test_read_eof_and_holes(void **state)
 	/* A mapping without read_pages reads holes as zeros. */
 	assert_int_equal(pcache_mapping_create(pc, NULL, NULL, 0, &hole), 0);
 	memset(b, 0xee, sizeof(b));
-	assert_int_equal(pcache_read(hole, &ra, 4096, 8192, 1 << 20, copy_out,
-				     &bb),
-			 8192);
+	assert_int_equal(
+		pcache_read(hole, &ra, 4096, 8192, 1 << 20, copy_out, &bb),
+		8192);
 	for (size_t i = 0; i < sizeof(b); i++)
 		assert_int_equal(b[i], 0);
 	assert_int_equal(pcache_mapping_destroy(hole), 0);
@@ -189,7 +189,7 @@ static void test_readahead_grows_on_sequential(void **state)
 	struct pcache_stats st;
 	unsigned char b[4096];
 	static const struct fake_run want[] = {
-		{ 0, 4 }, { 4, 8 }, { 12, 16 }, { 28, 32 }, { 60, 32 }, { 92, 32 },
+		{0, 4}, {4, 8}, {12, 16}, {28, 32}, {60, 32}, {92, 32},
 	};
 
 	pcache_ra_init(&ra);
@@ -224,8 +224,8 @@ static void test_readahead_none_on_random(void **state)
 	for (int i = 0; i < 200; i++) {
 		x = x * 6364136223846793005ull + 1442695040888963407ull;
 		idx = 1 + (x >> 33) % (FAKE_PAGES - 2);
-		assert_int_equal(rd(f, &ra, idx * 4096 + 17, b, 100, 1ull << 40),
-				 100);
+		assert_int_equal(
+			rd(f, &ra, idx * 4096 + 17, b, 100, 1ull << 40), 100);
 	}
 	pcache_get_stats(pc, &st);
 	assert_int_equal(st.ra_pages, 0);
@@ -284,30 +284,30 @@ static void test_copy_fault_short_count(void **state)
 	struct fake *f = fake_new(pc, 0);
 	struct pcache_ra_state ra;
 	unsigned char b[3 * 4096], w[3 * 4096];
-	struct buf bb = { b, 5000 };
-	struct buf wb = { w, 6000 };
+	struct buf bb = {b, 5000};
+	struct buf wb = {w, 6000};
 
 	pcache_ra_init(&ra);
-	assert_int_equal(pcache_read(f->m, &ra, 0, sizeof(b), 1 << 20,
-				     copy_out, &bb),
-			 5000);
+	assert_int_equal(
+		pcache_read(f->m, &ra, 0, sizeof(b), 1 << 20, copy_out, &bb),
+		5000);
 	bb.fault_at = 0;
-	assert_int_equal(pcache_read(f->m, &ra, 0, sizeof(b), 1 << 20,
-				     copy_out, &bb),
-			 -EFAULT);
+	assert_int_equal(
+		pcache_read(f->m, &ra, 0, sizeof(b), 1 << 20, copy_out, &bb),
+		-EFAULT);
 	memset(w, 0x77, sizeof(w));
-	assert_int_equal(pcache_write(f->m, 4096, sizeof(w), 1 << 20, copy_in,
-				      &wb),
-			 6000);
+	assert_int_equal(
+		pcache_write(f->m, 4096, sizeof(w), 1 << 20, copy_in, &wb),
+		6000);
 	wb.fault_at = 0;
-	assert_int_equal(pcache_write(f->m, 4096, sizeof(w), 1 << 20, copy_in,
-				      &wb),
-			 -EFAULT);
+	assert_int_equal(
+		pcache_write(f->m, 4096, sizeof(w), 1 << 20, copy_in, &wb),
+		-EFAULT);
 	/* A torn copy over a page never read leaves no garbage behind. */
 	wb.fault_at = 100;
-	assert_int_equal(pcache_write(f->m, 20 * 4096, 4096, 1 << 20, copy_in,
-				      &wb),
-			 -EFAULT);
+	assert_int_equal(
+		pcache_write(f->m, 20 * 4096, 4096, 1 << 20, copy_in, &wb),
+		-EFAULT);
 	assert_int_equal(rd(f, &ra, 20 * 4096, b, 4096, 1 << 20), 4096);
 	check_page(b, 20, 4096);
 	assert_int_equal(rd(f, &ra, 4096, b, 4096 + 2000, 1 << 20), 6096);
@@ -354,11 +354,11 @@ struct stress_arg {
 
 /* cmocka's asserts must stay on the main thread: threads report here. */
 static int stress_failed;
-#define CHECK_EQ(a, b)                                                          \
+#define CHECK_EQ(a, b)                                                         \
 	do {                                                                   \
 		long long _a = (long long)(a), _b = (long long)(b);            \
 		if (_a != _b) {                                                \
-			fprintf(stderr, "%s:%d: %lld != %lld\n", __FILE__,      \
+			fprintf(stderr, "%s:%d: %lld != %lld\n", __FILE__,     \
 				__LINE__, _a, _b);                             \
 			__atomic_store_n(&stress_failed, 1, __ATOMIC_RELAXED); \
 		}                                                              \
@@ -374,7 +374,7 @@ static void *stress(void *arg)
 	unsigned char b[8192], w[8192];
 	uint64_t x = (uint64_t)a->id * 7919 + 1;
 	uint64_t own = STRESS_SHARED + (uint64_t)a->id * STRESS_OWN;
-	unsigned char gen[STRESS_OWN] = { 0 };
+	unsigned char gen[STRESS_OWN] = {0};
 
 	pcache_ra_init(&ra);
 	for (int i = 0; i < 3000; i++) {
@@ -385,31 +385,31 @@ static void *stress(void *arg)
 		switch ((r >> 8) % 4) {
 		case 0: /* own page: write a new generation */
 			memset(w, ++gen[pg], 4096);
-			CHECK_EQ(wr(a->f, (own + pg) * 4096, w, 4096,
-					    1 << 30),
-					 4096);
+			CHECK_EQ(wr(a->f, (own + pg) * 4096, w, 4096, 1 << 30),
+				 4096);
 			break;
 		case 1: /* own page: read back what we wrote last */
-			CHECK_EQ(rd(a->f, &ra, (own + pg) * 4096, b,
-					    4096, 1 << 30),
-					 4096);
+			CHECK_EQ(rd(a->f, &ra, (own + pg) * 4096, b, 4096,
+				    1 << 30),
+				 4096);
 			if (gen[pg])
 				CHECK_EQ(b[r % 4096], gen[pg]);
 			else
-				CHECK_EQ(b[r % 4096],
-						 fake_byte(own + pg));
+				CHECK_EQ(b[r % 4096], fake_byte(own + pg));
 			break;
 		case 2: /* shared: unaligned write across two pages */
 			memset(w, a->id + 1, sizeof(w));
-			CHECK_EQ(wr(a->f, ((r >> 12) % (STRESS_SHARED - 1)) * 4096 + 100,
-					    w, 5000, 1 << 30),
-					 5000);
+			CHECK_EQ(wr(a->f,
+				    ((r >> 12) % (STRESS_SHARED - 1)) * 4096 +
+					    100,
+				    w, 5000, 1 << 30),
+				 5000);
 			break;
 		default: /* shared: read */
 			CHECK_EQ(rd(a->f, &ra,
-					    ((r >> 12) % STRESS_SHARED) * 4096 + 7, b,
-					    6000, 1 << 30),
-					 6000);
+				    ((r >> 12) % STRESS_SHARED) * 4096 + 7, b,
+				    6000, 1 << 30),
+				 6000);
 			break;
 		}
 		if (i % 1000 == 999 && a->id == 0)
@@ -432,7 +432,7 @@ static void test_many_threads(void **state)
 	assert_int_equal(pcache_create(&o, &pc), 0);
 	f = fake_new(pc, 0);
 	for (int i = 0; i < 4; i++) {
-		a[i] = (struct stress_arg){ pc, f, i };
+		a[i] = (struct stress_arg){pc, f, i};
 		pthread_create(&t[i], NULL, stress, &a[i]);
 	}
 	for (int i = 0; i < 4; i++)
@@ -442,10 +442,12 @@ static void test_many_threads(void **state)
 	pcache_get_stats(pc, &st);
 	assert_int_equal(st.nr_dirty, 0);
 	assert_int_equal(st.nr_writeback, 0);
-	printf("stress: %llu evictions %llu wb pages %llu throttled %llu pages\n",
+	printf("stress: %llu evictions %llu wb pages %llu throttled %llu "
+	       "pages\n",
 	       (unsigned long long)st.evictions,
 	       (unsigned long long)st.writeback_pages,
-	       (unsigned long long)st.throttled, (unsigned long long)st.nr_pages);
+	       (unsigned long long)st.throttled,
+	       (unsigned long long)st.nr_pages);
 	assert_true(st.evictions > 0);
 	assert_int_equal(fake_free(f), 0);
 	pcache_get_stats(pc, &st);
@@ -489,7 +491,7 @@ static void *hit_loop(void *arg)
 /* Two threads hitting one mapping: the rwlock's read side is shared. */
 static void bench_two_threads(struct fake *f, uint64_t idx1, double *ns)
 {
-	struct hit_arg a[2] = { { f, 0, 100000, 0 }, { f, idx1, 100000, 0 } };
+	struct hit_arg a[2] = {{f, 0, 100000, 0}, {f, idx1, 100000, 0}};
 	pthread_t t[2];
 
 	for (int i = 0; i < 2; i++)
@@ -524,8 +526,8 @@ static void test_bench(void **state)
 	/* Misses: each read allocates and fills a page, evicting another. */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (int i = 0; i < M; i++)
-		rd(f, &ra, (uint64_t)(2 + (i * 37) % (FAKE_PAGES - 2)) * 4096, b,
-		   4096, 1 << 30);
+		rd(f, &ra, (uint64_t)(2 + (i * 37) % (FAKE_PAGES - 2)) * 4096,
+		   b, 4096, 1 << 30);
 	miss = ns_since(&t0) / M;
 	double same, other;
 

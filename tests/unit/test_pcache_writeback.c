@@ -75,7 +75,7 @@ static void test_dirty_threshold_throttles(void **state)
 {
 	struct pcache *pc = new_cache(100, true);
 	struct fake *f = fake_new(pc, 0);
-	struct writer_arg a = { f, 40, false };
+	struct writer_arg a = {f, 40, false};
 	struct pcache_stats st;
 	pthread_t t;
 
@@ -139,7 +139,7 @@ static void test_writeback_runs(void **state)
 	assert_int_equal(pcache_writeback_range(f->m, 0, UINT64_MAX, true), 0);
 	assert_int_equal(f->write_calls, 5);
 	static const struct fake_run want[] = {
-		{ 0, 10 }, { 20, 5 }, { 100, 1 }, { 1000, 256 }, { 1256, 44 },
+		{0, 10}, {20, 5}, {100, 1}, {1000, 256}, {1256, 44},
 	};
 	for (int i = 0; i < 5; i++) {
 		assert_int_equal(f->wruns[i].start, want[i].start);
@@ -225,8 +225,7 @@ static void test_odirect_flush_and_invalidate(void **state)
 	assert_int_equal(pcache_flush_range(f->m, 2 * 4096, 4 * 4096 - 1), 0);
 	assert_int_equal(f->data[3 * 4096], 0x21);
 	memset(f->data + 2 * 4096, 0x99, 2 * 4096);
-	assert_int_equal(pcache_invalidate_range(f->m, 2 * 4096,
-						 4 * 4096 - 1),
+	assert_int_equal(pcache_invalidate_range(f->m, 2 * 4096, 4 * 4096 - 1),
 			 0);
 	assert_int_equal(pcache_mapping_nr_pages(f->m), 0);
 	assert_int_equal(rd(f, &ra, 3 * 4096, b, 4096, 1 << 30), 4096);
@@ -250,7 +249,8 @@ static void test_punch_hole(void **state)
 	memset(f->data + 4096, 0, 2 * 4096);
 	assert_int_equal(rd(f, &ra, 0, b, sizeof(b), 1 << 30), sizeof(b));
 	for (int i = 0; i < (int)sizeof(b); i++)
-		assert_int_equal(b[i], i < 2048 || i >= 3 * 4096 + 100 ? 0x61 : 0);
+		assert_int_equal(b[i],
+				 i < 2048 || i >= 3 * 4096 + 100 ? 0x61 : 0);
 	assert_int_equal(fake_free(f), 0);
 	pcache_destroy(pc);
 }
@@ -287,7 +287,7 @@ static void test_no_backing_store(void **state)
 	struct pcache_ra_state ra;
 	struct pcache_stats st;
 	unsigned char w[4096], b[4096];
-	struct buf wb = { w, SIZE_MAX }, bb = { b, SIZE_MAX };
+	struct buf wb = {w, SIZE_MAX}, bb = {b, SIZE_MAX};
 
 	/* tmpfs: no ops at all, pages are the only copy. */
 	assert_int_equal(pcache_mapping_create(pc, NULL, NULL,
@@ -295,9 +295,9 @@ static void test_no_backing_store(void **state)
 			 0);
 	for (uint64_t i = 0; i < 40; i++) {
 		memset(w, (int)i + 1, sizeof(w));
-		assert_int_equal(pcache_write(m, i * 4096, 4096, i * 4096,
-					      copy_in, &wb),
-				 4096);
+		assert_int_equal(
+			pcache_write(m, i * 4096, 4096, i * 4096, copy_in, &wb),
+			4096);
 	}
 	pcache_get_stats(pc, &st);
 	assert_int_equal(st.nr_dirty, 0);
@@ -383,7 +383,7 @@ static void *async_reader(void *arg)
 {
 	struct async_arg *a = arg;
 	struct pcache_ra_state ra;
-	struct buf bb = { a->b, SIZE_MAX };
+	struct buf bb = {a->b, SIZE_MAX};
 
 	pcache_ra_init(&ra);
 	a->ret = pcache_read(a->m, &ra, 8192, 4096, 1 << 20, copy_out, &bb);
@@ -411,9 +411,9 @@ static unsigned int async_wait_run(void)
 static void test_async_completion(void **state)
 {
 	struct pcache *pc = new_cache(100, false);
-	struct async_arg a = { 0 };
+	struct async_arg a = {0};
 	unsigned char w[4096];
-	struct buf wb = { w, SIZE_MAX };
+	struct buf wb = {w, SIZE_MAX};
 	pthread_t t;
 	unsigned int n;
 
