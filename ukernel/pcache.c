@@ -34,6 +34,17 @@ uint64_t pcache_now(struct pcache *pc)
 
 /* ---- cache ------------------------------------------------------------ */
 
+_Thread_local unsigned int pcache_hit_shard_id; /* 1-based; 0: not yet */
+
+unsigned int pcache_hit_shard_slow(void)
+{
+	static atomic_uint next;
+
+	pcache_hit_shard_id =
+		atomic_fetch_add(&next, 1) % PCACHE_HIT_SHARDS + 1;
+	return pcache_hit_shard_id;
+}
+
 void pcache_opts_default(struct pcache_opts *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -117,7 +128,8 @@ void pcache_destroy(struct pcache *pc)
 void pcache_get_stats(struct pcache *pc, struct pcache_stats *st)
 {
 	memset(st, 0, sizeof(*st));
-	st->hits = LOAD(pc->hits);
+	for (int i = 0; i < PCACHE_HIT_SHARDS; i++)
+		st->hits += LOAD(pc->hit_shard[i].n);
 	st->misses = LOAD(pc->misses);
 	st->ra_pages = LOAD(pc->ra_pages);
 	st->ra_hits = LOAD(pc->ra_hits);

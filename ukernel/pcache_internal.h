@@ -27,6 +27,8 @@
 #define pcache_likely(x) __builtin_expect(!!(x), 1)
 #define pcache_unlikely(x) __builtin_expect(!!(x), 0)
 
+#define PCACHE_HIT_SHARDS 16
+
 struct pcache_mapping {
 	struct pcache *pc;
 	const struct pcache_mapping_ops *ops;
@@ -94,9 +96,16 @@ struct pcache {
 
 	atomic_uint_fast64_t nr_pages, unevictable;
 	/* Statistics, relaxed atomics. */
-	atomic_uint_fast64_t hits, misses, ra_pages, ra_hits, wb_pages,
-		write_runs, read_runs, evictions, throttled, throttled_ns,
-		wb_passes;
+	/*
+	 * The hit counter is bumped on every hit: one cache line per shard,
+	 * a thread picks its shard once, so readers on different CPUs do not
+	 * bounce one line. pcache_get_stats sums them.
+	 */
+	struct {
+		_Alignas(64) atomic_uint_fast64_t n;
+	} hit_shard[PCACHE_HIT_SHARDS];
+	atomic_uint_fast64_t misses, ra_pages, ra_hits, wb_pages, write_runs,
+		read_runs, evictions, throttled, throttled_ns, wb_passes;
 };
 
 static inline unsigned int pcache_flags(struct pcache_page *p)
@@ -136,6 +145,19 @@ static inline void pcache_count(atomic_uint_fast64_t *c, uint64_t n)
 static inline bool pcache_no_backing(struct pcache_mapping *m)
 {
 	return m->flags & PCACHE_MAPPING_NO_BACKING;
+}
+
+/* This thread's hit shard, picked round-robin on first use. */
+unsigned int pcache_hit_shard_slow(void);
+extern _Thread_local unsigned int pcache_hit_shard_id;
+
+static inline void pcache_count_hit(struct pcache *pc)
+{
+	unsigned int s = pcache_hit_shard_id;
+
+	if (pcache_unlikely(!s))
+		s = pcache_hit_shard_slow();
+	pcache_count(&pc->hit_shard[s - 1].n, 1);
 }
 
 uint64_t pcache_now(struct pcache *pc);

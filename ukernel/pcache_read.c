@@ -335,7 +335,7 @@ ssize_t pcache_read(struct pcache_mapping *m, struct pcache_ra_state *ra,
 		p = pcache_find_get(m, idx);
 		f = p ? pcache_flags(p) : 0;
 		if (pcache_likely(f & PG_UPTODATE)) {
-			pcache_count(&pc->hits, 1);
+			pcache_count_hit(pc);
 			/* Second touch: the LRU gives it a second chance. */
 			if (!(f & PG_REFERENCED))
 				pcache_set(p, PG_REFERENCED);
