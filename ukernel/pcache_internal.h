@@ -126,12 +126,14 @@ static inline void pcache_set(struct pcache_page *p, unsigned int bit)
 
 static inline void pcache_clear(struct pcache_page *p, unsigned int bit)
 {
+	/* release: clearing LOCKED/WRITEBACK publishes what the owner did */
 	atomic_fetch_and_explicit(&p->flags, ~bit, memory_order_release);
 }
 
 static inline bool pcache_test_and_clear(struct pcache_page *p,
 					 unsigned int bit)
 {
+	/* acq_rel: one caller wins the bit and sees the setter's writes */
 	return atomic_fetch_and_explicit(&p->flags, ~bit,
 					 memory_order_acq_rel) &
 	       bit;

@@ -127,6 +127,26 @@ static void test_expire_writes_old_data(void **state)
 	pcache_destroy(pc);
 }
 
+static void test_interval_wakes_thread(void **state)
+{
+	struct pcache_opts o;
+	struct pcache *pc;
+	struct fake *f;
+
+	test_opts(&o, 1000);
+	o.readahead_max = 0;
+	o.writeback_interval_ns = 1000000; /* 1 ms: no kick needed */
+	assert_int_equal(pcache_create(&o, &pc), 0);
+	f = fake_new(pc, 0);
+	write_pages_at(f, 5, 2, 3);
+	__atomic_add_fetch(&test_now, 31ull * 1000000000ull, __ATOMIC_RELAXED);
+	/* The thread's own timer finds the expired pages. */
+	while (!__atomic_load_n(&f->write_calls, __ATOMIC_ACQUIRE))
+		sched_yield();
+	assert_int_equal(fake_free(f), 0);
+	pcache_destroy(pc);
+}
+
 static void test_writeback_runs(void **state)
 {
 	struct pcache *pc = new_cache(2000, false);
@@ -448,6 +468,7 @@ int main(void)
 		cmocka_unit_test(test_background_threshold_starts_writeback),
 		cmocka_unit_test(test_dirty_threshold_throttles),
 		cmocka_unit_test(test_expire_writes_old_data),
+		cmocka_unit_test(test_interval_wakes_thread),
 		cmocka_unit_test(test_writeback_runs),
 		cmocka_unit_test(test_fsync_range),
 		cmocka_unit_test(test_fsync_reports_error_once),
