@@ -8,6 +8,7 @@
  * allocation, mappings.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -493,7 +494,7 @@ static unsigned int evict(struct pcache *pc, unsigned int want)
 
 void pcache_free_unattached(struct pcache_page *p)
 {
-	struct pcache *pc = p->mapping->pc;
+	struct pcache *pc = p->cache; /* the mapping may be gone */
 
 	free(p->data);
 	free(p);
@@ -549,6 +550,7 @@ unsigned int pcache_alloc_pages(struct pcache_mapping *m,
 			break;
 		}
 		p->mapping = m;
+		p->cache = pc;
 		atomic_init(&p->flags, PG_LOCKED);
 		atomic_init(&p->refcount, 1);
 		atomic_fetch_add(&pc->nr_pages, 1);
@@ -641,6 +643,9 @@ int pcache_mapping_destroy(struct pcache_mapping *m)
 		pcache_put_pages(v, n);
 		free(v);
 	}
+	/* Completions may still be leaving wait_lock: let them finish. */
+	while (atomic_load_explicit(&m->io_pages, memory_order_acquire))
+		sched_yield();
 
 	pthread_cond_destroy(&m->wait_cv);
 	pthread_mutex_destroy(&m->wait_lock);

@@ -50,6 +50,7 @@ struct pcache_page {
 	void *data;
 	uint64_t index;
 	struct pcache_mapping *mapping;
+	struct pcache *cache;
 	void *private;
 	atomic_uint flags;
 	atomic_int refcount;
@@ -66,7 +67,9 @@ struct pcache_page {
  * thread, by calling pcache_read_done()/pcache_write_done() exactly once per
  * page (in one call or several). Returning -errno instead means the I/O was
  * not started: the cache completes every page with that error itself. No
- * cache lock is held across these calls.
+ * cache lock is held across these calls. The pages array is the caller's and
+ * valid only during the call: an fs completing later keeps its own copy of
+ * the pointers (the pages stay alive until completed).
  */
 struct pcache_mapping_ops {
 	/*

@@ -56,6 +56,13 @@ struct pcache_mapping {
 
 	atomic_uint wb_err;	 /* errseq_t */
 	atomic_uint wb_failures; /* failed write runs, ever */
+	/*
+	 * Pages handed to read_pages/write_pages and not yet completed. A
+	 * completion's last touch of the mapping is its decrement (release),
+	 * so destroy, once it reads 0 (acquire), may free the mapping even
+	 * while a completing thread is still finishing with the pages.
+	 */
+	atomic_long io_pages;
 
 	/* Under pc->lock. */
 	uint64_t nr_dirty;     /* accounted dirty pages */

@@ -19,6 +19,11 @@
 
 void pcache_read_done(struct pcache_page **pages, unsigned int n, int err)
 {
+	struct pcache_mapping *m;
+
+	if (!n)
+		return;
+	m = pages[0]->mapping;
 	for (unsigned int i = 0; i < n; i++) {
 		struct pcache_page *p = pages[i];
 
@@ -31,6 +36,8 @@ void pcache_read_done(struct pcache_page **pages, unsigned int n, int err)
 		}
 		pcache_unlock_page(p);
 	}
+	/* release: our last access to m (see io_pages) */
+	atomic_fetch_sub_explicit(&m->io_pages, n, memory_order_release);
 }
 
 /*
@@ -45,6 +52,7 @@ void pcache_submit_read(struct pcache_mapping *m, struct pcache_page **pages,
 	int ret;
 
 	pcache_count(&m->pc->read_runs, 1);
+	atomic_fetch_add(&m->io_pages, n);
 	if (!m->ops || !m->ops->read_pages) {
 		for (unsigned int i = 0; i < n; i++)
 			memset(pages[i]->data, 0, PCACHE_PAGE_SIZE);

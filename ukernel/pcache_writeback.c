@@ -180,6 +180,8 @@ void pcache_write_done(struct pcache_page **pages, unsigned int n, int err)
 	pthread_cond_broadcast(&pc->progress_cv);
 	pthread_mutex_unlock(&pc->lock);
 	pcache_wake_page(m);
+	/* release: our last access to m (see io_pages) */
+	atomic_fetch_sub_explicit(&m->io_pages, n, memory_order_release);
 	pcache_put_pages(pages, n); /* the I/O's references */
 }
 
@@ -189,6 +191,7 @@ static void submit_write(struct pcache_mapping *m, struct pcache_page **run,
 	int ret = 0;
 
 	pcache_count(&m->pc->write_runs, 1);
+	atomic_fetch_add(&m->io_pages, n);
 	if (m->ops && m->ops->write_pages)
 		ret = m->ops->write_pages(m, run, n, sync);
 	else
