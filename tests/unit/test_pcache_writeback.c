@@ -275,6 +275,57 @@ static void test_punch_hole(void **state)
 	pcache_destroy(pc);
 }
 
+struct trunc_arg {
+	struct fake *f;
+	int done;
+};
+
+static void *bg_writeback(void *arg)
+{
+	struct trunc_arg *a = arg;
+
+	pcache_writeback_range(a->f->m, 0, UINT64_MAX, false);
+	return NULL;
+}
+
+static void *truncator(void *arg)
+{
+	struct trunc_arg *a = arg;
+
+	pcache_truncate(a->f->m, 0);
+	__atomic_store_n(&a->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void test_truncate_waits_for_writeback(void **state)
+{
+	struct pcache *pc = new_cache(100, false);
+	struct fake *f = fake_new(pc, 0);
+	struct trunc_arg a = {f, 0};
+	struct pcache_stats st;
+	pthread_t wb, tr;
+
+	write_pages_at(f, 0, 4, 0x12);
+	fake_set(f, &f->block_writes, true);
+	pthread_create(&wb, NULL, bg_writeback, &a);
+	fake_wait_in_io(f, 1); /* pages 0..3 in writeback, stuck */
+	pthread_create(&tr, NULL, truncator, &a);
+	for (int i = 0; i < 1000; i++)
+		sched_yield();
+	assert_int_equal(__atomic_load_n(&a.done, __ATOMIC_ACQUIRE), 0);
+	assert_int_equal(pcache_mapping_nr_pages(f->m), 4);
+	fake_set(f, &f->block_writes, false);
+	pthread_join(wb, NULL);
+	pthread_join(tr, NULL);
+	assert_int_equal(pcache_mapping_nr_pages(f->m), 0);
+	assert_int_equal(f->data[3 * 4096], 0x12);
+	pcache_get_stats(pc, &st);
+	assert_int_equal(st.nr_writeback, 0);
+	assert_int_equal(st.nr_dirty, 0);
+	assert_int_equal(fake_free(f), 0);
+	pcache_destroy(pc);
+}
+
 static void test_sync_all_and_destroy(void **state)
 {
 	struct pcache *pc = new_cache(200, true);
@@ -474,6 +525,7 @@ int main(void)
 		cmocka_unit_test(test_fsync_reports_error_once),
 		cmocka_unit_test(test_odirect_flush_and_invalidate),
 		cmocka_unit_test(test_punch_hole),
+		cmocka_unit_test(test_truncate_waits_for_writeback),
 		cmocka_unit_test(test_sync_all_and_destroy),
 		cmocka_unit_test(test_no_backing_store),
 		cmocka_unit_test(test_read_error),
