@@ -1,0 +1,656 @@
+// SPDX-License-Identifier: MIT
+/*
+ * ukernel/pcache.c - the page cache's core: the cache object and its
+ * options, mappings and their page tables, page references and the page
+ * lock, allocation against the size limit and LRU eviction.
+ *
+ * Sections: clock, cache, page lock and references, page table, LRU and
+ * allocation, mappings.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pcache_internal.h"
+
+/* ---- clock ----------------------------------------------------------- */
+
+uint64_t pcache_wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Dirty-age clock: the option's (tests) or CLOCK_MONOTONIC. */
+uint64_t pcache_now(struct pcache *pc)
+{
+	if (pc->o.clock)
+		return pc->o.clock(pc->o.clock_arg);
+	return pcache_wall_ns();
+}
+
+/* ---- cache ------------------------------------------------------------ */
+
+_Thread_local unsigned int pcache_hit_shard_id; /* 1-based; 0: not yet */
+
+unsigned int pcache_hit_shard_slow(void)
+{
+	static atomic_uint next;
+
+	pcache_hit_shard_id =
+		atomic_fetch_add(&next, 1) % PCACHE_HIT_SHARDS + 1;
+	return pcache_hit_shard_id;
+}
+
+void pcache_opts_default(struct pcache_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->size_limit = 256ull << 20;
+	o->dirty_background_ratio = 10;
+	o->dirty_ratio = 20;
+	o->dirty_expire_ns = 30ull * 1000000000ull;
+	o->writeback_interval_ns = 5ull * 1000000000ull;
+	o->readahead_max = 128u << 10;
+}
+
+/*
+ * Create a cache with options o (NULL: defaults) and start its writeback
+ * thread unless o->no_thread. Returns 0 and *out, or -EINVAL (ratios out of
+ * range, limit under 16 pages) / -ENOMEM / the thread's error.
+ */
+int pcache_create(const struct pcache_opts *o, struct pcache **out)
+{
+	struct pcache *pc;
+	int ret;
+
+	pc = calloc(1, sizeof(*pc));
+	if (!pc)
+		return -ENOMEM;
+	if (o)
+		pc->o = *o;
+	else
+		pcache_opts_default(&pc->o);
+	if (pc->o.size_limit < 16 * PCACHE_PAGE_SIZE ||
+	    pc->o.dirty_ratio > 100 || pc->o.dirty_background_ratio > 100 ||
+	    pc->o.dirty_background_ratio > pc->o.dirty_ratio) {
+		ret = -EINVAL;
+		goto err_free;
+	}
+	pc->limit_pages = pc->o.size_limit >> PCACHE_PAGE_SHIFT;
+	pc->bg_thresh = pc->limit_pages * pc->o.dirty_background_ratio / 100;
+	pc->dirty_thresh = pc->limit_pages * pc->o.dirty_ratio / 100;
+	if (!pc->dirty_thresh)
+		pc->dirty_thresh = 1;
+	pc->ra_max_pages = pc->o.readahead_max >> PCACHE_PAGE_SHIFT;
+	if (pc->ra_max_pages > PCACHE_MAX_RUN)
+		pc->ra_max_pages = PCACHE_MAX_RUN;
+
+	pthread_mutex_init(&pc->lock, NULL);
+	pthread_mutex_init(&pc->lru_lock, NULL);
+	pthread_cond_init(&pc->wb_cv, NULL);
+	pthread_cond_init(&pc->progress_cv, NULL);
+
+	if (!pc->o.no_thread) {
+		ret = pcache_thread_start(pc);
+		if (ret)
+			goto err_destroy;
+	}
+	*out = pc;
+	return 0;
+
+err_destroy:
+	pthread_cond_destroy(&pc->progress_cv);
+	pthread_cond_destroy(&pc->wb_cv);
+	pthread_mutex_destroy(&pc->lru_lock);
+	pthread_mutex_destroy(&pc->lock);
+err_free:
+	free(pc);
+	return ret;
+}
+
+void pcache_destroy(struct pcache *pc)
+{
+	if (!pc)
+		return;
+	pcache_thread_stop(pc);
+	pthread_cond_destroy(&pc->progress_cv);
+	pthread_cond_destroy(&pc->wb_cv);
+	pthread_mutex_destroy(&pc->lru_lock);
+	pthread_mutex_destroy(&pc->lock);
+	free(pc);
+}
+
+#define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
+
+void pcache_get_stats(struct pcache *pc, struct pcache_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	for (int i = 0; i < PCACHE_HIT_SHARDS; i++)
+		st->hits += LOAD(pc->hit_shard[i].n);
+	st->misses = LOAD(pc->misses);
+	st->ra_pages = LOAD(pc->ra_pages);
+	st->ra_hits = LOAD(pc->ra_hits);
+	st->writeback_pages = LOAD(pc->wb_pages);
+	st->write_runs = LOAD(pc->write_runs);
+	st->read_runs = LOAD(pc->read_runs);
+	st->evictions = LOAD(pc->evictions);
+	st->throttled = LOAD(pc->throttled);
+	st->throttled_ns = LOAD(pc->throttled_ns);
+	st->wb_passes = LOAD(pc->wb_passes);
+	st->nr_pages = LOAD(pc->nr_pages);
+	st->nr_dirty = LOAD(pc->nr_dirty);
+	st->nr_writeback = LOAD(pc->nr_writeback);
+	st->unevictable = LOAD(pc->unevictable);
+	st->bg_thresh = pc->bg_thresh;
+	st->dirty_thresh = pc->dirty_thresh;
+}
+
+/* ---- page lock and references ---------------------------------------- */
+
+void pcache_page_get(struct pcache_page *p)
+{
+	atomic_fetch_add_explicit(&p->refcount, 1, memory_order_relaxed);
+}
+
+/* Drop a reference; the last one (after removal from the table) frees. */
+void pcache_page_put(struct pcache_page *p)
+{
+	/* acq_rel: the freeing thread sees every access made under a ref */
+	if (atomic_fetch_sub_explicit(&p->refcount, 1, memory_order_acq_rel) ==
+	    1)
+		pcache_free_unattached(p);
+}
+
+void pcache_put_pages(struct pcache_page **pages, long n)
+{
+	for (long i = 0; i < n; i++)
+		pcache_page_put(pages[i]);
+}
+
+bool pcache_trylock_page(struct pcache_page *p)
+{
+	/* acquire: pairs with the release in pcache_unlock_page */
+	return !(atomic_fetch_or_explicit(&p->flags, PG_LOCKED,
+					  memory_order_acquire) &
+		 PG_LOCKED);
+}
+
+void pcache_wake_page(struct pcache_mapping *m)
+{
+	pthread_mutex_lock(&m->wait_lock);
+	pthread_cond_broadcast(&m->wait_cv);
+	pthread_mutex_unlock(&m->wait_lock);
+}
+
+/* Sleep until PG_LOCKED is ours. Caller holds no cache lock. */
+void pcache_lock_page(struct pcache_page *p)
+{
+	struct pcache_mapping *m = p->mapping;
+
+	while (!pcache_trylock_page(p)) {
+		pthread_mutex_lock(&m->wait_lock);
+		while (pcache_test(p, PG_LOCKED))
+			pthread_cond_wait(&m->wait_cv, &m->wait_lock);
+		pthread_mutex_unlock(&m->wait_lock);
+	}
+}
+
+void pcache_unlock_page(struct pcache_page *p)
+{
+	pcache_clear(p, PG_LOCKED);
+	pcache_wake_page(p->mapping);
+}
+
+void pcache_wait_writeback(struct pcache_page *p)
+{
+	struct pcache_mapping *m = p->mapping;
+
+	if (!pcache_test(p, PG_WRITEBACK))
+		return;
+	pthread_mutex_lock(&m->wait_lock);
+	while (pcache_test(p, PG_WRITEBACK))
+		pthread_cond_wait(&m->wait_cv, &m->wait_lock);
+	pthread_mutex_unlock(&m->wait_lock);
+}
+
+/* ---- page table ------------------------------------------------------- */
+
+static inline struct pcache_page **bucket(struct pcache_mapping *m,
+					  uint64_t index)
+{
+	/* Sequential indexes fill buckets evenly; no hash needed. */
+	return &m->buckets[index & (m->nbuckets - 1)];
+}
+
+static struct pcache_page *lookup_locked(struct pcache_mapping *m,
+					 uint64_t index)
+{
+	struct pcache_page *p;
+
+	for (p = *bucket(m, index); p; p = p->hnext)
+		if (p->index == index)
+			return p;
+	return NULL;
+}
+
+/*
+ * The hit path: the read side of tree_lock and one atomic increment. The
+ * reference keeps the page (and its data) alive after the lock is dropped.
+ */
+struct pcache_page *pcache_find_get(struct pcache_mapping *m, uint64_t index)
+{
+	struct pcache_page *p;
+
+	pthread_rwlock_rdlock(&m->tree_lock);
+	p = lookup_locked(m, index);
+	if (p)
+		pcache_page_get(p);
+	pthread_rwlock_unlock(&m->tree_lock);
+	return p;
+}
+
+static void unlink_locked(struct pcache_mapping *m, struct pcache_page *p)
+{
+	struct pcache_page **pp = bucket(m, p->index);
+
+	while (*pp != p)
+		pp = &(*pp)->hnext;
+	*pp = p->hnext;
+	p->hnext = NULL;
+	m->nr_pages--;
+}
+
+/* Double the table when it is fuller than one page per bucket. */
+static void grow_locked(struct pcache_mapping *m)
+{
+	uint64_t n = m->nbuckets * 2;
+	struct pcache_page **nb, *p, *next;
+
+	nb = calloc(n, sizeof(*nb));
+	if (!nb)
+		return; /* longer chains, still correct */
+	for (uint64_t i = 0; i < m->nbuckets; i++) {
+		for (p = m->buckets[i]; p; p = next) {
+			next = p->hnext;
+			p->hnext = nb[p->index & (n - 1)];
+			nb[p->index & (n - 1)] = p;
+		}
+	}
+	free(m->buckets);
+	m->buckets = nb;
+	m->nbuckets = n;
+}
+
+static void lru_add(struct pcache *pc, struct pcache_page *p);
+static void lru_del_locked(struct pcache *pc, struct pcache_page *p);
+
+int pcache_insert(struct pcache_mapping *m, struct pcache_page *p)
+{
+	struct pcache_page **b;
+
+	pthread_rwlock_wrlock(&m->tree_lock);
+	if (lookup_locked(m, p->index)) {
+		pthread_rwlock_unlock(&m->tree_lock);
+		return -EEXIST;
+	}
+	if (m->nr_pages >= m->nbuckets)
+		grow_locked(m);
+	b = bucket(m, p->index);
+	p->hnext = *b;
+	pcache_page_get(p); /* the table's reference */
+	*b = p;
+	m->nr_pages++;
+	if (pcache_no_backing(m))
+		pcache_count(&m->pc->unevictable, 1);
+	else
+		lru_add(m->pc, p);
+	pthread_rwlock_unlock(&m->tree_lock);
+	return 0;
+}
+
+void pcache_remove(struct pcache_mapping *m, struct pcache_page *p)
+{
+	if (pcache_test(p, PG_REMOVED))
+		return;
+	if (pcache_test(p, PG_DIRTY)) {
+		pcache_clear(p, PG_DIRTY);
+		pcache_unaccount_dirty(p);
+	}
+	pthread_rwlock_wrlock(&m->tree_lock);
+	unlink_locked(m, p);
+	pcache_set(p, PG_REMOVED);
+	if (pcache_no_backing(m)) {
+		atomic_fetch_sub(&m->pc->unevictable, 1);
+	} else {
+		pthread_mutex_lock(&m->pc->lru_lock);
+		lru_del_locked(m->pc, p);
+		pthread_mutex_unlock(&m->pc->lru_lock);
+	}
+	pthread_rwlock_unlock(&m->tree_lock);
+	if (m->ops && m->ops->release_page)
+		m->ops->release_page(m, p);
+	pcache_page_put(p); /* the table's reference */
+}
+
+static int cmp_index(const void *a, const void *b)
+{
+	const struct pcache_page *x = *(struct pcache_page *const *)a;
+	const struct pcache_page *y = *(struct pcache_page *const *)b;
+
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* *out is NULL when nothing matched. */
+long pcache_collect(struct pcache_mapping *m, uint64_t first, uint64_t last,
+		    bool dirty_only, struct pcache_page ***out)
+{
+	struct pcache_page **v = NULL, *p;
+	long n = 0;
+
+	pthread_rwlock_rdlock(&m->tree_lock);
+	if (m->nr_pages) {
+		v = malloc(m->nr_pages * sizeof(*v));
+		if (!v) {
+			pthread_rwlock_unlock(&m->tree_lock);
+			return -ENOMEM;
+		}
+	}
+	if (last >= first && last - first < m->nbuckets) {
+		/* Short range: probe each index. */
+		for (uint64_t i = first;; i++) {
+			p = lookup_locked(m, i);
+			if (p && (!dirty_only || pcache_test(p, PG_DIRTY))) {
+				pcache_page_get(p);
+				v[n++] = p;
+			}
+			if (i == last)
+				break;
+		}
+	} else {
+		for (uint64_t b = 0; b < m->nbuckets; b++) {
+			for (p = m->buckets[b]; p; p = p->hnext) {
+				if (p->index < first || p->index > last)
+					continue;
+				if (dirty_only && !pcache_test(p, PG_DIRTY))
+					continue;
+				pcache_page_get(p);
+				v[n++] = p;
+			}
+		}
+	}
+	pthread_rwlock_unlock(&m->tree_lock);
+	if (!n) {
+		free(v);
+		v = NULL;
+	}
+	if (n > 1)
+		qsort(v, (size_t)n, sizeof(*v), cmp_index);
+	*out = v;
+	return n;
+}
+
+/* ---- LRU and allocation ----------------------------------------------- */
+
+/* New and rotated pages go to the head; eviction scans from the tail. */
+static void lru_push_head_locked(struct pcache *pc, struct pcache_page *p)
+{
+	p->lru_prev = NULL;
+	p->lru_next = pc->lru_head;
+	if (pc->lru_head)
+		pc->lru_head->lru_prev = p;
+	else
+		pc->lru_tail = p;
+	pc->lru_head = p;
+	p->on_lru = true;
+}
+
+static void lru_del_locked(struct pcache *pc, struct pcache_page *p)
+{
+	if (!p->on_lru)
+		return;
+	if (p->lru_prev)
+		p->lru_prev->lru_next = p->lru_next;
+	else
+		pc->lru_head = p->lru_next;
+	if (p->lru_next)
+		p->lru_next->lru_prev = p->lru_prev;
+	else
+		pc->lru_tail = p->lru_prev;
+	p->lru_prev = p->lru_next = NULL;
+	p->on_lru = false;
+}
+
+static void lru_add(struct pcache *pc, struct pcache_page *p)
+{
+	pthread_mutex_lock(&pc->lru_lock);
+	lru_push_head_locked(pc, p);
+	pthread_mutex_unlock(&pc->lru_lock);
+}
+
+/*
+ * Evict up to want clean, unreferenced, unlocked pages from the LRU tail
+ * (a clock: PG_REFERENCED pages get a second pass at the head; dirty,
+ * locked, in-writeback or referenced-by-others pages are rotated). Takes
+ * lru_lock, then try-locks each candidate's tree_lock (against the order,
+ * hence only try). release_page runs under those locks. Returns how many
+ * pages it freed.
+ */
+static unsigned int evict(struct pcache *pc, unsigned int want)
+{
+	struct pcache_page *p, *freed = NULL;
+	struct pcache_mapping *m;
+	unsigned int n = 0;
+	uint64_t scan = 2 * atomic_load(&pc->nr_pages) + 8;
+
+	pthread_mutex_lock(&pc->lru_lock);
+	while (n < want && scan-- && (p = pc->lru_tail)) {
+		unsigned int f = pcache_flags(p);
+
+		lru_del_locked(pc, p);
+		if (f & (PG_DIRTY | PG_WRITEBACK | PG_LOCKED) ||
+		    atomic_load(&p->refcount) > 1) {
+			lru_push_head_locked(pc, p);
+			continue;
+		}
+		if (f & PG_REFERENCED) {
+			pcache_clear(p, PG_REFERENCED);
+			lru_push_head_locked(pc, p);
+			continue;
+		}
+		m = p->mapping;
+		if (pthread_rwlock_trywrlock(&m->tree_lock)) {
+			lru_push_head_locked(pc, p);
+			continue;
+		}
+		/* Under the write side no new reference can appear. */
+		f = pcache_flags(p);
+		if (f & (PG_DIRTY | PG_WRITEBACK | PG_LOCKED) ||
+		    atomic_load(&p->refcount) > 1) {
+			pthread_rwlock_unlock(&m->tree_lock);
+			lru_push_head_locked(pc, p);
+			continue;
+		}
+		unlink_locked(m, p);
+		pcache_set(p, PG_REMOVED);
+		if (m->ops && m->ops->release_page)
+			m->ops->release_page(m, p);
+		pthread_rwlock_unlock(&m->tree_lock);
+		p->lru_next = freed;
+		freed = p;
+		n++;
+	}
+	pthread_mutex_unlock(&pc->lru_lock);
+	while ((p = freed)) {
+		freed = p->lru_next;
+		pcache_page_put(p);
+	}
+	pcache_count(&pc->evictions, n);
+	return n;
+}
+
+void pcache_free_unattached(struct pcache_page *p)
+{
+	struct pcache *pc = p->cache; /* the mapping may be gone */
+
+	free(p->data);
+	free(p);
+	atomic_fetch_sub(&pc->nr_pages, 1);
+}
+
+/*
+ * Make room for one page: evict; if nothing is evictable write back the
+ * oldest dirty mapping or wait for writeback in flight. Returns false when
+ * nothing can be freed at all (the limit is then exceeded: everything is
+ * referenced or unevictable).
+ */
+static bool make_room(struct pcache *pc)
+{
+	uint64_t seen;
+
+	/* Small batches: a tiny cache must not be emptied in one go. */
+	unsigned int batch = (unsigned int)(pc->limit_pages / 512) + 1;
+
+	if (evict(pc, batch < 32 ? batch : 32))
+		return true;
+	if (atomic_load(&pc->nr_dirty) && pcache_writeback_some(pc, 1024) > 0)
+		return true;
+	pthread_mutex_lock(&pc->lock);
+	seen = atomic_load(&pc->nr_writeback);
+	if (!seen) {
+		pthread_mutex_unlock(&pc->lock);
+		return false;
+	}
+	pcache_wait_progress_locked(pc);
+	pthread_mutex_unlock(&pc->lock);
+	return true;
+}
+
+unsigned int pcache_alloc_pages(struct pcache_mapping *m,
+				struct pcache_page **pages, unsigned int n)
+{
+	struct pcache *pc = m->pc;
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		struct pcache_page *p;
+
+		while (atomic_load(&pc->nr_pages) >= pc->limit_pages)
+			if (!make_room(pc))
+				break;
+		p = calloc(1, sizeof(*p));
+		if (!p)
+			break;
+		if (posix_memalign(&p->data, PCACHE_PAGE_SIZE,
+				   PCACHE_PAGE_SIZE)) {
+			free(p);
+			break;
+		}
+		p->mapping = m;
+		p->cache = pc;
+		atomic_init(&p->flags, PG_LOCKED);
+		atomic_init(&p->refcount, 1);
+		atomic_fetch_add(&pc->nr_pages, 1);
+		pages[i] = p;
+	}
+	return i;
+}
+
+/* ---- mappings ---------------------------------------------------------- */
+
+int pcache_mapping_create(struct pcache *pc,
+			  const struct pcache_mapping_ops *ops, void *fs_priv,
+			  unsigned int flags, struct pcache_mapping **out)
+{
+	struct pcache_mapping *m;
+
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->nbuckets = 64;
+	m->buckets = calloc(m->nbuckets, sizeof(*m->buckets));
+	if (!m->buckets) {
+		free(m);
+		return -ENOMEM;
+	}
+	m->pc = pc;
+	m->ops = ops;
+	m->fs_priv = fs_priv;
+	m->flags = flags;
+	pthread_rwlock_init(&m->tree_lock, NULL);
+	pthread_mutex_init(&m->wait_lock, NULL);
+	pthread_cond_init(&m->wait_cv, NULL);
+
+	pthread_mutex_lock(&pc->lock);
+	m->all_next = pc->all_head;
+	if (pc->all_head)
+		pc->all_head->all_prev = m;
+	pc->all_head = m;
+	pthread_mutex_unlock(&pc->lock);
+	*out = m;
+	return 0;
+}
+
+void *pcache_mapping_priv(struct pcache_mapping *m)
+{
+	return m->fs_priv;
+}
+
+uint64_t pcache_mapping_nr_pages(struct pcache_mapping *m)
+{
+	uint64_t n;
+
+	pthread_rwlock_rdlock(&m->tree_lock);
+	n = m->nr_pages;
+	pthread_rwlock_unlock(&m->tree_lock);
+	return n;
+}
+
+int pcache_mapping_destroy(struct pcache_mapping *m)
+{
+	struct pcache *pc = m->pc;
+	struct pcache_page **v;
+	long n;
+	int ret = 0;
+
+	if (!pcache_no_backing(m))
+		ret = pcache_writeback_range(m, 0, UINT64_MAX, true);
+
+	/* Unhook from the lists once the writeback thread lets go of it. */
+	pthread_mutex_lock(&pc->lock);
+	while (m->pins)
+		pthread_cond_wait(&pc->progress_cv, &pc->lock);
+	pcache_dirty_list_del_locked(pc, m);
+	if (m->all_prev)
+		m->all_prev->all_next = m->all_next;
+	else
+		pc->all_head = m->all_next;
+	if (m->all_next)
+		m->all_next->all_prev = m->all_prev;
+	pthread_mutex_unlock(&pc->lock);
+
+	n = pcache_collect(m, 0, UINT64_MAX, false, &v);
+	for (long i = 0; i < n; i++) {
+		pcache_lock_page(v[i]);
+		pcache_wait_writeback(v[i]);
+		pcache_remove(m, v[i]);
+		pcache_unlock_page(v[i]);
+	}
+	if (n > 0) {
+		pcache_put_pages(v, n);
+		free(v);
+	}
+	/* Completions may still be leaving wait_lock: let them finish. */
+	while (atomic_load_explicit(&m->io_pages, memory_order_acquire))
+		sched_yield();
+
+	pthread_cond_destroy(&m->wait_cv);
+	pthread_mutex_destroy(&m->wait_lock);
+	pthread_rwlock_destroy(&m->tree_lock);
+	free(m->buckets);
+	free(m);
+	return ret;
+}
