@@ -1493,15 +1493,21 @@ int dt_run_ops(struct dt_target *t, const struct dt_config *cfg,
 		ops[nops++] = &dt_extra_ops[i];
 	for (size_t i = 0; i < nops; i++)
 		total += ops[i]->weight;
+	struct dt_rng remount_rng = {cfg->seed ^ 0x72656d6f756e74ull};
 	for (r.index = 1; r.index <= cfg->nops; r.index++) {
-		if (t->between) {
-			err = t->between(t, r.index);
-			if (err) {
-				dt_log_printf(log, "#%lu between() = %s",
-					      r.index,
-					      fmt_ret(b, sizeof(b), err));
-				break;
+		if (cfg->remount_every &&
+		    !below(&remount_rng, cfg->remount_every)) {
+			unsigned int closed = 0;
+			for (unsigned int i = 0; i < DT_SLOTS; i++) {
+				closed += r.fd[i] >= 0;
+				slot_close(&r, i);
 			}
+			err = t->between ? t->between(t, r.index) : 0;
+			dt_log_printf(
+				log, "#%lu remount: %u closed, between() = %s",
+				r.index, closed, fmt_ret(b, sizeof(b), err));
+			if (err)
+				break;
 		}
 		unsigned int k = below(&r.rng, total);
 		size_t i = 0;

@@ -36,9 +36,12 @@ struct dt_target {
 	/* Executes syscall nr; returns its result or -errno. Required. */
 	long (*syscall)(struct dt_target *t, long nr, const unsigned long a[6]);
 	/*
-	 * Optional: called before operation number index (index >= 1), e.g.
-	 * to unmount and mount the file system under the open descriptors.
-	 * Returns 0, or -errno to stop the run (the engine logs the error).
+	 * Optional: called at the run's remount points (see
+	 * dt_config.remount_every), before operation number index, after the
+	 * engine has closed every descriptor it holds: e.g. to unmount and
+	 * mount the file system. A target without it (native) just has its
+	 * descriptors closed there. Returns 0, or -errno to stop the run
+	 * (the engine logs the error, so the logs differ).
 	 */
 	int (*between)(struct dt_target *t, unsigned long index);
 	void *priv;
@@ -61,6 +64,12 @@ struct dt_config {
 	 * dump), O_TMPFILE and linkat(AT_EMPTY_PATH), dup2/dup3.
 	 */
 	bool extras;
+	/*
+	 * 0: no remount points. N: before each operation, with probability
+	 * 1/N (from a generator of its own, so the operations stay those of
+	 * the seed), close every descriptor and call the target's between().
+	 */
+	unsigned int remount_every;
 };
 
 /*
@@ -97,10 +106,10 @@ int dt_prepare(struct dt_target *t, unsigned int uid, unsigned int gid,
 
 /*
  * Sets umask 022 and cwd DT_WORKDIR on t, then runs cfg->nops random
- * operations, appending one record per operation to log. The caller has
- * made DT_WORKDIR, empty and owned by the identity t runs as. times (may be
- * NULL) receives the explicitly timed inodes. Returns 0, or -errno when
- * the target's between() hook failed.
+ * operations, appending one record per operation (and per remount point)
+ * to log. The caller has made DT_WORKDIR, empty and owned by the identity
+ * t runs as. times (may be NULL) receives the explicitly timed inodes.
+ * Returns 0, or -errno when the target's between() hook failed.
  */
 int dt_run_ops(struct dt_target *t, const struct dt_config *cfg,
 	       struct dt_log *log, struct dt_times *times);

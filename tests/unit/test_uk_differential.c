@@ -12,6 +12,8 @@
  *   env UK_DIFF_VERBOSE=1: print the uk side's records as they happen;
  *   env UK_DIFF_LOGS=PREFIX: write both logs to PREFIX.uk and PREFIX.native;
  *   env UK_DIFF_MAX=N: print up to N differing records (default 1);
+ *   env UK_DIFF_REMOUNT=N: a remount point every N operations on average
+ *   (descriptors closed; the uk target has no between() hook on tmpfs);
  *   env UK_DIFF_AGAINST=DIR: replace the uk side by a second native side
  *   chrooted in a fresh directory under DIR (checks the engine itself, e.g.
  *   ext4 against a tmpfs DIR such as /dev/shm).
@@ -275,7 +277,13 @@ static void print_enosys(const struct dt_log *log)
 
 static void test_matches_native(void **state)
 {
-	struct dt_config cfg = {.seed = seed, .nops = nops, .extras = extras};
+	const char *remount = getenv("UK_DIFF_REMOUNT");
+	struct dt_config cfg = {
+		.seed = seed,
+		.nops = nops,
+		.extras = extras,
+		.remount_every = remount ? (unsigned int)atoi(remount) : 0,
+	};
 	const char *base = getenv("UK_BUILD_ROOT");
 	const char *against = getenv("UK_DIFF_AGAINST");
 	struct dt_log ours, native;
