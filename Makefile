@@ -6,9 +6,11 @@
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+REL_BUILD  ?= build-release
 MESON_TEST ?= meson test --print-errorlogs --num-processes 2
 
-.PHONY: all setup build build-asan demo test test-plain test-asan bench clean
+.PHONY: all setup build build-asan build-release demo test test-plain test-asan \
+	bench clean
 
 all: build
 
@@ -27,6 +29,14 @@ build: setup $(BUILD)/build.ninja
 
 build-asan: setup $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
+
+# The optimised tree bench/run uses; -O3 finds warnings -O2 does not.
+$(REL_BUILD)/build.ninja:
+	meson setup $(REL_BUILD) -Dbuildtype=release -Db_ndebug=true \
+		-Dtests=false >/dev/null
+
+build-release: setup $(REL_BUILD)/build.ninja
+	ninja -C $(REL_BUILD)
 
 demo: build
 	./scripts/demo $(BUILD)
@@ -47,4 +57,4 @@ bench: build
 	./bench/run $(NAME) $(if $(JSON),--json,)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(REL_BUILD)

@@ -126,7 +126,7 @@ static int freespace_insert(struct ukfs_meta *m, uint64_t start, uint64_t count)
 
 int ukfs_free_blocks_locked(struct ukfs_meta *m, uint64_t start, uint64_t count)
 {
-	struct ukfs_run *v, r;
+	struct ukfs_run *v, r = { 0 }; /* filled when f_query returns 1 */
 	size_t cap;
 	int ret;
 
@@ -709,7 +709,7 @@ int ukfs_truncate(struct ukfs_meta *m, uint64_t ino, uint64_t size)
 int ukfs_extents_free_all_locked(struct ukfs_meta *m, uint64_t ino,
 				 uint64_t *freed)
 {
-	struct ukfs_extent e;
+	struct ukfs_extent e = { 0 }; /* filled when e_query returns 1 */
 	uint64_t n = 0;
 	int ret;
 
