@@ -9,7 +9,13 @@
  * At depth 1 it uses the synchronous helpers (one io_uring_enter per I/O,
  * like fio's QD1 loop); deeper, it keeps qd requests in flight, each end_io
  * resubmitting under a plug held for the whole run, so every bdev_reap sends
- * the resubmissions and waits in one system call.
+ * the resubmissions and waits in one system call. --no-plug submits each
+ * resubmission at once instead, as fio does (iodepth_batch_submit=1): for
+ * 4 KiB random writes at QD32 it measured 0.80 of fio against 0.76 with the
+ * plug (8 rounds of 1 s each, fio itself swinging 32k-88k IOPS between
+ * rounds), so the plug stays. 1 MiB writes never merge here (each is the
+ * merge limit, and registered buffers differ), so seqwrite sends fio's I/O
+ * sizes in fio's order.
  */
 #include <errno.h>
 #include <getopt.h>
