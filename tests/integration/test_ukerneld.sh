@@ -54,8 +54,9 @@ wait_for() {
 
 alive() { kill -0 "$1" 2>/dev/null; }
 gone() { ! kill -0 "$1" 2>/dev/null; }
-# A foreground daemon is our child: reap it to see it gone.
-sock_up() { [ -S "$1" ]; }
+# A foreground daemon is ready once it logs that it serves (its socket
+# may be a stale one until then).
+serving() { [ -S "$1" ] && grep -q "pid $pid serving" "$2"; }
 
 # start_fg SOCKET LOG ARGS...: a foreground daemon; sets $pid.
 start_fg() {
@@ -64,7 +65,8 @@ start_fg() {
 	"$ukd" "$@" --foreground --socket "$s" 2>"$log" &
 	pid=$!
 	pids+=("$pid")
-	wait_for sock_up "$s" || { bad "socket $s never appeared"; cat "$log"; }
+	wait_for serving "$s" "$log" ||
+		{ bad "not serving on $s"; cat "$log"; }
 }
 
 # stop_fg SIG: signals $pid and checks exit 0 and the socket removed.
