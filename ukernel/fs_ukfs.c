@@ -21,6 +21,7 @@
 int (*ukfs_bdev_hook)(struct uk_blockdev *lower, struct uk_blockdev **out,
 		      void *arg);
 void *ukfs_bdev_hook_arg;
+bool ukfs_crash_unmount;
 
 static const struct vfs_inode_ops ukfs_dir_iops;
 static const struct vfs_inode_ops ukfs_file_iops;
@@ -296,10 +297,11 @@ static void ukfs_evict_inode(struct vfs_inode *inode)
 {
 	struct ukfs_inode_info *ui = UKI(inode);
 	struct ukfs_sb_info *s = UKSB(inode->i_sb);
-	bool dead = inode->i_nlink == 0 && !ui->no_evict && !s->rdonly;
+	bool dead = inode->i_nlink == 0 && !ui->no_evict && !s->rdonly &&
+		    !ukfs_crash_unmount;
 
 	if (ui->mapping) {
-		if (dead)
+		if (dead || ukfs_crash_unmount)
 			pcache_truncate(ui->mapping, 0);
 		pcache_mapping_destroy(ui->mapping);
 		ui->mapping = NULL;
@@ -443,9 +445,9 @@ static void ukfs_put_super(struct vfs_super *sb)
 {
 	struct ukfs_sb_info *s = UKSB(sb);
 
-	if (!s->rdonly)
+	if (!s->rdonly && !ukfs_crash_unmount)
 		pcache_sync_all(s->pc);
-	sbi_free(s, true);
+	sbi_free(s, !ukfs_crash_unmount);
 }
 
 static const struct vfs_super_ops ukfs_super_ops = {

@@ -71,6 +71,12 @@ static inline struct ukfs_sb_info *UKSB(struct vfs_super *sb)
 extern int (*ukfs_bdev_hook)(struct uk_blockdev *lower,
 			     struct uk_blockdev **out, void *arg);
 extern void *ukfs_bdev_hook_arg;
+/*
+ * Tests only: the next unmount behaves as a power cut after the device
+ * crashed: dirty pages are dropped and the open transaction abandoned
+ * (ukfs_meta_close(m, false)), nothing is written or committed.
+ */
+extern bool ukfs_crash_unmount;
 
 extern const struct vfs_fs_type ukfs_fs_type;
 
