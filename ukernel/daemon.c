@@ -28,14 +28,6 @@
 #include "uk.h"
 #include "uk_err.h"
 
-/*
- * Until the ukfs mount lands in libukernel (fs_ukfs*.c), the image functions
- * may be missing: weak references are NULL then, and ukerneld serves only
- * --tmpfs. Remove once uk_kernel_mount_image() is defined.
- */
-#pragma weak uk_kernel_mount_image
-#pragma weak uk_kernel_sync
-
 /* ---- logging ------------------------------------------------------------ */
 
 /* Set once in the daemonized child, before any thread exists. */
@@ -422,11 +414,6 @@ static int serve(const struct uk_daemon_opts *o, int sfd, int *ready_fd)
 			 strerror(k ? (int)-PTR_ERR(k) : ENOMEM));
 		goto err_report;
 	}
-	if (o->image && !uk_kernel_mount_image) {
-		snprintf(msg, sizeof(msg), "this build cannot serve images yet "
-			 "(use --tmpfs)");
-		goto err_free_kernel;
-	}
 	if (o->image) {
 		ret = uk_kernel_mount_image(k, o->image, &io, err, sizeof(err));
 		if (ret < 0) {
@@ -470,7 +457,7 @@ static int serve(const struct uk_daemon_opts *o, int sfd, int *ready_fd)
 	/* Stop accepting; calls already published finish; tasks exit. */
 	uk_ring_server_stop(srv);
 	status = UK_DAEMON_EXIT_OK;
-	ret = uk_kernel_sync ? uk_kernel_sync(k) : 0;
+	ret = uk_kernel_sync(k);
 	if (ret < 0) {
 		uk_daemon_log(LOG_ERR, "sync: %s", strerror(-ret));
 		status = UK_DAEMON_EXIT_FAIL;

@@ -305,14 +305,32 @@ const struct vfs_file_ops ukfs_file_fops = {
 
 /* ---- size and space ---------------------------------------------------- */
 
-/* Truncate to size (i_rwsem write-held): cache, then the block map. */
+static int zero_range(struct ukfs_inode_info *ui, uint64_t start,
+		      uint64_t end);
+
+/*
+ * Truncate to size (i_rwsem write-held): cache, then the block map. When
+ * shrinking to the middle of a block, the rest of that block is zeroed
+ * through the cache first (block_truncate_page), so a later extension
+ * reads zeros there even if the page was not cached.
+ */
 int ukfs_file_setsize(struct vfs_inode *inode, int64_t size)
 {
 	struct ukfs_inode_info *ui = UKI(inode);
 	struct ukfs_sb_info *s = SBI(ui);
+	uint64_t tail = ((uint64_t)size + UKFS_BLOCK_SIZE - 1) &
+			~(uint64_t)(UKFS_BLOCK_SIZE - 1);
 	struct ukfs_inode r;
 	int ret;
 
+	if (size < inode->i_size && ((uint64_t)size & (UKFS_BLOCK_SIZE - 1))) {
+		ret = zero_range(ui, (uint64_t)size,
+				 tail < (uint64_t)inode->i_size
+					 ? tail
+					 : (uint64_t)inode->i_size);
+		if (ret)
+			return ret;
+	}
 	if (ui->mapping)
 		pcache_truncate(ui->mapping, (uint64_t)size);
 	pthread_mutex_lock(&s->wb_mutex);

@@ -5,10 +5,12 @@
  * connects, does one thing through uk_syscall(), disconnects.
  *
  *   test_ukerneld_client [--socket PATH] [--as-uid UID] write FILE TEXT
+ *   test_ukerneld_client [--socket PATH] [--as-uid UID] fill FILE BYTES
  *   test_ukerneld_client [--socket PATH] [--as-uid UID] read FILE
  *   test_ukerneld_client [--socket PATH] [--as-uid UID] hold SECONDS
  *
- * write creates or truncates FILE (0644) and writes TEXT; read prints
+ * write creates or truncates FILE (0644) and writes TEXT; fill writes BYTES
+ * bytes of the pattern "0123456789abcdef..." in one write; read prints
  * FILE's contents; hold stays connected for SECONDS. Without --socket it
  * uses uk_connect(NULL), the default path rule. --as-uid drops to UID (and
  * gid UID) before connecting (root only), to test who the daemon accepts.
@@ -28,14 +30,14 @@
 static int usage(void)
 {
 	fprintf(stderr, "usage: test_ukerneld_client [--socket PATH] "
-			"[--as-uid UID] write FILE TEXT | read FILE | "
+			"[--as-uid UID] write FILE TEXT | fill FILE BYTES | "
+			"read FILE | "
 			"hold SECONDS\n");
 	return 2;
 }
 
-static int do_write(const char *file, const char *text)
+static int do_write(const char *file, const char *text, size_t len)
 {
-	size_t len = strlen(text);
 	long fd, n, ret;
 
 	fd = uk_syscall(SYS_openat, AT_FDCWD, file,
@@ -102,14 +104,25 @@ int main(int argc, char **argv)
 			strerror(errno));
 		return 3;
 	}
-	if (!strcmp(argv[i], "write") && i + 2 < argc)
-		ret = do_write(argv[i + 1], argv[i + 2]);
-	else if (!strcmp(argv[i], "read") && i + 1 < argc)
+	if (!strcmp(argv[i], "write") && i + 2 < argc) {
+		ret = do_write(argv[i + 1], argv[i + 2], strlen(argv[i + 2]));
+	} else if (!strcmp(argv[i], "fill") && i + 2 < argc) {
+		size_t len = strtoul(argv[i + 2], NULL, 0);
+		char *buf = malloc(len + 1);
+
+		if (!buf)
+			return 1;
+		for (size_t j = 0; j < len; j++)
+			buf[j] = "0123456789abcdef"[j % 16];
+		ret = do_write(argv[i + 1], buf, len);
+		free(buf);
+	} else if (!strcmp(argv[i], "read") && i + 1 < argc) {
 		ret = do_read(argv[i + 1]);
-	else if (!strcmp(argv[i], "hold") && i + 1 < argc)
+	} else if (!strcmp(argv[i], "hold") && i + 1 < argc) {
 		ret = sleep((unsigned int)atoi(argv[i + 1])) ? 1 : 0;
-	else
+	} else {
 		ret = usage();
+	}
 	uk_disconnect();
 	return ret;
 }
