@@ -272,17 +272,15 @@ image)
 	wait_for gone "$dpid" && ok "SIGTERM: daemon gone" || bad "still alive"
 	[ ! -e "$s" ] && ok "socket removed" || bad "socket left behind"
 	expect 0 '' "$ukctl" fsck "$img"
-	expect 0 '^$' "$ukd" "$img"
-	dpid=$(lock_pid "$s")
-	pids+=("$dpid")
+	# Again in the foreground, so that its exit status is checked too.
+	start_fg "$s" "$dir/log" "$img"
 	expect 0 '^kept across$' env UKERNEL_NAME=disk "$client" read /kept
 	env UKERNEL_NAME=disk "$client" read /big >"$dir/got"
 	want=$(yes 0123456789abcdef | tr -d '\n' | head -c "$big" | md5sum)
 	[ "$(md5sum <"$dir/got")" = "$want" ] &&
 		ok "3 MiB file intact after restart" ||
 		bad "big file differs ($(stat -c %s "$dir/got") bytes)"
-	kill -TERM "$dpid"
-	wait_for gone "$dpid" || bad "daemon did not exit"
+	stop_fg TERM "$s"
 	expect 0 '' "$ukctl" fsck "$img"
 	;;
 *)
