@@ -34,7 +34,7 @@ static void usage(FILE *out)
 		"  --tmpfs                serve an empty tmpfs instead of an image\n"
 		"  --root DIR             the clients' virtual root (default /uk)\n"
 		"  --socket PATH          listen on PATH (default: see below)\n"
-		"  --cache-size N         page cache limit, K/M/G suffixes (256M)\n"
+		"  --cache-size N         image page cache limit, K/M/G suffix (256M)\n"
 		"  --foreground, -f       stay attached and log to stderr\n"
 		"  --allow-uid UID,...    also accept these users (uids or names)\n"
 		"  --idle-timeout SECS    exit after SECS with no client connected\n"

@@ -110,7 +110,15 @@ foreground)
 	expect 0 '' "$client" --socket "$s" write /hello "hello, ukernel"
 	expect 0 '^hello, ukernel$' "$client" --socket "$s" read /hello
 	expect 1 'No such file' "$client" --socket "$s" read /nothere
+	# A connected client does not hold up the shutdown.
+	"$client" --socket "$s" hold 5 &
+	cpid=$!
+	sleep 0.5 # connected by then (ASan included)
+	t0=$SECONDS
 	stop_fg TERM "$s"
+	[ $((SECONDS - t0)) -le 2 ] && ok "stopped with a client connected" ||
+		bad "shutdown waited $((SECONDS - t0)) s for a client"
+	wait "$cpid"
 	grep -q 'shutting down' "$dir/log" && ok "logged to stderr" ||
 		bad "no shutdown line on stderr: $(cat "$dir/log")"
 	start_fg "$s" "$dir/log" --tmpfs
@@ -264,6 +272,11 @@ image)
 	pids+=("$dpid")
 	expect 1 "image in use by pid $dpid" "$ukd" "$img" -f \
 		--socket "$dir/other.sock"
+	expect 1 "image in use by pid $dpid" "$ukd" "$img" \
+		--socket "$dir/other.sock"
+	# Not an image: the mount's message reaches the caller.
+	mkdir "$dir/empty.img"
+	expect 1 'empty.img' "$ukd" "$dir/empty.img"
 	# 3 MiB in one write: past the inline area (process_vm), many pages.
 	big=$((3 << 20))
 	expect 0 '' env UKERNEL_NAME=disk "$client" write /kept "kept across"
