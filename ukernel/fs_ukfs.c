@@ -305,6 +305,17 @@ static void ukfs_evict_inode(struct vfs_inode *inode)
 			pcache_truncate(ui->mapping, 0);
 		pcache_mapping_destroy(ui->mapping);
 		ui->mapping = NULL;
+		/*
+		 * A size whose last pages never reached writeback (punched
+		 * out after the write that extended the file) is written
+		 * here.
+		 */
+		if (!dead && !ukfs_crash_unmount && !s->rdonly &&
+		    !ui->no_evict) {
+			pthread_mutex_lock(&s->wb_mutex);
+			ukfs_update_disk_size(ui, (uint64_t)inode->i_size);
+			pthread_mutex_unlock(&s->wb_mutex);
+		}
 	}
 	if (dead) {
 		pthread_mutex_lock(&s->wb_mutex);

@@ -400,8 +400,12 @@ long ukfs_vfs_fallocate(struct vfs_inode *inode, int mode, int64_t offset,
 						   b0 * UKFS_BLOCK_SIZE,
 						   b1 * UKFS_BLOCK_SIZE);
 				pthread_mutex_lock(&s->wb_mutex);
-				ret = ukfs_extent_punch(s->meta, inode->i_ino,
-							b0, b1 - b0, NULL);
+				/* the dropped pages may have held the size */
+				ret = ukfs_update_disk_size(ui, size);
+				if (!ret)
+					ret = ukfs_extent_punch(
+						s->meta, inode->i_ino, b0,
+						b1 - b0, NULL);
 				pthread_mutex_unlock(&s->wb_mutex);
 			}
 		}
