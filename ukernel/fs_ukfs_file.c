@@ -206,6 +206,173 @@ static void ukfs_release(struct vfs_inode *inode, struct vfs_file *f)
 	f->private_data = NULL;
 }
 
+/* ---- O_DIRECT ---------------------------------------------------------- */
+
+/*
+ * O_DIRECT alignment, as Linux checks it: the file offset and the length
+ * must be multiples of the logical block size (the ukfs block, 4 KiB: the
+ * image behaves as a 4Kn disk), the memory of each segment a multiple of
+ * 512 bytes. -EINVAL otherwise.
+ */
+#define UKFS_DIO_MEM_ALIGN 512u
+#define UKFS_DIO_CHUNK (1u << 20)
+
+static bool dio_aligned(const struct vfs_iter *it, int64_t pos)
+{
+	if (((uint64_t)pos | it->count) & (UKFS_BLOCK_SIZE - 1))
+		return false;
+	for (unsigned long i = 0; i < it->nr_segs; i++) {
+		uintptr_t base = (uintptr_t)it->iov[i].iov_base;
+		size_t len = it->iov[i].iov_len;
+
+		if (i == 0) {
+			base += it->iov_offset;
+			len -= it->iov_offset;
+		}
+		if ((base | len) & (UKFS_DIO_MEM_ALIGN - 1))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Reads or writes len bytes (block multiple) at pos straight between buf
+ * and the device, by extents: holes and unwritten blocks read as zeros; a
+ * write allocates holes (under wb_mutex, with the I/O, as writeback does)
+ * and marks unwritten extents written.
+ */
+static int dio_blocks(struct ukfs_inode_info *ui, uint64_t pos, char *buf,
+		      size_t len, bool write)
+{
+	struct ukfs_sb_info *s = SBI(ui);
+	uint64_t lblk = pos / UKFS_BLOCK_SIZE;
+	uint64_t n = len / UKFS_BLOCK_SIZE;
+	int ret = 0;
+
+	if (write)
+		pthread_mutex_lock(&s->wb_mutex);
+	while (n && !ret) {
+		struct ukfs_extent e;
+
+		ret = ukfs_extent_map(s->meta, ui->vfs.i_ino, lblk, n, &e);
+		if (ret)
+			break;
+		if (write && (e.flags & UKFS_EXT_HOLE)) {
+			ret = ukfs_alloc_extent(s->meta, ui->vfs.i_ino, lblk,
+						e.len, 0, &e);
+			if (ret)
+				break;
+		}
+		if (!write && (e.flags & (UKFS_EXT_HOLE | UKFS_EXT_UNWRITTEN))) {
+			memset(buf, 0, e.len * UKFS_BLOCK_SIZE);
+		} else if (write) {
+			ret = bdev_write(s->bdev, e.pblk, (uint32_t)e.len, buf);
+			if (!ret && (e.flags & (UKFS_EXT_UNWRITTEN |
+						UKFS_EXT_KEEP_SIZE))) {
+				e.flags = 0;
+				ret = ukfs_extent_insert(s->meta,
+							 ui->vfs.i_ino, &e);
+			}
+		} else {
+			ret = bdev_read(s->bdev, e.pblk, (uint32_t)e.len, buf);
+		}
+		buf += e.len * UKFS_BLOCK_SIZE;
+		lblk += e.len;
+		n -= e.len;
+	}
+	if (write)
+		pthread_mutex_unlock(&s->wb_mutex);
+	return ret;
+}
+
+/*
+ * An O_DIRECT read or write: the cached range is written back first (so
+ * the device holds the newest data), the blocks move between the device
+ * and an aligned bounce buffer (the caller's memory is in another
+ * process), and after a write the cached pages of the range are dropped.
+ * Returns bytes done or -errno; a read stops at EOF.
+ */
+static long ukfs_direct_io(struct vfs_file *f, struct vfs_iter *it,
+			   int64_t *pos, bool write)
+{
+	struct vfs_inode *inode = f->f_inode;
+	struct ukfs_inode_info *ui = UKI(inode);
+	uint64_t p = (uint64_t)*pos;
+	long done = 0;
+	char *buf;
+	int ret;
+
+	if (!dio_aligned(it, *pos))
+		return -EINVAL;
+	if (!it->count)
+		return 0;
+	ret = posix_memalign((void **)&buf, UKFS_BLOCK_SIZE, UKFS_DIO_CHUNK);
+	if (ret)
+		return -ret;
+	while (it->count) {
+		size_t n = it->count < UKFS_DIO_CHUNK ? it->count
+						     : UKFS_DIO_CHUNK;
+		uint64_t size = (uint64_t)inode->i_size;
+		long r;
+
+		if (!write) {
+			if (p >= size)
+				break;
+			if (n > size - p) /* the last block, whole */
+				n = (size_t)(((size - p) + UKFS_BLOCK_SIZE - 1) &
+					     ~(uint64_t)(UKFS_BLOCK_SIZE - 1));
+		}
+		ret = pcache_flush_range(ui->mapping, p, p + n - 1);
+		if (ret)
+			break;
+		if (write) {
+			r = vfs_copy_from_iter(it, buf, n);
+			if (r < 0) {
+				ret = (int)r;
+				break;
+			}
+			n = (size_t)r & ~(size_t)(UKFS_BLOCK_SIZE - 1);
+			if (!n)
+				break;
+			pthread_mutex_lock(&SBI(ui)->wb_mutex);
+			ret = ukfs_update_disk_size(ui, p + n);
+			pthread_mutex_unlock(&SBI(ui)->wb_mutex);
+			if (!ret)
+				ret = dio_blocks(ui, p, buf, n, true);
+			if (ret)
+				break;
+			pcache_invalidate_range(ui->mapping, p, p + n - 1);
+			pthread_mutex_lock(&inode->i_lock);
+			if ((int64_t)(p + n) > inode->i_size)
+				inode->i_size = (int64_t)(p + n);
+			vfs_inode_touch_mc(inode);
+			pthread_mutex_unlock(&inode->i_lock);
+			r = (long)n;
+		} else {
+			ret = dio_blocks(ui, p, buf, n, false);
+			if (ret)
+				break;
+			if (n > size - p)
+				n = (size_t)(size - p);
+			r = vfs_copy_to_iter(it, buf, n);
+			if (r < 0) {
+				ret = (int)r;
+				break;
+			}
+		}
+		done += r;
+		p += (uint64_t)r;
+		if ((size_t)r < n)
+			break;
+	}
+	free(buf);
+	*pos = (int64_t)p;
+	return done ? done : ret;
+}
+
+static int ukfs_fsync(struct vfs_file *f, int64_t start, int64_t end,
+		      bool datasync);
+
 /* read_iter (i_rwsem read-held): through the page cache. */
 static long ukfs_read_iter(struct vfs_file *f, struct vfs_iter *to,
 			   int64_t *pos)
@@ -215,6 +382,8 @@ static long ukfs_read_iter(struct vfs_file *f, struct vfs_iter *to,
 	int64_t size;
 	ssize_t r;
 
+	if (atomic_load(&f->f_flags) & O_DIRECT)
+		return ukfs_direct_io(f, to, pos, false);
 	pthread_mutex_lock(&f->f_inode->i_lock);
 	size = f->f_inode->i_size;
 	pthread_mutex_unlock(&f->f_inode->i_lock);
@@ -247,6 +416,20 @@ static long ukfs_write_iter(struct vfs_file *f, struct vfs_iter *from,
 		return -EROFS;
 	if (!from->count)
 		return 0;
+	if (atomic_load(&f->f_flags) & O_DIRECT) {
+		n = ukfs_direct_io(f, from, pos, true);
+		if (n > 0) {
+			pthread_mutex_lock(&inode->i_lock);
+			r.mtime_ns = (int64_t)inode->i_mtime.tv_sec *
+					     1000000000ll +
+				     inode->i_mtime.tv_nsec;
+			r.ctime_ns = r.mtime_ns;
+			pthread_mutex_unlock(&inode->i_lock);
+			ukfs_inode_update(s->meta, &r,
+					  UKFS_SET_MTIME | UKFS_SET_CTIME);
+		}
+		goto out_sync;
+	}
 	n = pcache_write(ui->mapping, (uint64_t)*pos, from->count,
 			 (uint64_t)inode->i_size, copy_in, from);
 	if (n <= 0)
@@ -261,6 +444,14 @@ static long ukfs_write_iter(struct vfs_file *f, struct vfs_iter *from,
 	r.ctime_ns = r.mtime_ns;
 	pthread_mutex_unlock(&inode->i_lock);
 	ukfs_inode_update(s->meta, &r, UKFS_SET_MTIME | UKFS_SET_CTIME);
+out_sync:
+	/* O_SYNC / O_DSYNC: the write is durable when it returns. */
+	if (n > 0 && (atomic_load(&f->f_flags) & (O_SYNC | O_DSYNC))) {
+		int ret = ukfs_fsync(f, *pos - n, *pos - 1, true);
+
+		if (ret)
+			return ret;
+	}
 	ukfs_maybe_commit(s);
 	return n;
 }

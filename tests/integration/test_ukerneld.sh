@@ -84,6 +84,12 @@ stop_fg() {
 lock_pid() { cat "$1.lock" 2>/dev/null; }
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# Finer: nanoseconds on a CPU and context switches, summed over threads.
+cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{ n += $1 } END { print n }'; }
+switches() {
+	cat /proc/"$1"/task/*/status |
+		awk '/ctxt_switches/ { n += $2 } END { print n }'
+}
 
 case $case_ in
 cli)
@@ -181,12 +187,13 @@ idle)
 	pids+=("$dpid")
 	expect 0 '' "$client" --socket "$s" write /f x
 	sleep 1 # the client's exit is noticed; the clock refresh stops
-	t0=$(cpu_ticks "$dpid")
+	t0=$(cpu_ticks "$dpid") n0=$(cpu_ns "$dpid") c0=$(switches "$dpid")
 	sleep 4
-	t1=$(cpu_ticks "$dpid")
+	t1=$(cpu_ticks "$dpid") n1=$(cpu_ns "$dpid") c1=$(switches "$dpid")
 	hz=$(getconf CLK_TCK)
 	echo "idle CPU: $((t1 - t0)) ticks of 1/$hz s in 4 s" \
-	     "(utime+stime of all threads)"
+	     "(utime+stime of all threads); $(((n1 - n0) / 1000)) us on a CPU," \
+	     "$((c1 - c0)) context switches (schedstat, status)"
 	[ $((t1 - t0)) -le 1 ] && ok "idle daemon uses no CPU" ||
 		bad "idle daemon used $((t1 - t0)) ticks in 4 s"
 	kill -TERM "$dpid"

@@ -348,6 +348,46 @@ static void test_fallocate(void **state)
 	assert_int_equal(st.st_size, 65536);
 }
 
+/* O_DIRECT bypasses the cache and stays coherent with it. */
+static void test_direct_io(void **state)
+{
+	struct fx *f = *state;
+	struct uk_task *t = f->t;
+	static char cached[8192], back[8192];
+	char *buf;
+	long fd, dfd;
+
+	assert_int_equal(posix_memalign((void **)&buf, 4096, 16384), 0);
+	fill(cached, sizeof(cached), 5);
+	fd = U(t, SYS_openat, AT_FDCWD, "/dio", O_RDWR | O_CREAT, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(U(t, SYS_write, fd, cached, sizeof(cached)), 8192);
+	dfd = U(t, SYS_openat, AT_FDCWD, "/dio", O_RDWR | O_DIRECT);
+	assert_true(dfd >= 0);
+	/* dirty cached data is written back before the direct read */
+	assert_int_equal(U(t, SYS_pread64, dfd, buf, 8192, 0), 8192);
+	assert_memory_equal(buf, cached, 8192);
+	/* a direct write is seen by a buffered read (cache dropped) */
+	memset(buf, 'D', 4096);
+	assert_int_equal(U(t, SYS_pwrite64, dfd, buf, 4096, 4096), 4096);
+	assert_int_equal(U(t, SYS_pread64, fd, back, 8192, 0), 8192);
+	assert_memory_equal(back, cached, 4096);
+	assert_memory_equal(back + 4096, buf, 4096);
+	/* extending direct write; read past EOF is short */
+	assert_int_equal(U(t, SYS_pwrite64, dfd, buf, 4096, 8192), 4096);
+	assert_int_equal(U(t, SYS_pread64, dfd, buf, 16384, 8192), 4096);
+	/* misaligned offset, length or memory: EINVAL, as Linux */
+	assert_int_equal(U(t, SYS_pread64, dfd, buf, 4096, 100), -EINVAL);
+	assert_int_equal(U(t, SYS_pread64, dfd, buf, 100, 0), -EINVAL);
+	assert_int_equal(U(t, SYS_pread64, dfd, buf + 1, 4096, 0), -EINVAL);
+	U(t, SYS_close, dfd);
+	U(t, SYS_close, fd);
+	free(buf);
+	remount(f);
+	assert_int_equal(get(f->t, "/dio", back, sizeof(back)), 8192);
+	assert_memory_equal(back, cached, 4096);
+}
+
 /* ---- crashes ------------------------------------------------------------ */
 
 /*
@@ -566,6 +606,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unlinked_open, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_fallocate, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_direct_io, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_fsync_crash, setup_crash,
 						teardown),
