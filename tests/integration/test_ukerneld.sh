@@ -196,6 +196,8 @@ idle)
 	     "$((c1 - c0)) context switches (schedstat, status)"
 	[ $((t1 - t0)) -le 1 ] && ok "idle daemon uses no CPU" ||
 		bad "idle daemon used $((t1 - t0)) ticks in 4 s"
+	[ $((c1 - c0)) -le 4 ] && ok "idle daemon does not wake up" ||
+		bad "idle daemon woke $((c1 - c0)) times in 4 s"
 	kill -TERM "$dpid"
 	wait_for gone "$dpid" || bad "daemon did not exit"
 	;;
