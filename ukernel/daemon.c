@@ -442,8 +442,10 @@ static int serve(const struct uk_daemon_opts *o, int sfd, int *ready_fd)
 			 o->socket_path, strerror((int)-PTR_ERR(srv)));
 		goto err_unlock;
 	}
-	uk_daemon_log(LOG_INFO, "pid %d serving %s on %s", (int)getpid(),
-		      o->image ? o->image : "a tmpfs", o->socket_path);
+	/* The shim will read the virtual root from here; for now it is told. */
+	uk_daemon_log(LOG_INFO, "pid %d serving %s on %s (virtual root %s)",
+		      (int)getpid(), o->image ? o->image : "a tmpfs",
+		      o->socket_path, o->root ? o->root : "/uk");
 	if (*ready_fd >= 0) {
 		child_report(ready_fd, NULL);
 		if (chdir("/") < 0)
