@@ -317,11 +317,8 @@ static void ukfs_evict_inode(struct vfs_inode *inode)
 			pthread_mutex_unlock(&s->wb_mutex);
 		}
 	}
-	if (dead) {
-		pthread_mutex_lock(&s->wb_mutex);
+	if (dead) /* frees blocks only: no commit, so no wb_mutex */
 		ukfs_inode_free(s->meta, inode->i_ino);
-		pthread_mutex_unlock(&s->wb_mutex);
-	}
 }
 
 static void ukfs_dirty_inode(struct vfs_inode *inode)
@@ -354,11 +351,22 @@ static int ukfs_statfs(struct vfs_dentry *d, struct vfs_kstatfs *buf)
 	return 0;
 }
 
-/* Commits if the transaction is due (old or large). */
+/*
+ * Commits if the transaction is due (old or large). Called after each
+ * changing call, it never waits for wb_mutex: when writeback holds it the
+ * commit is left to the next call or to the timer (which waits).
+ */
 void ukfs_maybe_commit(struct ukfs_sb_info *s)
 {
-	if (s->rdonly)
+	if (s->rdonly || pthread_mutex_trylock(&s->wb_mutex))
 		return;
+	ukfs_meta_maybe_commit(s->meta, ukfs_meta_now());
+	pthread_mutex_unlock(&s->wb_mutex);
+}
+
+/* The timer's commit: waits for wb_mutex, so the interval is kept. */
+static void commit_if_due(struct ukfs_sb_info *s)
+{
 	pthread_mutex_lock(&s->wb_mutex);
 	ukfs_meta_maybe_commit(s->meta, ukfs_meta_now());
 	pthread_mutex_unlock(&s->wb_mutex);
@@ -419,7 +427,7 @@ static void *commit_timer(void *arg)
 		if (s->stop)
 			break;
 		pthread_mutex_unlock(&s->timer_lock);
-		ukfs_maybe_commit(s);
+		commit_if_due(s);
 		pthread_mutex_lock(&s->timer_lock);
 	}
 	pthread_mutex_unlock(&s->timer_lock);
@@ -938,6 +946,8 @@ struct vfs_super *ukfs_fill_super(struct uk_vfs *vfs, const char *dir,
 	}
 	pcache_opts_default(&po);
 	po.size_limit = opts.cache_size;
+	/* one read_pages run = one bdev_readv of up to 1 MiB */
+	po.readahead_max = 1u << 20;
 	ret = pcache_create(&po, &s->pc);
 	if (ret) {
 		set_err(errbuf, errlen, "%s: page cache: %s", dir,
