@@ -373,6 +373,44 @@ static long ukfs_direct_io(struct vfs_file *f, struct vfs_iter *it,
 static int ukfs_fsync(struct vfs_file *f, int64_t start, int64_t end,
 		      bool datasync);
 
+/*
+ * ENOSPC at write(2), as Linux's delayed allocation reserves: when the
+ * free blocks might not cover the dirty pages plus this write, write
+ * everything back and commit (freed blocks become usable), then refuse the
+ * write if its holes find no free block at all. Cheap when not near full
+ * (two counters). Called with i_rwsem write-held.
+ */
+static int reserve_space(struct ukfs_inode_info *ui, uint64_t pos, size_t len)
+{
+	struct ukfs_sb_info *s = SBI(ui);
+	uint64_t first = pos / UKFS_BLOCK_SIZE;
+	uint64_t last = (pos + len + UKFS_BLOCK_SIZE - 1) / UKFS_BLOCK_SIZE;
+	uint64_t holes = 0;
+	struct pcache_stats ps;
+	struct ukfs_statfs st;
+
+	ukfs_meta_statfs(s->meta, &st);
+	pcache_get_stats(s->pc, &ps);
+	if (st.free_blocks >= ps.nr_dirty + ps.nr_writeback + (last - first))
+		return 0;
+	pcache_sync_all(s->pc);
+	pthread_mutex_lock(&s->wb_mutex);
+	ukfs_meta_commit(s->meta);
+	pthread_mutex_unlock(&s->wb_mutex);
+	ukfs_meta_statfs(s->meta, &st);
+	for (uint64_t b = first; b < last && holes <= st.free_blocks;) {
+		struct ukfs_extent e;
+
+		if (ukfs_extent_map(s->meta, ui->vfs.i_ino, b, last - b, &e))
+			break;
+		if (e.flags & UKFS_EXT_HOLE)
+			holes += e.len;
+		b += e.len;
+	}
+	return holes && !st.free_blocks ? -ENOSPC : 0;
+}
+
+
 /* read_iter (i_rwsem read-held): through the page cache. */
 static long ukfs_read_iter(struct vfs_file *f, struct vfs_iter *to,
 			   int64_t *pos)
@@ -430,6 +468,9 @@ static long ukfs_write_iter(struct vfs_file *f, struct vfs_iter *from,
 		}
 		goto out_sync;
 	}
+	n = reserve_space(ui, (uint64_t)*pos, from->count);
+	if (n)
+		return n;
 	n = pcache_write(ui->mapping, (uint64_t)*pos, from->count,
 			 (uint64_t)inode->i_size, copy_in, from);
 	if (n <= 0)
