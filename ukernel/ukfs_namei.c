@@ -143,7 +143,7 @@ static int insert_inode_locked(struct ukfs_meta *m,
 int ukfs_alloc_ino_locked(struct ukfs_meta *m, const struct ukfs_inode *attr,
 			  const char *link, uint64_t *ino)
 {
-	struct ukfs_inode i;
+	struct ukfs_inode i = { 0 };
 	int rc = insert_inode_locked(m, attr, link, 0, 0, &i);
 
 	if (!rc)
