@@ -3,9 +3,12 @@
  * ukernel/kernel.c - a kernel instance: its options, statistics, policy
  * and trace slots, and the VFS (root tmpfs) hanging off it.
  */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "dispatch.h"
+#include "fs_ukfs.h"
 
 #define UK_DEFAULT_TMPFS_SIZE (1ull << 30)
 #define UK_DEFAULT_TMPFS_INODES (1ull << 20)
@@ -66,4 +69,37 @@ void uk_kernel_free(struct uk_kernel *k)
 	uk_policy_exit(k);
 	uk_stats_exit(k);
 	free(k);
+}
+
+/*
+ * Mounts the ukfs image in image_dir at the root in place of the empty
+ * root tmpfs (see uk.h). Returns 0 or -errno with a message in errbuf.
+ */
+int uk_kernel_mount_image(struct uk_kernel *k, const char *image_dir,
+			  const struct uk_image_opts *opts, char *errbuf,
+			  size_t errlen)
+{
+	struct vfs_super *sb;
+	int ret;
+
+	if (errbuf && errlen)
+		errbuf[0] = '\0';
+	sb = ukfs_fill_super(k->vfs, image_dir, opts, errbuf, errlen);
+	if (IS_ERR(sb))
+		return (int)PTR_ERR(sb);
+	ret = vfs_mount_root_sb(k->vfs, sb);
+	if (ret && errbuf && errlen)
+		snprintf(errbuf, errlen, "%s: cannot replace the root: %s",
+			 image_dir, strerror(-ret));
+	return ret;
+}
+
+/* sync(2) for the root file system (ukerneld's SIGTERM). */
+int uk_kernel_sync(struct uk_kernel *k)
+{
+	struct vfs_super *sb = k->vfs->root_mnt->mnt_sb;
+
+	if (!sb->s_op->sync_fs)
+		return 0;
+	return sb->s_op->sync_fs(sb, true);
 }

@@ -40,6 +40,37 @@ struct uk_kernel *uk_kernel_new(const struct uk_kernel_opts *opts);
 void uk_kernel_free(struct uk_kernel *k);
 
 /*
+ * Serving a ukfs image (ukernel/fs_ukfs*.c, docs/ukfs.md).
+ *
+ * uk_kernel_mount_image() opens the image directory image_dir (the SQLite
+ * database plus the block file, made by `ukctl mkfs`) and mounts it at the
+ * kernel's root, over the empty root tmpfs; tasks created afterwards see it
+ * as "/". Call it before the first uk_task_new(). opts may be NULL for the
+ * defaults. On failure it returns -errno and, when errbuf is not NULL, a
+ * one-line message saying what is wrong ("database too short", "format
+ * version 7, expected 1", ...) in errbuf (NUL-terminated, at most errlen
+ * bytes); the kernel is left with its tmpfs root.
+ *
+ * uk_kernel_sync() writes back every dirty page of every ukfs mount,
+ * commits the metadata transaction and flushes the device (what sync(2)
+ * does); ukerneld calls it on SIGTERM. Returns 0 or -errno (-EIO when
+ * writeback failed). It is a no-op returning 0 without an image.
+ *
+ * uk_kernel_free() unmounts the image cleanly: writes back, commits, marks
+ * the image clean and closes it.
+ */
+struct uk_image_opts {
+	uint64_t cache_size;     /* page cache limit in bytes; default 256 MiB */
+	unsigned int commit_ms;  /* metadata commit interval; default 5000 */
+	bool read_only;          /* mount read-only: writes fail with -EROFS */
+};
+
+int uk_kernel_mount_image(struct uk_kernel *k, const char *image_dir,
+			  const struct uk_image_opts *opts, char *errbuf,
+			  size_t errlen);
+int uk_kernel_sync(struct uk_kernel *k);
+
+/*
  * Tasks. uk_task_new() makes the first task of a process tree (cwd and root
  * at the kernel's root, umask 022). uk_task_fork() makes a child that shares
  * the parent's open file descriptions through a copy of its fd table.

@@ -466,7 +466,7 @@ static int punch_locked(struct ukfs_meta *m, uint64_t ino, uint64_t a,
 			uint64_t b, const struct ukfs_run *keep,
 			uint64_t *freed)
 {
-	struct ukfs_extent e;
+	struct ukfs_extent e = { 0 };
 	uint64_t cur = a, n = 0;
 	int ret;
 
@@ -564,7 +564,7 @@ int ukfs_extent_insert(struct ukfs_meta *m, uint64_t ino,
 static int map_locked(struct ukfs_meta *m, uint64_t ino, uint64_t lblk,
 		      uint64_t count, struct ukfs_extent *out)
 {
-	struct ukfs_extent e;
+	struct ukfs_extent e = { 0 };
 	int ret;
 
 	ret = e_query(m, ST_E_FLOOR, ino, lblk, &e);
@@ -753,7 +753,7 @@ static int seek_locked(struct ukfs_meta *m, uint64_t ino, int64_t off,
 		       int whence, int64_t *res)
 {
 	struct ukfs_inode i;
-	struct ukfs_extent e;
+	struct ukfs_extent e = { 0 };
 	uint64_t cur, pos;
 	int ret;
 

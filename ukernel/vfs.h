@@ -170,6 +170,9 @@ struct vfs_fs_type {
 };
 
 extern const struct vfs_fs_type tmpfs_fs_type;
+extern const struct vfs_fs_type ukfs_fs_type;
+/* Replaces the root mount with a mount of sb (before any task). */
+int vfs_mount_root_sb(struct uk_vfs *vfs, struct vfs_super *sb);
 
 /* Magic used for statfs f_type of tmpfs: TMPFS_MAGIC, as Linux's. */
 #define UK_TMPFS_MAGIC 0x01021994UL

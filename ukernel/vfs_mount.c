@@ -14,6 +14,7 @@
 
 static const struct vfs_fs_type *const fs_types[] = {
 	&tmpfs_fs_type,
+	&ukfs_fs_type,
 };
 
 struct vfs_mount *vfs_mntget(struct vfs_mount *m)
@@ -80,21 +81,13 @@ static const struct vfs_fs_type *find_fs_type(const char *name)
 	return NULL;
 }
 
-/* A new mount of a new super block of type (count 1), or ERR_PTR. */
-static struct vfs_mount *mnt_new(struct uk_vfs *vfs,
-				 const struct vfs_fs_type *type,
-				 const char *opts)
+/* A mount (count 1) of the new super block sb, or ERR_PTR(-ENOMEM). */
+static struct vfs_mount *mnt_new_sb(struct uk_vfs *vfs, struct vfs_super *sb)
 {
 	struct vfs_mount *m = calloc(1, sizeof(*m));
-	struct vfs_super *sb;
 
 	if (!m)
 		return ERR_PTR(-ENOMEM);
-	sb = type->mount(vfs, opts);
-	if (IS_ERR(sb)) {
-		free(m);
-		return (void *)sb;
-	}
 	atomic_store(&sb->s_active, 1);
 	m->mnt_sb = sb;
 	m->mnt_root = vfs_dget(sb->s_root);
@@ -104,6 +97,57 @@ static struct vfs_mount *mnt_new(struct uk_vfs *vfs,
 	atomic_init(&m->mnt_count, 1);
 	uk_list_init(&m->mnt_list);
 	return m;
+}
+
+/* A new mount of a new super block of type (count 1), or ERR_PTR. */
+static struct vfs_mount *mnt_new(struct uk_vfs *vfs,
+				 const struct vfs_fs_type *type,
+				 const char *opts)
+{
+	struct vfs_super *sb = type->mount(vfs, opts);
+	struct vfs_mount *m;
+
+	if (IS_ERR(sb))
+		return (void *)sb;
+	m = mnt_new_sb(vfs, sb);
+	if (IS_ERR(m)) {
+		atomic_store(&sb->s_active, 1);
+		vfs_dcache_drop_sb(vfs, sb);
+		sb->s_type->kill_sb(sb);
+	}
+	return m;
+}
+
+/*
+ * Makes sb (fresh from a file system's mount) the root mount in place of
+ * the empty root tmpfs, which is unmounted. For uk_kernel_mount_image,
+ * before any task exists: -EBUSY if something is mounted already. On
+ * failure sb is torn down.
+ */
+int vfs_mount_root_sb(struct uk_vfs *vfs, struct vfs_super *sb)
+{
+	struct vfs_mount *m, *old;
+
+	if (!uk_list_empty(&vfs->mounts) ||
+	    atomic_load(&vfs->root_mnt->mnt_count) != 1) {
+		atomic_store(&sb->s_active, 1);
+		vfs_dcache_drop_sb(vfs, sb);
+		sb->s_type->kill_sb(sb);
+		return -EBUSY;
+	}
+	m = mnt_new_sb(vfs, sb);
+	if (IS_ERR(m)) {
+		atomic_store(&sb->s_active, 1);
+		vfs_dcache_drop_sb(vfs, sb);
+		sb->s_type->kill_sb(sb);
+		return (int)PTR_ERR(m);
+	}
+	pthread_rwlock_wrlock(&vfs->ns_lock);
+	old = vfs->root_mnt;
+	vfs->root_mnt = m;
+	pthread_rwlock_unlock(&vfs->ns_lock);
+	vfs_mntput(old);
+	return 0;
 }
 
 /* Formats the root tmpfs options from the kernel's. */

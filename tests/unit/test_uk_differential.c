@@ -5,15 +5,19 @@
  * uk_dispatch() on the kernel's tmpfs and through real syscalls on a native
  * ext4 directory, every result, errno and the final trees compared.
  *
- * Usage: test_uk_differential [--unpriv] [--extras] [SEED]
+ * Usage: test_uk_differential [--unpriv] [--extras] [--ukfs] [SEED]
  *   --extras: also fallocate, copy_file_range, xattrs, O_TMPFILE, dup2/3;
+ *   --ukfs: the uk side runs on a fresh ukfs image (under the build tree)
+ *   mounted at the kernel's root instead of tmpfs; its between() hook
+ *   unmounts it, checks it with fsck and mounts it again (with
+ *   UK_DIFF_REMOUNT=N, at random points);
  *   SEED, or env UK_DIFF_SEED (which wins, to replay under meson test);
  *   env UK_DIFF_OPS: number of operations (default 10000);
  *   env UK_DIFF_VERBOSE=1: print the uk side's records as they happen;
  *   env UK_DIFF_LOGS=PREFIX: write both logs to PREFIX.uk and PREFIX.native;
  *   env UK_DIFF_MAX=N: print up to N differing records (default 1);
  *   env UK_DIFF_REMOUNT=N: a remount point every N operations on average
- *   (descriptors closed; the uk target has no between() hook on tmpfs);
+ *   (descriptors closed; on tmpfs the uk target has no between() hook);
  *   env UK_DIFF_AGAINST=DIR: replace the uk side by a second native side
  *   chrooted in a fresh directory under DIR (checks the engine itself, e.g.
  *   ext4 against a tmpfs DIR such as /dev/shm).
@@ -48,6 +52,7 @@
 #include "difftest.h"
 #include "uk.h"
 #include "uk_err.h"
+#include "ukfs_meta.h"
 
 #define NOBODY 65534
 
@@ -56,6 +61,7 @@ static unsigned long nops = 10000;
 static bool unpriv;
 static bool verbose;
 static bool extras;
+static bool on_ukfs;
 
 /* ---- the native side --------------------------------------------------- */
 
@@ -175,6 +181,98 @@ struct uk_side {
 	struct uk_task *task;
 };
 
+/* The uk side on ukfs: the image and what between() must rebuild. */
+struct uk_world {
+	char image[4096];
+	struct uk_kernel *k;
+	struct uk_side *root_side, *user_side;
+};
+
+static struct uk_world world;
+
+/* A fresh kernel with the image mounted at its root; 0 or -errno. */
+static int world_mount(struct uk_world *w)
+{
+	struct uk_image_opts o = { .cache_size = 32u << 20 };
+	char err[256];
+	int ret;
+
+	w->k = uk_kernel_new(NULL);
+	if (IS_ERR_OR_NULL(w->k))
+		return -ENOMEM;
+	ret = uk_kernel_mount_image(w->k, w->image, &o, err, sizeof(err));
+	if (ret)
+		printf("difftest: mount %s: %s\n", w->image, err);
+	return ret;
+}
+
+/*
+ * A task as the engine's setup leaves it: cwd DT_WORKDIR, umask 022, then
+ * the identity id (dropped after the chdir, as the native side keeps the
+ * cwd it had even if the run took its search permission away).
+ */
+static struct uk_task *world_task(struct uk_world *w, pid_t pid, uid_t id)
+{
+	struct uk_cred cred;
+	struct uk_task *t;
+	const unsigned long cd[6] = { (unsigned long)DT_WORKDIR };
+	const unsigned long um[6] = { 022 };
+	const unsigned long ids[6] = { id, id, id };
+	const unsigned long nogroups[6] = { 0, 0 };
+
+	uk_cred_init(&cred, 0, 0);
+	t = uk_task_new(w->k, pid, &cred);
+	if (IS_ERR_OR_NULL(t))
+		return NULL;
+	if (uk_dispatch(t, 80 /* chdir */, cd) ||
+	    uk_dispatch(t, 95 /* umask */, um) < 0)
+		goto err_exit;
+	if (id && (uk_dispatch(t, 116 /* setgroups */, nogroups) ||
+		   uk_dispatch(t, 119 /* setresgid */, ids) ||
+		   uk_dispatch(t, 117 /* setresuid */, ids)))
+		goto err_exit;
+	return t;
+
+err_exit:
+	uk_task_exit(t);
+	return NULL;
+}
+
+/*
+ * between() on ukfs: unmount (clean: write back, commit, close), fsck
+ * must find the image clean, mount again with new tasks in the same state.
+ */
+static int uk_between(struct dt_target *t, unsigned long index)
+{
+	struct uk_world *w = &world;
+	int ret;
+
+	if (w->user_side->task != w->root_side->task)
+		uk_task_exit(w->user_side->task);
+	uk_task_exit(w->root_side->task);
+	uk_kernel_free(w->k);
+	w->k = NULL;
+	ret = ukfs_fsck(w->image, false, NULL, NULL);
+	if (ret != UKFS_FSCK_CLEAN) {
+		printf("difftest: fsck after op %lu: %d\n", index, ret);
+		return -EUCLEAN;
+	}
+	ret = world_mount(w);
+	if (ret)
+		return ret;
+	w->root_side->task = world_task(w, 1, 0);
+	if (!w->root_side->task)
+		return -ENOMEM;
+	if (unpriv) {
+		w->user_side->task = world_task(w, 2, NOBODY);
+		if (!w->user_side->task)
+			return -ENOMEM;
+	} else {
+		w->user_side->task = w->root_side->task;
+	}
+	return 0;
+}
+
 static long uk_target_syscall(struct dt_target *t, long nr,
 			      const unsigned long a[6])
 {
@@ -189,9 +287,19 @@ static int run_uk(const struct dt_config *cfg, struct dt_log *out)
 	struct uk_side root_side = {0}, user_side = {0};
 	struct dt_times times = {0};
 	struct uk_cred cred;
-	struct uk_kernel *k = uk_kernel_new(NULL);
+	struct uk_kernel *k;
 	int ret;
 
+	if (on_ukfs) {
+		ret = world_mount(&world);
+		if (ret)
+			return ret;
+		k = world.k;
+		world.root_side = &root_side;
+		world.user_side = &user_side;
+	} else {
+		k = uk_kernel_new(NULL);
+	}
 	if (IS_ERR_OR_NULL(k))
 		return -ENOMEM;
 	uk_cred_init(&cred, 0, 0);
@@ -202,6 +310,8 @@ static int run_uk(const struct dt_config *cfg, struct dt_log *out)
 	}
 	root_side.target = (struct dt_target){
 		.name = "uk", .syscall = uk_target_syscall, .priv = &root_side};
+	if (on_ukfs)
+		root_side.target.between = uk_between;
 	user_side = root_side;
 	user_side.target.priv = &user_side;
 	out->echo = verbose;
@@ -222,7 +332,16 @@ static int run_uk(const struct dt_config *cfg, struct dt_log *out)
 		uk_task_exit(user_side.task);
 out:
 	uk_task_exit(root_side.task);
+	if (on_ukfs) {
+		k = world.k;
+		world.k = NULL;
+	}
 	uk_kernel_free(k);
+	if (on_ukfs && !ret && ukfs_fsck(world.image, false, NULL, NULL) !=
+				       UKFS_FSCK_CLEAN) {
+		printf("difftest: fsck of the image not clean at the end\n");
+		ret = -EUCLEAN;
+	}
 	return ret;
 }
 
@@ -298,11 +417,23 @@ static void test_matches_native(void **state)
 	dt_log_init(&ours);
 	dt_log_init(&native);
 	printf("difftest: seed=%" PRIu64
-	       " ops=%lu %s%s (replay: UK_DIFF_SEED=%" PRIu64 ")\n",
+	       " ops=%lu %s%s%s (replay: UK_DIFF_SEED=%" PRIu64 ")\n",
 	       seed, nops, unpriv ? "as uid 65534" : "as root",
-	       extras ? " with extras" : "", seed);
+	       extras ? " with extras" : "", on_ukfs ? " on ukfs" : "", seed);
 	fflush(stdout);
 
+	if (on_ukfs) {
+		char err[256];
+
+		snprintf(world.image, sizeof(world.image), "%s/ukfs-diff-XXXXXX",
+			 base);
+		assert_non_null(mkdtemp(world.image));
+		rmdir(world.image);
+		ret = ukfs_mkfs(world.image, 256ull << 20, 0, err, sizeof(err));
+		if (ret)
+			printf("difftest: mkfs: %s\n", err);
+		assert_int_equal(ret, 0);
+	}
 	if (against) {
 		root2 = make_root(against);
 		assert_non_null(root2);
@@ -330,6 +461,8 @@ static void test_matches_native(void **state)
 	nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	if (root2)
 		nftw(root2, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	if (on_ukfs)
+		nftw(world.image, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	free(root);
 	free(root2);
 	dt_log_free(&ours);
@@ -349,6 +482,8 @@ int main(int argc, char **argv)
 			unpriv = true;
 		else if (!strcmp(argv[i], "--extras"))
 			extras = true;
+		else if (!strcmp(argv[i], "--ukfs"))
+			on_ukfs = true;
 		else
 			seed = strtoull(argv[i], NULL, 0);
 	}

@@ -1,0 +1,422 @@
+// SPDX-License-Identifier: MIT
+/*
+ * bench/bench_ukfs.c - ukfs through uk_dispatch (in this process, no ring)
+ * beside a journaled ext4 on a loop device through real syscalls, in one
+ * run: 10,000 x (create + write 4 KiB + close), a stat of each, an unlink
+ * of each; a 1 GiB sequential write + fsync; a 1 GiB sequential read cold
+ * (native: drop_caches; ours: a fresh mount, empty cache) and warm; 4 KiB
+ * random reads, then random writes, over the 1 GiB file for 20 s in all
+ * (--quick: 5 s).
+ *
+ * Usage: bench-ukfs [--json] [--quick]   (bench/run ukfs [--json])
+ * Keys: <op>_ns (ours, per operation), <op>_native_ns, <op>_ratio
+ * (native / ours: above 1 means we are faster). The native side is an ext4
+ * made with mkfs.ext4 on a file attached to a loop device (needs root);
+ * if that fails it runs in a directory of the host file system under
+ * $UK_BUILD and says so.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "uk.h"
+#include "uk_err.h"
+#include "ukfs_meta.h"
+
+#define MIB (1024ul * 1024ul)
+#define NSMALL 10000ul
+#define BIG (1024ul * MIB)
+
+/* One side: how it makes syscalls and where its files live. */
+struct side {
+	const char *name;
+	bool ours;
+	char dir[1024]; /* ours: "" (the image is the root) */
+};
+
+static struct uk_kernel *kern;
+static struct uk_task *task;
+static char image[1024], native_file[1024], native_mnt[1024];
+static char native_loop[64];
+static bool native_is_ext4_loop;
+static char *iobuf;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static long sc(const struct side *s, long nr, unsigned long a0,
+	       unsigned long a1, unsigned long a2, unsigned long a3)
+{
+	if (s->ours) {
+		const unsigned long a[6] = { a0, a1, a2, a3 };
+
+		return uk_dispatch(task, (unsigned long)nr, a);
+	}
+	long r = syscall(nr, a0, a1, a2, a3);
+
+	return r < 0 ? -errno : r;
+}
+
+static void die(const char *what, long err)
+{
+	fprintf(stderr, "bench-ukfs: %s: %s\n", what, strerror((int)-err));
+	exit(1);
+}
+
+static void path(const struct side *s, char *buf, const char *rel)
+{
+	snprintf(buf, 2048, "%s/%s", s->dir, rel);
+}
+
+static void mount_ours(void)
+{
+	struct uk_image_opts o = { .cache_size = 1536ul * MIB };
+	struct uk_cred c;
+	char err[256];
+	int ret;
+
+	kern = uk_kernel_new(NULL);
+	if (IS_ERR_OR_NULL(kern))
+		die("uk_kernel_new", -ENOMEM);
+	ret = uk_kernel_mount_image(kern, image, &o, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "bench-ukfs: %s\n", err);
+		exit(1);
+	}
+	uk_cred_init(&c, 0, 0);
+	task = uk_task_new(kern, 1, &c);
+}
+
+static void umount_ours(void)
+{
+	uk_task_exit(task);
+	uk_kernel_free(kern);
+	task = NULL;
+	kern = NULL;
+}
+
+/* Forgets cached file data: a fresh mount (ours), drop_caches (native). */
+static void drop_caches(const struct side *s)
+{
+	if (s->ours) {
+		umount_ours();
+		mount_ours();
+		return;
+	}
+	sync();
+	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
+
+	if (fd < 0 || write(fd, "3\n", 2) != 2)
+		fprintf(stderr, "bench-ukfs: drop_caches failed: the native "
+				"cold read is warm\n");
+	if (fd >= 0)
+		close(fd);
+}
+
+/* ---- the operations (ns per op) ---------------------------------------- */
+
+static double small_create(const struct side *s)
+{
+	char p[2048], name[32];
+	uint64_t t0 = now_ns();
+
+	for (unsigned long i = 0; i < NSMALL; i++) {
+		long fd;
+
+		snprintf(name, sizeof(name), "s/f%lu", i);
+		path(s, p, name);
+		fd = sc(s, SYS_open, (unsigned long)p,
+			O_WRONLY | O_CREAT | O_TRUNC, 0644, 0);
+		if (fd < 0)
+			die("create", fd);
+		if (sc(s, SYS_write, (unsigned long)fd, (unsigned long)iobuf,
+		       4096, 0) != 4096)
+			die("write", -EIO);
+		sc(s, SYS_close, (unsigned long)fd, 0, 0, 0);
+	}
+	return (double)(now_ns() - t0) / NSMALL;
+}
+
+static double small_stat(const struct side *s)
+{
+	char p[2048], name[32];
+	struct stat st;
+	uint64_t t0 = now_ns();
+
+	for (unsigned long i = 0; i < NSMALL; i++) {
+		long r;
+
+		snprintf(name, sizeof(name), "s/f%lu", i);
+		path(s, p, name);
+		r = sc(s, SYS_stat, (unsigned long)p, (unsigned long)&st, 0, 0);
+		if (r)
+			die("stat", r);
+	}
+	return (double)(now_ns() - t0) / NSMALL;
+}
+
+static double small_unlink(const struct side *s)
+{
+	char p[2048], name[32];
+	uint64_t t0 = now_ns();
+
+	for (unsigned long i = 0; i < NSMALL; i++) {
+		long r;
+
+		snprintf(name, sizeof(name), "s/f%lu", i);
+		path(s, p, name);
+		r = sc(s, SYS_unlink, (unsigned long)p, 0, 0, 0);
+		if (r)
+			die("unlink", r);
+	}
+	return (double)(now_ns() - t0) / NSMALL;
+}
+
+static long open_big(const struct side *s, int flags)
+{
+	char p[2048];
+	long fd;
+
+	path(s, p, "big");
+	fd = sc(s, SYS_open, (unsigned long)p, (unsigned long)flags, 0644, 0);
+	if (fd < 0)
+		die("open big", fd);
+	return fd;
+}
+
+/* 1 GiB in 1 MiB writes, then fsync: ns for the whole. */
+static double seq_write(const struct side *s)
+{
+	long fd = open_big(s, O_WRONLY | O_CREAT | O_TRUNC);
+	uint64_t t0 = now_ns();
+
+	for (unsigned long off = 0; off < BIG; off += MIB)
+		if (sc(s, SYS_write, (unsigned long)fd, (unsigned long)iobuf,
+		       MIB, 0) != (long)MIB)
+			die("seq write", -EIO);
+	if (sc(s, SYS_fsync, (unsigned long)fd, 0, 0, 0))
+		die("fsync", -EIO);
+	t0 = now_ns() - t0;
+	sc(s, SYS_close, (unsigned long)fd, 0, 0, 0);
+	return (double)t0;
+}
+
+static double seq_read(const struct side *s)
+{
+	long fd = open_big(s, O_RDONLY);
+	uint64_t t0 = now_ns();
+
+	for (unsigned long off = 0; off < BIG; off += MIB)
+		if (sc(s, SYS_read, (unsigned long)fd, (unsigned long)iobuf,
+		       MIB, 0) != (long)MIB)
+			die("seq read", -EIO);
+	t0 = now_ns() - t0;
+	sc(s, SYS_close, (unsigned long)fd, 0, 0, 0);
+	return (double)t0;
+}
+
+/* 4 KiB random preads (or pwrites) for secs: ns per op. */
+static double rand_io(const struct side *s, bool write, double secs)
+{
+	long fd = open_big(s, O_RDWR);
+	uint64_t t0 = now_ns(), end = t0 + (uint64_t)(secs * 1e9), n = 0;
+	uint64_t x = 88172645463325252ull, t;
+
+	do {
+		for (int i = 0; i < 64; i++) {
+			unsigned long off;
+
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			off = (unsigned long)(x % (BIG / 4096)) * 4096;
+			if (sc(s, write ? SYS_pwrite64 : SYS_pread64,
+			       (unsigned long)fd, (unsigned long)iobuf, 4096,
+			       off) != 4096)
+				die("random io", -EIO);
+		}
+		n += 64;
+		t = now_ns();
+	} while (t < end);
+	sc(s, SYS_close, (unsigned long)fd, 0, 0, 0);
+	return (double)(t - t0) / (double)n;
+}
+
+/* ---- setup ------------------------------------------------------------- */
+
+static int rm_entry(const char *p, const struct stat *st, int flag,
+		    struct FTW *ftw)
+{
+	return remove(p);
+}
+
+static int run(const char *cmd)
+{
+	int r = system(cmd);
+
+	return r == 0 ? 0 : -1;
+}
+
+/* ext4 on a loop device: mkfs.ext4 on a sparse file, losetup, mount. */
+static void setup_native(const char *base, struct side *s)
+{
+	char cmd[16384];
+
+	snprintf(native_file, sizeof(native_file), "%s/bench-ukfs-ext4.img",
+		 base);
+	snprintf(native_mnt, sizeof(native_mnt), "%s/bench-ukfs-ext4", base);
+	mkdir(native_mnt, 0755);
+	snprintf(cmd, sizeof(cmd),
+		 "rm -f %s && truncate -s 4G %s && mkfs.ext4 -q -F %s "
+		 ">/dev/null 2>&1",
+		 native_file, native_file, native_file);
+	if (!run(cmd)) {
+		FILE *p;
+
+		snprintf(cmd, sizeof(cmd), "losetup -f --show %s 2>/dev/null",
+			 native_file);
+		p = popen(cmd, "r");
+		if (p && fgets(native_loop, sizeof(native_loop), p)) {
+			native_loop[strcspn(native_loop, "\n")] = '\0';
+			if (!mount(native_loop, native_mnt, "ext4", 0, ""))
+				native_is_ext4_loop = true;
+		}
+		if (p)
+			pclose(p);
+	}
+	if (native_is_ext4_loop) {
+		snprintf(s->dir, sizeof(s->dir), "%s", native_mnt);
+	} else {
+		fprintf(stderr, "bench-ukfs: no ext4 on a loop device (needs "
+				"root); the native side runs on the host file "
+				"system under %s\n", base);
+		snprintf(s->dir, sizeof(s->dir), "%s/bench-ukfs-native", base);
+		mkdir(s->dir, 0755);
+	}
+	snprintf(cmd, sizeof(cmd), "%s/s", s->dir);
+	mkdir(cmd, 0755);
+}
+
+static void teardown_native(struct side *s)
+{
+	char cmd[16384];
+
+	if (native_is_ext4_loop) {
+		umount(native_mnt);
+		snprintf(cmd, sizeof(cmd), "losetup -d %s", native_loop);
+		if (run(cmd))
+			fprintf(stderr, "bench-ukfs: losetup -d failed\n");
+		unlink(native_file);
+		rmdir(native_mnt);
+	} else {
+		nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	}
+}
+
+struct result {
+	const char *key;
+	double ours, native;
+};
+
+int main(int argc, char **argv)
+{
+	const char *base = getenv("UK_BUILD");
+	struct side ours = { .name = "ukfs", .ours = true };
+	struct side nat = { .name = "ext4" };
+	struct result r[9];
+	bool json = false, quick = false;
+	double secs;
+	char err[256];
+	int n = 0, ret;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (!strcmp(argv[i], "--quick"))
+			quick = true;
+		else {
+			fprintf(stderr, "usage: bench-ukfs [--json] [--quick]\n");
+			return 2;
+		}
+	}
+	secs = quick ? 5.0 : 20.0;
+	if (!base)
+		base = ".";
+	if (posix_memalign((void **)&iobuf, 4096, MIB))
+		return 1;
+	memset(iobuf, 'x', MIB);
+	snprintf(image, sizeof(image), "%s/bench-ukfs-image", base);
+	nftw(image, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	ret = ukfs_mkfs(image, 4ull << 30, 200000, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "bench-ukfs: mkfs: %s\n", err);
+		return 1;
+	}
+	mount_ours();
+	sc(&ours, SYS_mkdir, (unsigned long)"/s", 0755, 0, 0);
+	setup_native(base, &nat);
+
+	r[n++] = (struct result){ "small_create", small_create(&ours),
+				  small_create(&nat) };
+	r[n++] = (struct result){ "small_stat", small_stat(&ours),
+				  small_stat(&nat) };
+	r[n++] = (struct result){ "small_unlink", small_unlink(&ours),
+				  small_unlink(&nat) };
+	r[n++] = (struct result){ "seq_write_fsync", seq_write(&ours),
+				  seq_write(&nat) };
+	drop_caches(&ours);
+	drop_caches(&nat);
+	r[n++] = (struct result){ "seq_read_cold", seq_read(&ours),
+				  seq_read(&nat) };
+	r[n++] = (struct result){ "seq_read_warm", seq_read(&ours),
+				  seq_read(&nat) };
+	r[n++] = (struct result){ "rand_read_4k", rand_io(&ours, false,
+							   secs / 2),
+				  rand_io(&nat, false, secs / 2) };
+	r[n++] = (struct result){ "rand_write_4k", rand_io(&ours, true,
+							    secs / 2),
+				  rand_io(&nat, true, secs / 2) };
+
+	umount_ours();
+	nftw(image, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	teardown_native(&nat);
+
+	if (json) {
+		printf("{\"native\": \"%s\"", native_is_ext4_loop
+						    ? "ext4 on a loop device"
+						    : "host file system");
+		for (int i = 0; i < n; i++)
+			printf(", \"%s_ns\": %.0f, \"%s_native_ns\": %.0f, "
+			       "\"%s_ratio\": %.3f",
+			       r[i].key, r[i].ours, r[i].key, r[i].native,
+			       r[i].key, r[i].native / r[i].ours);
+		printf("}\n");
+		return 0;
+	}
+	printf("ukfs through uk_dispatch vs %s through syscalls "
+	       "(ratio = native / ours)\n",
+	       native_is_ext4_loop ? "ext4 (journaled, loop device)"
+				   : "the host file system");
+	printf("%-18s %16s %16s %8s\n", "op", "ours ns/op", "native ns/op",
+	       "ratio");
+	for (int i = 0; i < n; i++)
+		printf("%-18s %16.0f %16.0f %8.2f\n", r[i].key, r[i].ours,
+		       r[i].native, r[i].native / r[i].ours);
+	printf("(seq_* are ns for the whole 1 GiB)\n");
+	return 0;
+}
