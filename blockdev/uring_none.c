@@ -11,5 +11,6 @@
 int bdev_uring_open(int fd, uint64_t nr_blocks,
 		    const struct bdev_options *opts, struct uk_blockdev **out)
 {
+	/* What io_uring_setup(2) answers on a kernel built without it. */
 	return -ENOSYS;
 }

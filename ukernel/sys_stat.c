@@ -207,6 +207,7 @@ static int vfs_statfs(const struct vfs_path *path, struct statfs *out)
 	int ret;
 
 	memset(&k, 0, sizeof(k));
+	/* As Linux's statfs_by_dentry: a file system without ->statfs. */
 	if (!sb->s_op->statfs)
 		return -ENOSYS;
 	ret = sb->s_op->statfs(path->dentry, &k);
