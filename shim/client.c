@@ -307,6 +307,8 @@ static int connect_as(const char *path, unsigned int flags)
 			goto err_name;
 		}
 	}
+	/* Before the first call: marshal()'s copies need its handler. */
+	uk_cl_uaccess_init();
 	ret = client_connect(uk_client.path, flags);
 	atomic_store(&uk_client.state, ret ? CL_NONE : CL_READY);
 	if (ret) {
@@ -549,7 +551,13 @@ static bool plausible(long p)
 /*
  * Rewrites args to point into the data area [*used, cap) for what fits;
  * records the out-copies. The client's own address of data is used: the
- * daemon translates it back to its mapping.
+ * daemon translates it back to its mapping. The caller's memory is touched
+ * only with the fault-safe copies (uaccess.c): a bad in-pointer or path is
+ * left as it is, and the daemon's process_vm access of it gives -EFAULT
+ * before the call does anything, as Linux's copy_from_user would. A bad
+ * out-buffer is found by unmarshal() after the call, which then returns
+ * -EFAULT; the call has run by then (read moved the offset), as it has
+ * when the daemon writes a bad out-buffer with process_vm (after the call).
  */
 static void marshal(long nr, long args[6], unsigned char *data, size_t *used,
 		    size_t cap, struct mout *mo)
@@ -569,24 +577,22 @@ static void marshal(long nr, long args[6], unsigned char *data, size_t *used,
 			continue;
 		switch (m->kind) {
 		case A_PATH: {
-			const char *s = (const char *)args[i];
-			size_t n = 0;
+			long n = uk_cl_copy_path((char *)dst,
+						 (const char *)args[i], room);
 
-			while (n < room && s[n])
-				n++;
-			if (n == room)
-				continue; /* too long here: passed as is */
-			len = n + 1;
-			memcpy(dst, s, len);
+			/* Too long here, or a fault: passed as is. */
+			if (n < 0 || (size_t)n == room)
+				continue;
+			len = (size_t)n + 1;
 			break;
 		}
 		case A_IN_LEN:
 		case A_IN_FIX:
 			len = m->kind == A_IN_FIX ? (size_t)m->aux * 8 :
 						    (size_t)args[m->aux];
-			if (len > room)
+			if (len > room ||
+			    uk_cl_copy_in(dst, (const void *)args[i], len))
 				continue;
-			memcpy(dst, (const void *)args[i], len);
 			break;
 		default: /* A_OUT_LEN, A_OUT_FIX */
 			len = m->kind == A_OUT_FIX ? (size_t)m->aux * 8 :
@@ -606,17 +612,24 @@ static void marshal(long nr, long args[6], unsigned char *data, size_t *used,
 	}
 }
 
-static void unmarshal(const struct mout *mo, long result)
+/*
+ * Copies the out-buffers back; returns result, or -EFAULT when one of
+ * them stopped being writable during the call (another thread unmapped
+ * it): the kernel's copy_to_user would have failed the same way.
+ */
+static long unmarshal(const struct mout *mo, long result)
 {
 	if (result < 0)
-		return;
+		return result;
 	for (unsigned int k = 0; k < mo->n; k++) {
 		size_t len = mo->o[k].len;
 
 		if (mo->o[k].by_result)
 			len = (size_t)result < len ? (size_t)result : len;
-		memcpy(mo->o[k].user, mo->o[k].inl, len);
+		if (uk_cl_copy_out(mo->o[k].user, mo->o[k].inl, len))
+			result = -EFAULT;
 	}
+	return result;
 }
 
 /* ---- the call -------------------------------------------------------------------------- */
@@ -766,8 +779,7 @@ long uk_ring_call(long nr, const long in[6], bool do_marshal)
 	publish(s, idx);
 	ret = wait_done(s);
 	if (!ret) {
-		ret = (long)s->result;
-		unmarshal(&mo, ret);
+		ret = unmarshal(&mo, (long)s->result);
 	}
 	slot_done(s, temp);
 	th.depth--;
@@ -847,9 +859,7 @@ static int submit_chunk(struct uk_req *reqs, unsigned int n)
 	publish(s, idx);
 	ret = wait_done(s);
 	for (unsigned int j = 0; j < n; j++) {
-		reqs[j].result = ret ? ret : (long)out[j].result;
-		if (!ret)
-			unmarshal(&mo[j], reqs[j].result);
+		reqs[j].result = ret ? ret : unmarshal(&mo[j], out[j].result);
 	}
 	slot_done(s, temp);
 	th.depth--;
