@@ -42,6 +42,13 @@ static char connect_err[160];
 static pthread_key_t slot_key;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static atomic_bool reconnect_pending; /* set in a forked child */
+/*
+ * The fork protocol (docs/ring.md): the token of the task the daemon made
+ * for our child at FORK_PREPARE, per forking thread; the child keeps its
+ * copy in child_fork_token until its first connection presents it.
+ */
+static __thread uint64_t th_fork_token;
+static uint64_t child_fork_token;
 
 /* This thread's slot: valid while gen matches uk_client.gen. */
 static __thread struct {
@@ -89,12 +96,15 @@ int uk_default_socket_path(char *buf, size_t len)
 }
 
 static void slot_release_at_exit(void *v);
+static void client_atfork_prepare(void);
+static void client_atfork_parent(void);
 static void client_atfork_child(void);
 
 static void init_once(void)
 {
 	pthread_key_create(&slot_key, slot_release_at_exit);
-	pthread_atfork(NULL, NULL, client_atfork_child);
+	pthread_atfork(client_atfork_prepare, client_atfork_parent,
+		       client_atfork_child);
 }
 
 /* Undoes a connection's mappings and socket (no state change). */
@@ -178,6 +188,7 @@ static int client_connect(const char *path, unsigned int flags)
 		.magic = UK_RING_MAGIC,
 		.version = UK_RING_VERSION,
 		.flags = flags,
+		.fork_token = child_fork_token,
 	};
 	struct uk_ring_welcome w;
 	struct uk_ring_mapped mp = { .magic = UK_RING_MAGIC };
@@ -190,6 +201,10 @@ static int client_connect(const char *path, unsigned int flags)
 		return -ENAMETOOLONG;
 	}
 	memcpy(a.sun_path, path, strlen(path) + 1);
+	/* The task our parent registered for us: asked for once only. */
+	if (child_fork_token)
+		h.flags |= UK_RING_HELLO_FORK;
+	child_fork_token = 0;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
@@ -352,12 +367,49 @@ void uk_disconnect(void)
 	atomic_store(&uk_client.state, CL_NONE);
 }
 
+/*
+ * Before fork(), in the forking thread: the daemon makes the child's task
+ * now, a copy of our descriptors as they are at fork(), so that whatever
+ * we close afterwards the child still has (a child that has not connected
+ * yet connects first, to register its own child from its own table). A
+ * failure only loses that: the child then gets a copy of our table as it
+ * is at its first call.
+ */
+static void client_atfork_prepare(void)
+{
+	long args[6] = { 0 };
+	long r;
+
+	th_fork_token = 0;
+	if (atomic_load(&uk_client.state) != CL_READY &&
+	    !atomic_load(&reconnect_pending))
+		return;
+	args[0] = (long)syscall(SYS_gettid);
+	r = uk_ring_call(UK_RING_NR_FORK_PREPARE, args, false);
+	if (r > 0)
+		th_fork_token = (uint64_t)r;
+}
+
+/* After fork() in the parent: the daemon finds the child, watches it. */
+static void client_atfork_parent(void)
+{
+	long args[6] = { 0 };
+
+	if (!th_fork_token)
+		return;
+	args[0] = (long)th_fork_token;
+	th_fork_token = 0;
+	uk_ring_call(UK_RING_NR_FORK_DONE, args, false);
+}
+
 /* Only the forking thread lives on: the parent's ring is not ours. */
 static void client_atfork_child(void)
 {
 	uk_vvar_atfork_child();
 	th.slot = NULL;
 	th.depth = 0;
+	child_fork_token = th_fork_token;
+	th_fork_token = 0;
 	if (atomic_load(&uk_client.state) != CL_READY)
 		return;
 	atomic_fetch_add(&uk_client.gen, 1);
