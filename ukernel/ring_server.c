@@ -54,7 +54,8 @@
 #define RING_WORKERS_LIMIT 32
 #define RING_CLIENTS_LIMIT 127 /* futex_waitv takes 128 words, one is ours */
 #define RING_CLOCK_REFRESH_MS 250
-#define RING_FORK_MAX 256        /* children's tasks held, not yet taken */
+#define RING_FORK_MAX 1024       /* children's tasks held, not yet taken */
+#define RING_FORK_PER_PARENT 32  /* ... of which one process may own */
 #define RING_FORK_TTL_NS (60ull * 1000000000ull) /* child never found */
 #define RING_FORK_KIDS 64        /* a thread's children remembered */
 
@@ -467,6 +468,29 @@ static long fork_prepare(struct uk_ring_server *srv, struct ring_task *rt,
 
 	pthread_mutex_lock(&srv->lock);
 	dead = forks_reap_locked(srv, 1);
+	/*
+	 * One process's forks never push out another's: beyond its share,
+	 * its own oldest goes (a client calling FORK_PREPARE in a loop).
+	 */
+	{
+		struct ring_fork **pp, **oldest = NULL;
+		unsigned int mine = 0;
+
+		for (pp = &srv->forks; *pp; pp = &(*pp)->next) {
+			if ((*pp)->parent_pid == rt->pid) {
+				mine++;
+				oldest = pp;
+			}
+		}
+		if (mine >= RING_FORK_PER_PARENT) {
+			struct ring_fork *o = *oldest;
+
+			*oldest = o->next;
+			srv->nforks--;
+			o->next = dead;
+			dead = o;
+		}
+	}
 	f->next = srv->forks;
 	srv->forks = f;
 	srv->nforks++;

@@ -208,6 +208,48 @@ static void test_fork_race_parent_registers(void **state)
 	stop();
 }
 
+/* FORK_PREPARE in a loop (no fork): the server keeps 32 of them. */
+static void prepare_loop_client(void *arg)
+{
+	int *p = arg;
+	char c;
+
+	rt_connect();
+	for (int i = 0; i < 40; i++)
+		RT_CHECK(uk_syscall_ring(UK_RING_NR_FORK_PREPARE,
+					 (long)getpid()) > 0);
+	RT_CHECK(uk_syscall_ring(UK_RING_NR_FORK_PREPARE, 0L) == -EINVAL);
+	RT_CHECK(uk_syscall_ring(UK_RING_NR_FORK_DONE, 12345L) == 0);
+	RT_CHECK(write(p[1], "r", 1) == 1);
+	RT_CHECK(read(p[2], &c, 1) == 1); /* p[2]: the go-ahead */
+}
+
+static void test_fork_registrations_bounded(void **state)
+{
+	struct uk_ring_server_stats st;
+	int p[3], q[2];
+	pid_t pid;
+	char c;
+
+	(void)state;
+	start(NULL);
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(pipe(q), 0);
+	p[2] = q[0];
+	pid = rt_spawn(prepare_loop_client, p);
+	assert_int_equal(read(p[0], &c, 1), 1);
+	uk_ring_server_get_stats(rt_srv, &st);
+	assert_int_equal(st.forks, 32);
+	assert_int_equal(write(q[1], "g", 1), 1);
+	rt_wait(pid);
+	/* Never taken, child unknown: the server frees them at stop. */
+	stop();
+	close(p[0]);
+	close(p[1]);
+	close(q[0]);
+	close(q[1]);
+}
+
 static void owner_client(void *arg)
 {
 	long fd;
@@ -308,6 +350,7 @@ int main(void)
 		cmocka_unit_test(test_file_io),
 		cmocka_unit_test(test_fork_shares_files),
 		cmocka_unit_test(test_fork_race_parent_registers),
+		cmocka_unit_test(test_fork_registrations_bounded),
 		cmocka_unit_test(test_allowed_uid_limited_by_creds),
 		cmocka_unit_test(test_dead_client_releases_locks),
 	};
