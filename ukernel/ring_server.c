@@ -1139,6 +1139,11 @@ static bool nr_changes_ids(int64_t nr)
 
 /* The worker's transfer buffer (see ring_mm.c), made on first use. */
 static __thread struct ring_xfer worker_xfer;
+/*
+ * The last request this worker served came with YIELD: its client shares
+ * our CPU, and it can publish the next one only while we are off it.
+ */
+static __thread bool worker_client_yields;
 
 static long exec_one(struct uk_ring_server *srv, struct ring_call *c,
 		     const struct uk_ring_req *r)
@@ -1238,6 +1243,7 @@ static void serve_slot(struct uk_ring_server *srv, struct ring_conn *c,
 				       memory_order_acq_rel);
 	if (old & UK_SLOT_WAITER)
 		futex_wake_n(&s->state, INT_MAX, false);
+	worker_client_yields = old & UK_SLOT_YIELD;
 	if (old & UK_SLOT_YIELD)
 		sched_yield(); /* the client shares our CPU: let it run */
 }
@@ -1433,7 +1439,14 @@ static void poll_loop(struct uk_ring_server *srv, struct ring_worker *w)
 			poller_sleep(srv, w, &seen);
 			last = yielded = uk_rdtsc();
 			kick = true;
-		} else if (now - yielded > srv->yield_ticks) {
+		} else if (now - yielded > srv->yield_ticks ||
+			   worker_client_yields) {
+			/*
+			 * Also at once when our last client shares our CPU:
+			 * spinning could only keep it from its next request
+			 * (on a loaded CPU the yield came back to us before
+			 * the client ran; it still has to).
+			 */
 			sched_yield();
 			yielded = uk_rdtsc();
 		} else {
