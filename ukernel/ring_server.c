@@ -616,7 +616,7 @@ static struct ring_task *task_get(struct uk_ring_server *srv, pid_t pid,
 				  int pidfd, const struct ucred *uc,
 				  uint32_t hello_flags, uint64_t fork_token)
 {
-	struct ring_task *rt, *parent = NULL, *stale = NULL;
+	struct ring_task *rt, *parent = NULL;
 	struct ring_fork *pf;
 	pid_t ppid, pppid;
 	uint64_t start, pstart;
@@ -642,10 +642,15 @@ static struct ring_task *task_get(struct uk_ring_server *srv, pid_t pid,
 		return rt;
 	}
 	if (rt) {
-		/* A recycled pid: the old process is gone. */
-		task_unlink_locked(srv, rt);
+		/*
+		 * A recycled pid: the old process is gone. Only marked dead
+		 * (task_find_locked() skips it): its pidfd's event, which
+		 * is pending and may even be in the batch the monitor is
+		 * working through right now, unlinks and releases it in
+		 * task_died(). Freeing it here left that event pointing at
+		 * freed memory.
+		 */
 		atomic_store(&rt->dead, true);
-		stale = rt;
 	}
 	pf = fork_claim_locked(srv, pid, uc->uid,
 			       (hello_flags & UK_RING_HELLO_FORK) ? fork_token
@@ -659,10 +664,6 @@ static struct ring_task *task_get(struct uk_ring_server *srv, pid_t pid,
 			rt_get(parent);
 	}
 	pthread_mutex_unlock(&srv->lock);
-	if (stale) {
-		epoll_ctl(srv->epfd, EPOLL_CTL_DEL, stale->pidfd, NULL);
-		rt_put(stale);
-	}
 
 	ret = -ENOMEM;
 	rt = calloc(1, sizeof(*rt));
