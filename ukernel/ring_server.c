@@ -710,6 +710,8 @@ static struct ring_task *task_get(struct uk_ring_server *srv, pid_t pid,
 	rt->task->frontend = UK_FRONTEND_RING;
 	if (parent)
 		rt_put(parent);
+	if (pf)
+		fork_free(srv, pf); /* its task is ours now */
 	uk_ring_publish_ids(rt);
 
 	pthread_mutex_lock(&srv->lock);
