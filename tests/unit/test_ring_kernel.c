@@ -232,7 +232,7 @@ static int exec_child_main(char **argv)
 
 static void exec_race_client(void *arg)
 {
-	char sfd[16], sclo[16], c;
+	char sfd[24], sclo[24], c;
 	int go[2], st;
 	long fd, clofd;
 	pid_t pid;
