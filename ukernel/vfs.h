@@ -355,6 +355,14 @@ struct vfs_dentry {
 	char *d_name;                   /* NUL-terminated; d_iname or heap */
 	struct uk_list d_child;         /* in d_parent's d_subdirs (ns_lock) */
 	struct uk_list d_subdirs;       /* hashed children (ns_lock) */
+	/*
+	 * Hashed negative children, so that removing a directory can drop
+	 * the cached misses under it (each holds a reference on it, which
+	 * would otherwise keep the removed directory's inode, and its
+	 * tmpfs inode count, until a prune). Both under dcache_lock.
+	 */
+	struct uk_list d_neg_child;     /* in d_parent's d_negs */
+	struct uk_list d_negs;
 	uint64_t d_cookie;              /* readdir position in the parent */
 	uint64_t d_next_cookie;         /* for directories: next to hand out */
 	void *d_fsdata;

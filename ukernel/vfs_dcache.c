@@ -144,6 +144,8 @@ static struct vfs_dentry *d_alloc(struct vfs_dentry *parent, const char *name,
 	atomic_init(&d->d_count, 0);
 	uk_list_init(&d->d_child);
 	uk_list_init(&d->d_subdirs);
+	uk_list_init(&d->d_neg_child);
+	uk_list_init(&d->d_negs);
 	d->d_next_cookie = 2;
 	return d;
 }
@@ -174,6 +176,8 @@ struct vfs_dentry *vfs_d_alloc_root(struct vfs_super *sb,
 	atomic_init(&d->d_count, 1);
 	uk_list_init(&d->d_child);
 	uk_list_init(&d->d_subdirs);
+	uk_list_init(&d->d_neg_child);
+	uk_list_init(&d->d_negs);
 	d->d_next_cookie = 2;
 	return d;
 }
@@ -209,8 +213,10 @@ static void d_hash_locked(struct uk_vfs *vfs, struct vfs_dentry *d)
 	/* Release: d is fully initialised before walkers can see it. */
 	__atomic_store_n(head, d, __ATOMIC_RELEASE);
 	__atomic_fetch_add(&vfs->nr_dentry, 1, __ATOMIC_RELAXED);
-	if (!d->d_inode)
+	if (!d->d_inode) {
 		__atomic_fetch_add(&vfs->nr_negative, 1, __ATOMIC_RELAXED);
+		uk_list_add_tail(&d->d_neg_child, &d->d_parent->d_negs);
+	}
 }
 
 /* Removes d from the hash and its parent's list; ns_lock write-held. */
@@ -228,6 +234,7 @@ static void d_unhash_locked(struct uk_vfs *vfs, struct vfs_dentry *d)
 	if (!d->d_inode)
 		__atomic_fetch_sub(&vfs->nr_negative, 1, __ATOMIC_RELAXED);
 	uk_list_del_init(&d->d_child);
+	uk_list_del_init(&d->d_neg_child);
 }
 
 /*
@@ -285,6 +292,7 @@ void vfs_d_delete(struct vfs_dentry *d)
 {
 	struct uk_vfs *vfs = d->d_sb->s_vfs;
 	struct vfs_inode *inode = NULL;
+	struct vfs_dentry *victims = NULL, *c;
 	bool pinned;
 
 	pthread_mutex_lock(&vfs->dcache_lock);
@@ -292,16 +300,42 @@ void vfs_d_delete(struct vfs_dentry *d)
 	d->d_flags &= ~VFS_D_PINNED;
 	if (pinned)
 		atomic_fetch_sub(&d->d_count, 1);
+	/*
+	 * A removed directory is empty, but cached misses under it still
+	 * hold references on it: drop the unused ones now (their parent
+	 * reference with them), or the directory would stay unhashed with
+	 * its inode alive until a prune that may never come.
+	 */
+	while (!uk_list_empty(&d->d_negs)) {
+		c = (struct vfs_dentry *)((char *)d->d_negs.next -
+					  offsetof(struct vfs_dentry,
+						   d_neg_child));
+		uk_list_del_init(&c->d_neg_child);
+		if (c->d_inode || atomic_load(&c->d_count) != 0 ||
+		    c->d_mounted)
+			continue;
+		d_unhash_locked(vfs, c);
+		atomic_fetch_sub(&d->d_count, 1);
+		c->d_hash_next = victims;
+		victims = c;
+	}
 	if (atomic_load(&d->d_count) == 0 && uk_list_empty(&d->d_subdirs)) {
 		inode = d->d_inode;
 		d->d_inode = NULL;
 		__atomic_fetch_add(&vfs->nr_negative, 1, __ATOMIC_RELAXED);
 		uk_list_del_init(&d->d_child);
+		uk_list_add_tail(&d->d_neg_child, &d->d_parent->d_negs);
 	} else {
 		d_unhash_locked(vfs, d);
 	}
 	pthread_mutex_unlock(&vfs->dcache_lock);
 	vfs_iput(inode);
+	/* Their reference on d is already dropped above. */
+	while (victims) {
+		c = victims;
+		victims = c->d_hash_next;
+		d_free(c);
+	}
 }
 
 /* Hands out the next readdir cookie of parent and lists d there. */
@@ -327,6 +361,7 @@ void vfs_d_pin(struct vfs_dentry *d)
 		d->d_flags |= VFS_D_PINNED;
 		atomic_fetch_add(&d->d_count, 1);
 	}
+	uk_list_del_init(&d->d_neg_child); /* positive now */
 	if (d->d_flags & VFS_D_HASHED)
 		__atomic_fetch_sub(&vfs->nr_negative, 1, __ATOMIC_RELAXED);
 	d_add_child(d);
@@ -487,6 +522,7 @@ void vfs_dcache_prune(struct uk_vfs *vfs)
 				    atomic_load(&d->d_count) == 0) {
 					*pp = d->d_hash_next;
 					d->d_flags &= ~VFS_D_HASHED;
+					uk_list_del_init(&d->d_neg_child);
 					__atomic_fetch_sub(&vfs->nr_dentry, 1, __ATOMIC_RELAXED);
 					__atomic_fetch_sub(&vfs->nr_negative, 1, __ATOMIC_RELAXED);
 					d->d_hash_next = victims;
@@ -561,6 +597,7 @@ void vfs_dcache_drop_sb(struct uk_vfs *vfs, struct vfs_super *sb)
 				atomic_fetch_sub(&d->d_count, 1);
 			}
 			uk_list_del_init(&d->d_child);
+			uk_list_del_init(&d->d_neg_child);
 			d->d_hash_next = all;
 			all = d;
 		}
