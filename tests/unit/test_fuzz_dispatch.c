@@ -15,7 +15,9 @@
  *
  * Replay: UK_FUZZ_SEED=<seed> [UK_FUZZ_CALLS=<n>] test_fuzz_dispatch; the
  * seed is printed. argv[1] and argv[2] give the default seed and calls.
- * UK_FUZZ_VERBOSE=1 prints every call before making it.
+ * UK_FUZZ_VERBOSE=1 prints every call before making it. The one-thread
+ * cases make the same calls in every process (the arena is at a fixed
+ * address); the threaded one also depends on how the threads interleave.
  *
  * Sections: random numbers, user memory arena, argument generators, the
  * tree, invariants, the fuzz loop, tests.
@@ -93,12 +95,31 @@ struct arena {
 	uint8_t *unmapped;
 };
 
-static void arena_init(struct arena *a)
+/*
+ * Where thread id's arena goes. Pointers are also drawn as plain numbers
+ * (a length, an offset, a mode), so with the arena wherever ASLR puts it
+ * a seed would not replay the same calls from one process to the next.
+ * This range is free in a plain process and under ASan (above its shadow,
+ * below its heap at 0x600000000000); elsewhere the arena goes anywhere.
+ */
+#define ARENA_FIXED 0x3e0000000000ul
+#define ARENA_STRIDE 0x10000000ul
+
+static void arena_init(struct arena *a, int id)
 {
 	size_t len = (ARENA_RW + 4) * PG;
-	uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *want = (void *)(ARENA_FIXED + (unsigned long)id * ARENA_STRIDE);
+	uint8_t *p = mmap(want, len, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+			  -1, 0);
 
+	if (p != want) {
+		if (p != MAP_FAILED)
+			munmap(p, len); /* a kernel that took it as a hint */
+		printf("fuzz: arena not at %p, replays may differ\n", want);
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	}
 	assert_true(p != MAP_FAILED);
 	a->base = p;
 	a->tail_end = p + ARENA_RW * PG;
@@ -571,8 +592,19 @@ static unsigned long gen_nr(uint64_t *s)
 /*
  * Calls that may sleep on another task forever are made non-blocking:
  * with one thread per task group nobody would ever release the lock.
+ *
+ * SEEK_DATA on tmpfs looks pages up one by one from the offset to i_size
+ * (open, for the tmpfs rewrite), so after a truncate to ~2^62 it does not
+ * come back. SEEK_HOLE stops at the first absent page, at most 8 MiB of
+ * pages away here, so it stays; SEEK_DATA runs when fstat shows at most
+ * 64 MiB between the offset and the end, else it becomes SEEK_HOLE. With
+ * several threads another one may grow the file between the fstat and
+ * the lseek, so there SEEK_DATA always becomes SEEK_HOLE.
  */
-static void defuse(unsigned long nr, unsigned long *args)
+#define SEEK_DATA_SPAN (64l << 20)
+
+static void defuse(bool threaded, struct uk_task *t, unsigned long nr,
+		   unsigned long *args)
 {
 	unsigned int unr = (unsigned int)nr;
 
@@ -583,13 +615,14 @@ static void defuse(unsigned long nr, unsigned long *args)
 			args[1] = F_OFD_SETLK;
 	} else if (unr == SYS_flock) {
 		args[1] |= LOCK_NB;
-	} else if (unr == SYS_lseek && ((unsigned int)args[2] == SEEK_DATA ||
-					(unsigned int)args[2] == SEEK_HOLE)) {
-		/*
-		 * Open bug (see the branch's report): tmpfs SEEK_DATA scans
-		 * a huge sparse file page by page and does not come back.
-		 */
-		args[2] = SEEK_END;
+	} else if (unr == SYS_lseek && (unsigned int)args[2] == SEEK_DATA) {
+		struct stat st;
+		long off = (long)args[1];
+
+		if (threaded ||
+		    SC(t, SYS_fstat, (unsigned int)args[0], U(&st)) ||
+		    (off >= 0 && st.st_size - off > SEEK_DATA_SPAN))
+			args[2] = SEEK_HOLE;
 	}
 }
 
@@ -751,6 +784,7 @@ struct fuzz_thread {
 	unsigned long calls;
 	int id;
 	bool forks;
+	bool threaded; /* other threads call at the same time */
 	struct fuzz_ctx c;
 };
 
@@ -808,7 +842,7 @@ static void fuzz_one(struct fuzz_thread *ft, struct uk_task *t,
 	for (i = 0; i < 6; i++)
 		args[i] = (size_t)i < nkinds ? gen_typed(&ft->c, i, sig[i])
 					     : gen_arg(&ft->c, i);
-	defuse(nr, args);
+	defuse(ft->threaded, t, nr, args);
 	if (fuzz_verbose)
 		fprintf(stderr,
 			"[%d] #%lu pid %d %s(%#lx, %#lx, %#lx, %#lx, %#lx, %#lx)\n",
@@ -892,8 +926,9 @@ static void fuzz_run(uint64_t seed, unsigned long calls, int nthreads,
 		ft[i].calls = calls;
 		ft[i].id = i;
 		ft[i].forks = forks;
+		ft[i].threaded = nthreads > 1;
 		ft[i].c.rs = seed * 1000003u + (uint64_t)i;
-		arena_init(&ft[i].c.a);
+		arena_init(&ft[i].c.a, i);
 		ft[i].tasks[0] = uk_task_fork(root, new_pid(&ft[i]));
 		assert_false(IS_ERR_OR_NULL(ft[i].tasks[0]));
 		/* an unprivileged task beside the root one */
