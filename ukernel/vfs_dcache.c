@@ -108,7 +108,7 @@ static bool d_put_parent(struct vfs_dentry *parent)
 	last = atomic_fetch_sub(&parent->d_count, 1) == 1 &&
 	       !(parent->d_flags & (VFS_D_HASHED | VFS_D_DYING));
 	pthread_mutex_unlock(&vfs->dcache_lock);
-	return last && !vfs_d_is_root(parent);
+	return last;
 }
 
 /*
@@ -703,7 +703,7 @@ void vfs_dcache_drop_sb(struct uk_vfs *vfs, struct vfs_super *sb)
 			vfs_iput(d->d_inode);
 			d_free(d);
 			/* A parent unhashed earlier (removed, in use) goes too. */
-			if (d_put_parent(parent))
+			if (d_put_parent(parent) && !vfs_d_is_root(parent))
 				d_kill(parent);
 			progress = true;
 		}
