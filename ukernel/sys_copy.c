@@ -121,6 +121,13 @@ static int copy_file_checks(struct vfs_file *in, int64_t pos_in,
 	else if (c > (uint64_t)(size_in - pos_in))
 		c = (uint64_t)(size_in - pos_in);
 
+	/*
+	 * rw_verify_area: a negative position is EINVAL (the fuzzer's seed 5
+	 * reached the subtraction below with pos_out < 0: signed overflow).
+	 */
+	if (pos_in < 0 || pos_out < 0)
+		return -EINVAL;
+
 	/* generic_write_check_limits: the output's maximum size. */
 	if (pos_out >= iout->i_sb->s_maxbytes) {
 		if (c || pos_out > iout->i_sb->s_maxbytes)

@@ -24,11 +24,13 @@
  *                     instead of RCU + seqlocks: one uncontended rdlock is
  *                     ~20 ns, lookups take no per-dentry reference while
  *                     walking, and changes are rare next to lookups.
- *   vfs->dcache_lock  mutex: insertion of new dentries into the hash while
- *                     ns_lock is only read-held (a lookup miss). Chains are
- *                     published with release stores so walkers need no lock
- *                     beyond ns_lock; unhashing and resizing happen only
- *                     with ns_lock write-held.
+ *   vfs->dcache_lock  mutex: insertion of new dentries into the hash and
+ *                     their parent's d_unpinned list while ns_lock is only
+ *                     read-held (a lookup miss), every change of d_child,
+ *                     and d_count reaching 0. Chains are published with
+ *                     release stores so walkers need no lock beyond
+ *                     ns_lock; unhashing and resizing happen only with
+ *                     ns_lock write-held.
  *   inode->i_rwsem    rwlock: file data and i_size (writes/truncate take it
  *                     for writing, reads for reading; appends are atomic).
  *   inode->i_lock     mutex: attributes (mode, uid, gid, nlink, times,
@@ -353,8 +355,19 @@ struct vfs_dentry {
 	uint32_t d_hashval;
 	uint32_t d_namelen;
 	char *d_name;                   /* NUL-terminated; d_iname or heap */
-	struct uk_list d_child;         /* in d_parent's d_subdirs (ns_lock) */
-	struct uk_list d_subdirs;       /* hashed children (ns_lock) */
+	/*
+	 * Every hashed child is on exactly one of its parent's two lists,
+	 * through d_child (so a dentry's membership is never stale): pinned
+	 * ones (tmpfs's positive entries) on d_subdirs, in cookie order, the
+	 * directory's listing for readdir; all others (cached misses, ukfs's
+	 * cached positives) on d_unpinned. Unhashed dentries are on neither.
+	 * d_child changes only under dcache_lock, and on d_subdirs also with
+	 * ns_lock write-held, so readdir walks d_subdirs under ns_lock read
+	 * while lookups add misses to d_unpinned. See vfs_dcache.c.
+	 */
+	struct uk_list d_child;
+	struct uk_list d_subdirs;       /* pinned children (ns_lock) */
+	struct uk_list d_unpinned;      /* other hashed children (dcache_lock) */
 	uint64_t d_cookie;              /* readdir position in the parent */
 	uint64_t d_next_cookie;         /* for directories: next to hand out */
 	void *d_fsdata;

@@ -1,19 +1,53 @@
-/* SPDX-License-Identifier: MIT */
+// SPDX-License-Identifier: MIT
 /*
  * ukernel/vfs_dcache.c - the dentry cache: dentries (name, parent, inode or
  * negative), their reference counts, and the hash keyed by (parent, name)
- * that path walks look names up in, with negative entries for names that
- * do not exist.
+ * that path walks look names up in, with negative entries ("cached
+ * misses") for names that do not exist.
  *
- * Lifetime rules (see vfs.h for the locks):
- *  - a hashed dentry with d_count 0 stays cached; only vfs_dcache_prune
- *    (ns_lock write + dcache_lock) frees it;
- *  - an unhashed dentry is freed by whoever drops its count to 0; a dentry
- *    is unhashed only with ns_lock write-held, and never rehashed;
- *  - the transition of d_count to 0 happens under dcache_lock, so it is
- *    ordered against unhashing (no use after free between the two);
- *  - a dentry holds a reference on its parent and on its inode.
- * Walkers under ns_lock (read) use borrowed pointers and take no counts.
+ * Lifetime rules (the locks are described at the top of vfs.h):
+ *
+ *  References. d_count counts the users' references (open files, cwd and
+ *  root, mounts, O_TMPFILE paths: vfs_dget), one per child dentry hashed
+ *  or not (a dentry holds its parent until it is freed, so a cached miss
+ *  pins its directory, as in Linux), and one for VFS_D_PINNED (how tmpfs
+ *  keeps its positive entries). A dentry holds a reference on its inode.
+ *  A count is raised from 0 only under ns_lock, so with ns_lock
+ *  write-held nobody can start using an unused dentry. Nobody holds a
+ *  counted reference on a negative dentry: walkers borrow pointers under
+ *  ns_lock, and a dentry in use that loses its name is unhashed instead
+ *  of going negative.
+ *
+ *  Hashing and lists. A hashed dentry is reachable by lookup and is on
+ *  exactly one of its parent's two lists through its single d_child link:
+ *  d_subdirs when pinned (the tmpfs directory listing, in cookie order),
+ *  d_unpinned otherwise. Unhashing takes it off the hash and its list at
+ *  once, so no list can keep a pointer to a freed dentry. Roots and
+ *  O_TMPFILE dentries are never hashed. Dentries are hashed at a lookup
+ *  miss (dcache_lock, ns_lock read) or rehashed by a rename (ns_lock
+ *  write); they are unhashed only with ns_lock write-held, when no walker
+ *  holds a borrowed pointer.
+ *
+ *  Freeing. A hashed dentry at count 0 stays cached (there is no LRU): it
+ *  is freed, with ns_lock write-held, by vfs_dcache_prune (too many
+ *  negatives), by vfs_d_delete (the cached misses under a removed
+ *  directory), by vfs_d_move (the entry a rename replaces) or at unmount
+ *  (vfs_dcache_drop_sb). An unhashed dentry is freed by whoever drops its
+ *  count to 0 (d_kill), which then drops its parent's reference, and so on
+ *  up. The last decrement is taken under dcache_lock, ordered against
+ *  unhashing: of "count reached 0" and "unhashed", the later one frees.
+ *
+ *  Removal, as Linux's d_delete + shrink_dcache_parent. After unlink,
+ *  rmdir or a rename over an entry, vfs_d_delete drops the pin, frees the
+ *  unused children (a removed directory is empty, so they are cached
+ *  misses, which would otherwise keep it and its inode alive), then makes
+ *  the dentry negative in place (count 0: nobody uses it) or unhashes it
+ *  (in use: the last vfs_dput frees it and its inode). A dead directory
+ *  (unhashed, not a root) gets no new children: vfs_lookup_one answers
+ *  ENOENT there without caching anything, as Linux's IS_DEADDIR checks.
+ *
+ * Sections: references and freeing, allocation, hash and lookup, removal
+ * and rename, pruning and unmount.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +80,8 @@ int vfs_dcache_init(struct uk_vfs *vfs)
 	return 0;
 }
 
+/* ---- references and freeing ---------------------------------------------- */
+
 static void d_free(struct vfs_dentry *d)
 {
 	if (d->d_name != d->d_iname)
@@ -54,8 +90,31 @@ static void d_free(struct vfs_dentry *d)
 }
 
 /*
- * Frees dentries whose count reached 0 while unhashed, walking up the
- * parents whose last child went. Called without dcache_lock.
+ * Drops one reference on parent on behalf of a child that is gone.
+ * Returns true when that was the last one and parent is unhashed (and not
+ * being freed by vfs_dcache_drop_sb): the caller must then free it.
+ */
+static bool d_put_parent(struct vfs_dentry *parent)
+{
+	struct uk_vfs *vfs = parent->d_sb->s_vfs;
+	long c = atomic_load(&parent->d_count);
+	bool last;
+
+	while (c > 1) {
+		if (atomic_compare_exchange_weak(&parent->d_count, &c, c - 1))
+			return false;
+	}
+	pthread_mutex_lock(&vfs->dcache_lock);
+	last = atomic_fetch_sub(&parent->d_count, 1) == 1 &&
+	       !(parent->d_flags & (VFS_D_HASHED | VFS_D_DYING));
+	pthread_mutex_unlock(&vfs->dcache_lock);
+	return last;
+}
+
+/*
+ * Frees d, unhashed and at count 0, with its inode reference, then each
+ * ancestor whose last reference was d's (an unhashed directory kept by
+ * its last child). Called without dcache_lock.
  */
 static void d_kill(struct vfs_dentry *d)
 {
@@ -65,26 +124,7 @@ static void d_kill(struct vfs_dentry *d)
 
 		d_free(d);
 		vfs_iput(inode);
-		if (!parent)
-			return;
-		/* Drop the child's reference on parent (as vfs_dput). */
-		long c = atomic_load(&parent->d_count);
-		for (;;) {
-			if (c == 1)
-				break;
-			if (atomic_compare_exchange_weak(&parent->d_count, &c,
-							 c - 1))
-				return;
-		}
-		struct uk_vfs *vfs = parent->d_sb->s_vfs;
-		pthread_mutex_lock(&vfs->dcache_lock);
-		bool free_it = atomic_fetch_sub(&parent->d_count, 1) == 1 &&
-			       !(parent->d_flags &
-				 (VFS_D_HASHED | VFS_D_DYING));
-		pthread_mutex_unlock(&vfs->dcache_lock);
-		if (!free_it)
-			return;
-		d = parent;
+		d = parent && d_put_parent(parent) ? parent : NULL;
 	}
 }
 
@@ -112,11 +152,13 @@ void vfs_dput(struct vfs_dentry *d)
 	struct uk_vfs *vfs = d->d_sb->s_vfs;
 	pthread_mutex_lock(&vfs->dcache_lock);
 	bool free_it = atomic_fetch_sub(&d->d_count, 1) == 1 &&
-		       !(d->d_flags & VFS_D_HASHED);
+		       !(d->d_flags & (VFS_D_HASHED | VFS_D_DYING));
 	pthread_mutex_unlock(&vfs->dcache_lock);
 	if (free_it)
 		d_kill(d);
 }
+
+/* ---- allocation ------------------------------------------------------------ */
 
 /* Allocates an unhashed dentry for name under parent (count 0). */
 static struct vfs_dentry *d_alloc(struct vfs_dentry *parent, const char *name,
@@ -144,8 +186,23 @@ static struct vfs_dentry *d_alloc(struct vfs_dentry *parent, const char *name,
 	atomic_init(&d->d_count, 0);
 	uk_list_init(&d->d_child);
 	uk_list_init(&d->d_subdirs);
+	uk_list_init(&d->d_unpinned);
 	d->d_next_cookie = 2;
 	return d;
+}
+
+/*
+ * Frees a dentry from d_alloc that was never hashed nor referenced (a
+ * failed or lost lookup), with its inode and its reference on parent.
+ * parent is in use by the caller's walk, so that cannot be its last one.
+ */
+static void d_discard(struct vfs_dentry *d)
+{
+	struct vfs_dentry *parent = d->d_parent;
+
+	vfs_iput(d->d_inode);
+	d_free(d);
+	vfs_dput(parent);
 }
 
 struct vfs_dentry *vfs_d_alloc_anon(struct vfs_dentry *parent)
@@ -174,15 +231,25 @@ struct vfs_dentry *vfs_d_alloc_root(struct vfs_super *sb,
 	atomic_init(&d->d_count, 1);
 	uk_list_init(&d->d_child);
 	uk_list_init(&d->d_subdirs);
+	uk_list_init(&d->d_unpinned);
 	d->d_next_cookie = 2;
 	return d;
 }
 
-/* Attaches inode (the caller's reference moves to the dentry). */
+/*
+ * Attaches inode (the caller's reference moves to the dentry): in a lookup
+ * op to a dentry not yet hashed, or in a create op (ns_lock write) to a
+ * hashed cached miss, which stops counting as negative.
+ */
 void vfs_d_instantiate(struct vfs_dentry *d, struct vfs_inode *inode)
 {
+	if (!d->d_inode && inode && (d->d_flags & VFS_D_HASHED))
+		__atomic_fetch_sub(&d->d_sb->s_vfs->nr_negative, 1,
+				   __ATOMIC_RELAXED);
 	d->d_inode = inode;
 }
+
+/* ---- hash and lookup --------------------------------------------------------- */
 
 struct vfs_dentry *vfs_d_lookup(struct uk_vfs *vfs,
 				const struct vfs_dentry *parent,
@@ -199,11 +266,28 @@ struct vfs_dentry *vfs_d_lookup(struct uk_vfs *vfs,
 	return NULL;
 }
 
-/* Publishes d in the hash; dcache_lock held. */
+/* Hands out the next readdir cookie of parent and lists d there. */
+static void d_add_child(struct vfs_dentry *d)
+{
+	struct vfs_dentry *parent = d->d_parent;
+
+	d->d_cookie = parent->d_next_cookie++;
+	uk_list_add_tail(&d->d_child, &parent->d_subdirs);
+}
+
+/*
+ * Publishes d in the hash and lists it under its parent: on d_subdirs
+ * with a fresh cookie when pinned (only under ns_lock write: a rename),
+ * else on d_unpinned. dcache_lock held.
+ */
 static void d_hash_locked(struct uk_vfs *vfs, struct vfs_dentry *d)
 {
 	struct vfs_dentry **head = &vfs->hash[d->d_hashval & vfs->hash_mask];
 
+	if (d->d_flags & VFS_D_PINNED)
+		d_add_child(d);
+	else
+		uk_list_add_tail(&d->d_child, &d->d_parent->d_unpinned);
 	d->d_flags |= VFS_D_HASHED;
 	d->d_hash_next = *head;
 	/* Release: d is fully initialised before walkers can see it. */
@@ -213,7 +297,23 @@ static void d_hash_locked(struct uk_vfs *vfs, struct vfs_dentry *d)
 		__atomic_fetch_add(&vfs->nr_negative, 1, __ATOMIC_RELAXED);
 }
 
-/* Removes d from the hash and its parent's list; ns_lock write-held. */
+/*
+ * Takes d off the hash chain starting at *pp and off its parent's list;
+ * ns_lock write-held and dcache_lock held.
+ */
+static void d_unhash_at(struct uk_vfs *vfs, struct vfs_dentry **pp,
+			struct vfs_dentry *d)
+{
+	*pp = d->d_hash_next;
+	d->d_hash_next = NULL;
+	d->d_flags &= ~VFS_D_HASHED;
+	__atomic_fetch_sub(&vfs->nr_dentry, 1, __ATOMIC_RELAXED);
+	if (!d->d_inode)
+		__atomic_fetch_sub(&vfs->nr_negative, 1, __ATOMIC_RELAXED);
+	uk_list_del_init(&d->d_child);
+}
+
+/* Unhashes d if hashed (see d_unhash_at); ns_lock write + dcache_lock. */
 static void d_unhash_locked(struct uk_vfs *vfs, struct vfs_dentry *d)
 {
 	struct vfs_dentry **pp = &vfs->hash[d->d_hashval & vfs->hash_mask];
@@ -222,19 +322,16 @@ static void d_unhash_locked(struct uk_vfs *vfs, struct vfs_dentry *d)
 		return;
 	while (*pp != d)
 		pp = &(*pp)->d_hash_next;
-	*pp = d->d_hash_next;
-	d->d_flags &= ~VFS_D_HASHED;
-	__atomic_fetch_sub(&vfs->nr_dentry, 1, __ATOMIC_RELAXED);
-	if (!d->d_inode)
-		__atomic_fetch_sub(&vfs->nr_negative, 1, __ATOMIC_RELAXED);
-	uk_list_del_init(&d->d_child);
+	d_unhash_at(vfs, pp, d);
 }
 
 /*
  * Finds or creates the dentry of (parent, name). On a miss a new dentry is
  * passed to the directory's lookup op and then published (negative if the
  * op found nothing). Returns a borrowed pointer, valid while ns_lock is
- * held, or ERR_PTR(-ENOMEM) / the op's error.
+ * held, or ERR_PTR(-ENOMEM) / the op's error, or ERR_PTR(-ENOENT) under a
+ * removed directory, which holds no names and must not gain cached
+ * children (they would keep it alive).
  */
 struct vfs_dentry *vfs_lookup_one(struct uk_vfs *vfs,
 				  struct vfs_dentry *parent, const char *name,
@@ -248,15 +345,16 @@ struct vfs_dentry *vfs_lookup_one(struct uk_vfs *vfs,
 
 	if (uk_likely(d != NULL))
 		return d;
+	if (uk_unlikely(!(parent->d_flags & VFS_D_HASHED) &&
+			!vfs_d_is_root(parent)))
+		return ERR_PTR(-ENOENT);
 	d = d_alloc(parent, name, len, hash);
 	if (!d)
 		return ERR_PTR(-ENOMEM);
 	if (dir->i_op->lookup) {
 		ret = dir->i_op->lookup(dir, d);
 		if (ret < 0) {
-			vfs_dput(parent);
-			vfs_iput(d->d_inode);
-			d_free(d);
+			d_discard(d);
 			return ERR_PTR(ret);
 		}
 	}
@@ -267,56 +365,94 @@ struct vfs_dentry *vfs_lookup_one(struct uk_vfs *vfs,
 		d_hash_locked(vfs, d);
 	pthread_mutex_unlock(&vfs->dcache_lock);
 	if (other) {
-		vfs_dput(parent);
-		vfs_iput(d->d_inode);
-		d_free(d);
+		d_discard(d);
 		return other;
 	}
 	return d;
 }
 
+/* ---- removal and rename ------------------------------------------------------ */
+
 /*
- * After unlink/rmdir (ns_lock write): an unused dentry goes negative and
- * stays cached (the next create of the name reuses it); one still in use
- * (open file, cwd) is unhashed and keeps its inode until the last dput.
- * A pinned dentry loses its pin first.
+ * shrink_dcache_parent for a directory just removed (ns_lock write,
+ * dcache_lock held): unhashes d's unused unpinned children and drops
+ * their references on d; returns them chained by d_hash_next, for
+ * d_free_victims once dcache_lock is dropped. d is empty, so these are
+ * cached misses, leaves: no recursion is needed. (Pinned children are
+ * tmpfs entries, which an empty directory has none of.)
+ */
+static struct vfs_dentry *d_shrink_children_locked(struct uk_vfs *vfs,
+						   struct vfs_dentry *d)
+{
+	struct vfs_dentry *victims = NULL;
+	struct uk_list *pos, *next;
+
+	for (pos = d->d_unpinned.next; pos != &d->d_unpinned; pos = next) {
+		struct vfs_dentry *c = uk_list_entry(pos, struct vfs_dentry,
+						     d_child);
+
+		next = pos->next;
+		if (atomic_load(&c->d_count) != 0 || c->d_mounted)
+			continue;
+		d_unhash_locked(vfs, c);
+		atomic_fetch_sub(&d->d_count, 1);
+		c->d_hash_next = victims;
+		victims = c;
+	}
+	return victims;
+}
+
+/* Frees dentries collected by d_shrink_children_locked (no lock held). */
+static void d_free_victims(struct vfs_dentry *victims)
+{
+	while (victims) {
+		struct vfs_dentry *c = victims;
+
+		victims = c->d_hash_next;
+		vfs_iput(c->d_inode);
+		d_free(c);
+	}
+}
+
+/*
+ * After unlink/rmdir, or for the entry a rename replaces (ns_lock write):
+ * the pin goes, and a removed directory's cached children are freed;
+ * then an unused dentry goes negative and stays cached (the next create
+ * of the name reuses it), and one still in use (open file, cwd) is
+ * unhashed and keeps its inode until the last dput.
  */
 void vfs_d_delete(struct vfs_dentry *d)
 {
 	struct uk_vfs *vfs = d->d_sb->s_vfs;
 	struct vfs_inode *inode = NULL;
-	bool pinned;
+	struct vfs_dentry *victims;
 
 	pthread_mutex_lock(&vfs->dcache_lock);
-	pinned = d->d_flags & VFS_D_PINNED;
-	d->d_flags &= ~VFS_D_PINNED;
-	if (pinned)
+	if (d->d_flags & VFS_D_PINNED) {
+		d->d_flags &= ~VFS_D_PINNED;
 		atomic_fetch_sub(&d->d_count, 1);
-	if (atomic_load(&d->d_count) == 0 && uk_list_empty(&d->d_subdirs)) {
+	}
+	victims = d_shrink_children_locked(vfs, d);
+	if (atomic_load(&d->d_count) == 0 && (d->d_flags & VFS_D_HASHED)) {
+		/* No children: each would hold a count. */
 		inode = d->d_inode;
 		d->d_inode = NULL;
 		__atomic_fetch_add(&vfs->nr_negative, 1, __ATOMIC_RELAXED);
+		/* Unpinned now: off the listing, onto the other list. */
 		uk_list_del_init(&d->d_child);
+		uk_list_add_tail(&d->d_child, &d->d_parent->d_unpinned);
 	} else {
 		d_unhash_locked(vfs, d);
 	}
 	pthread_mutex_unlock(&vfs->dcache_lock);
 	vfs_iput(inode);
-}
-
-/* Hands out the next readdir cookie of parent and lists d there. */
-static void d_add_child(struct vfs_dentry *d)
-{
-	struct vfs_dentry *parent = d->d_parent;
-
-	d->d_cookie = parent->d_next_cookie++;
-	uk_list_add_tail(&d->d_child, &parent->d_subdirs);
+	d_free_victims(victims);
 }
 
 /*
  * Pins a freshly created positive dentry (a file system whose dcache is
- * its directory, tmpfs) and lists it in its parent for readdir.
- * ns_lock write-held.
+ * its directory, tmpfs) and lists it in its parent for readdir with the
+ * next cookie. ns_lock write-held.
  */
 void vfs_d_pin(struct vfs_dentry *d)
 {
@@ -327,9 +463,10 @@ void vfs_d_pin(struct vfs_dentry *d)
 		d->d_flags |= VFS_D_PINNED;
 		atomic_fetch_add(&d->d_count, 1);
 	}
-	if (d->d_flags & VFS_D_HASHED)
-		__atomic_fetch_sub(&vfs->nr_negative, 1, __ATOMIC_RELAXED);
-	d_add_child(d);
+	if (d->d_flags & VFS_D_HASHED) {
+		uk_list_del_init(&d->d_child);
+		d_add_child(d);
+	}
 	pthread_mutex_unlock(&vfs->dcache_lock);
 }
 
@@ -368,15 +505,15 @@ static void d_set_name(struct vfs_dentry *d, const char *name, uint32_t len,
 
 /*
  * Moves the positive dentry d to the place of target (rename; ns_lock
- * write). target, negative or the replaced entry, is unhashed (after
- * being deleted by the caller when it was positive). d gets target's
- * parent and name, a new readdir cookie, and is rehashed.
+ * write). target, negative or the replaced entry (already through
+ * vfs_d_delete), is unhashed, and freed here when unused. d gets
+ * target's parent and name and is rehashed there (a pinned d with a new
+ * readdir cookie). Its children follow it: they are keyed by its address.
  */
 void vfs_d_move(struct vfs_dentry *d, struct vfs_dentry *target, char *buf)
 {
 	struct uk_vfs *vfs = d->d_sb->s_vfs;
 	struct vfs_dentry *old_parent = d->d_parent;
-	bool listed = !uk_list_empty(&d->d_child);
 	char name[UK_NAME_MAX + 1];
 	uint32_t len = target->d_namelen;
 	bool free_target;
@@ -386,16 +523,11 @@ void vfs_d_move(struct vfs_dentry *d, struct vfs_dentry *target, char *buf)
 	d_unhash_locked(vfs, d);
 	d_unhash_locked(vfs, target);
 	free_target = atomic_load(&target->d_count) == 0;
-	pthread_mutex_unlock(&vfs->dcache_lock);
-
-	d_set_name(d, name, len, buf);
+	/* d takes its own reference on the new parent before target goes. */
 	d->d_parent = vfs_dget(target->d_parent);
+	d_set_name(d, name, len, buf);
 	d->d_hashval = vfs_name_hash(d->d_parent, d->d_name, d->d_namelen);
-
-	pthread_mutex_lock(&vfs->dcache_lock);
 	d_hash_locked(vfs, d);
-	if (listed)
-		d_add_child(d);
 	pthread_mutex_unlock(&vfs->dcache_lock);
 
 	if (free_target)
@@ -405,7 +537,8 @@ void vfs_d_move(struct vfs_dentry *d, struct vfs_dentry *target, char *buf)
 
 /*
  * RENAME_EXCHANGE: swaps the names and parents of two positive dentries
- * (ns_lock write).
+ * (ns_lock write). Each parent keeps one child, so the references on the
+ * parents stay as they are.
  */
 void vfs_d_exchange(struct vfs_dentry *a, struct vfs_dentry *b, char *abuf,
 		    char *bbuf)
@@ -414,34 +547,29 @@ void vfs_d_exchange(struct vfs_dentry *a, struct vfs_dentry *b, char *abuf,
 	char na[UK_NAME_MAX + 1], nb[UK_NAME_MAX + 1];
 	uint32_t la = a->d_namelen, lb = b->d_namelen;
 	struct vfs_dentry *pa = a->d_parent, *pb = b->d_parent;
-	bool listed_a = !uk_list_empty(&a->d_child);
-	bool listed_b = !uk_list_empty(&b->d_child);
 
 	memcpy(na, a->d_name, la);
 	memcpy(nb, b->d_name, lb);
 	pthread_mutex_lock(&vfs->dcache_lock);
 	d_unhash_locked(vfs, a);
 	d_unhash_locked(vfs, b);
-	pthread_mutex_unlock(&vfs->dcache_lock);
 	d_set_name(a, nb, lb, abuf);
 	d_set_name(b, na, la, bbuf);
 	a->d_parent = pb;
 	b->d_parent = pa;
 	a->d_hashval = vfs_name_hash(pb, a->d_name, a->d_namelen);
 	b->d_hashval = vfs_name_hash(pa, b->d_name, b->d_namelen);
-	pthread_mutex_lock(&vfs->dcache_lock);
+	/*
+	 * Pinned ones are listed again with fresh cookies at the end,
+	 * keeping each listing in cookie order (what resumed readdirs rely
+	 * on).
+	 */
 	d_hash_locked(vfs, a);
 	d_hash_locked(vfs, b);
-	/*
-	 * Both are listed again with fresh cookies at the end, keeping each
-	 * list in cookie order (what resumed readdirs rely on).
-	 */
-	if (listed_b)
-		d_add_child(a);
-	if (listed_a)
-		d_add_child(b);
 	pthread_mutex_unlock(&vfs->dcache_lock);
 }
+
+/* ---- pruning and unmount ---------------------------------------------------- */
 
 /* Rebuilds the hash with twice the buckets (ns_lock write). */
 static void d_hash_grow(struct uk_vfs *vfs)
@@ -485,10 +613,7 @@ void vfs_dcache_prune(struct uk_vfs *vfs)
 
 				if (!d->d_inode && !d->d_mounted &&
 				    atomic_load(&d->d_count) == 0) {
-					*pp = d->d_hash_next;
-					d->d_flags &= ~VFS_D_HASHED;
-					__atomic_fetch_sub(&vfs->nr_dentry, 1, __ATOMIC_RELAXED);
-					__atomic_fetch_sub(&vfs->nr_negative, 1, __ATOMIC_RELAXED);
+					d_unhash_at(vfs, pp, d);
 					d->d_hash_next = victims;
 					victims = d;
 				} else {
@@ -529,9 +654,10 @@ void vfs_dcache_maybe_prune(struct uk_vfs *vfs)
 /*
  * Frees every cached dentry of sb (every dentry when sb is NULL) at
  * unmount or teardown, when nothing outside the cache holds one: unhashes
- * them, then frees leaves pass by pass (a dentry at count 0 has no
- * children), each dropping its reference on its parent. Root dentries are
- * not hashed; the super block's s_root reference keeps them. ns_lock
+ * them (marked DYING, so no vfs_dput or d_kill frees them meanwhile),
+ * then frees leaves pass by pass (a dentry at count 0 has no children),
+ * each dropping its reference on its parent. Root dentries are not
+ * hashed; the super block's s_root reference keeps them. ns_lock
  * write-held (or no other thread).
  */
 void vfs_dcache_drop_sb(struct uk_vfs *vfs, struct vfs_super *sb)
@@ -550,17 +676,12 @@ void vfs_dcache_drop_sb(struct uk_vfs *vfs, struct vfs_super *sb)
 				pp = &d->d_hash_next;
 				continue;
 			}
-			*pp = d->d_hash_next;
-			d->d_flags &= ~VFS_D_HASHED;
+			d_unhash_at(vfs, pp, d);
 			d->d_flags |= VFS_D_DYING;
-			__atomic_fetch_sub(&vfs->nr_dentry, 1, __ATOMIC_RELAXED);
-			if (!d->d_inode)
-				__atomic_fetch_sub(&vfs->nr_negative, 1, __ATOMIC_RELAXED);
 			if (d->d_flags & VFS_D_PINNED) {
 				d->d_flags &= ~VFS_D_PINNED;
 				atomic_fetch_sub(&d->d_count, 1);
 			}
-			uk_list_del_init(&d->d_child);
 			d->d_hash_next = all;
 			all = d;
 		}
@@ -582,9 +703,7 @@ void vfs_dcache_drop_sb(struct uk_vfs *vfs, struct vfs_super *sb)
 			vfs_iput(d->d_inode);
 			d_free(d);
 			/* A parent unhashed earlier (removed, in use) goes too. */
-			if (atomic_fetch_sub(&parent->d_count, 1) == 1 &&
-			    !(parent->d_flags & (VFS_D_HASHED | VFS_D_DYING)) &&
-			    !vfs_d_is_root(parent))
+			if (d_put_parent(parent) && !vfs_d_is_root(parent))
 				d_kill(parent);
 			progress = true;
 		}

@@ -8,6 +8,7 @@
  * every step, ENOSPC and reuse, and damaged images refused at mount. fsck
  * must be clean after every test.
  */
+#include <sys/statfs.h>
 #include <sys/xattr.h>
 #include <linux/falloc.h>
 
@@ -596,6 +597,87 @@ static void test_read_only(void **state)
 	fx_mount(f);
 }
 
+/* ---- the dentry cache over ukfs ------------------------------------------ */
+
+/* Free inodes of the file system, from statfs. */
+static uint64_t free_inodes(struct uk_task *t)
+{
+	struct statfs sfs;
+
+	assert_int_equal(U(t, SYS_statfs, "/", &sfs), 0);
+	return sfs.f_ffree;
+}
+
+static void touch(struct uk_task *t, const char *path)
+{
+	long fd = U(t, SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT, 0644);
+
+	assert_true(fd >= 0);
+	assert_int_equal(U(t, SYS_close, fd), 0);
+}
+
+/*
+ * Renames, unlinks and rmdirs over cached misses. ukfs fills a cached
+ * miss on create without pinning it (unlike tmpfs), which is where the
+ * reverted d_negs change went wrong: /d/a, a miss made positive and then
+ * negative again, was listed twice among /d's cached misses, and freeing
+ * it in the rename over it left /d/x pointing at freed memory, which the
+ * rename of /d/x then wrote to (ASan: use after free in d_unhash_locked).
+ * Then rmdir must free the removed directory's misses with it: its inode
+ * is released at once (statfs's free inodes are back), and the unmount
+ * walks a consistent cache.
+ */
+static void test_cached_misses_rename_rmdir(void **state)
+{
+	struct fx *f = *state;
+	struct uk_task *t = f->t;
+	uint64_t before = free_inodes(t);
+	struct stat st;
+
+	assert_int_equal(U(t, SYS_mkdir, "/d", 0755), 0);
+	assert_int_equal(U(t, SYS_mkdir, "/e", 0755), 0);
+	assert_int_equal(U(t, SYS_stat, "/d/x", &st), -ENOENT);
+	assert_int_equal(U(t, SYS_stat, "/d/a", &st), -ENOENT);
+	assert_int_equal(U(t, SYS_stat, "/d/y", &st), -ENOENT);
+	touch(t, "/d/a");
+	assert_int_equal(U(t, SYS_unlink, "/d/a"), 0);
+	assert_int_equal(U(t, SYS_stat, "/d/a", &st), -ENOENT);
+	touch(t, "/d/b");
+	assert_int_equal(U(t, SYS_rename, "/d/b", "/d/a"), 0);
+	touch(t, "/d/x");
+	assert_int_equal(U(t, SYS_rename, "/d/x", "/d/c"), 0);
+	assert_int_equal(U(t, SYS_stat, "/d/x", &st), -ENOENT);
+	assert_int_equal(U(t, SYS_stat, "/d/c", &st), 0);
+
+	/* Exchange a once-missed name across directories, then rmdir. */
+	assert_int_equal(U(t, SYS_stat, "/e/m", &st), -ENOENT);
+	touch(t, "/e/m");
+	assert_int_equal(U(t, SYS_renameat2, AT_FDCWD, "/e/m", AT_FDCWD,
+			   "/d/c", RENAME_EXCHANGE),
+			 0);
+	assert_int_equal(U(t, SYS_unlink, "/e/m"), 0);
+	assert_int_equal(U(t, SYS_stat, "/e/nothing", &st), -ENOENT);
+	assert_int_equal(U(t, SYS_rmdir, "/e"), 0);
+	assert_int_equal(U(t, SYS_stat, "/e", &st), -ENOENT);
+
+	/* A directory replaced by a rename loses its misses too. */
+	assert_int_equal(U(t, SYS_mkdir, "/e", 0755), 0);
+	assert_int_equal(U(t, SYS_stat, "/e/gone", &st), -ENOENT);
+	assert_int_equal(U(t, SYS_mkdir, "/g", 0755), 0);
+	assert_int_equal(U(t, SYS_rename, "/g", "/e"), 0);
+	assert_int_equal(U(t, SYS_stat, "/e/gone", &st), -ENOENT);
+	assert_int_equal(U(t, SYS_rmdir, "/e"), 0);
+
+	assert_int_equal(U(t, SYS_unlink, "/d/a"), 0);
+	assert_int_equal(U(t, SYS_unlink, "/d/c"), 0);
+	assert_int_equal(U(t, SYS_stat, "/d/z", &st), -ENOENT);
+	assert_int_equal(U(t, SYS_rmdir, "/d"), 0);
+	assert_int_equal(free_inodes(t), before);
+	remount(f);
+	assert_int_equal(free_inodes(f->t), before);
+	assert_int_equal(U(f->t, SYS_stat, "/d", &st), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -617,6 +699,8 @@ int main(void)
 		cmocka_unit_test(test_corrupt_refused),
 		cmocka_unit_test_setup_teardown(test_read_only, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_cached_misses_rename_rmdir,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,6 +7,7 @@
  * a native directory where the same layout can be made.
  */
 #include <stdio.h>
+#include <sys/statfs.h>
 #include <time.h>
 
 #include "vfs_test.h"
@@ -253,6 +254,89 @@ static void test_at_family_vs_native(void **state)
 	}
 }
 
+/* Inodes in use in the uk tmpfs, from statfs. */
+static uint64_t inodes_used(struct uk_task *t)
+{
+	struct statfs sfs;
+
+	assert_int_equal(U(t, SYS_statfs, "/", &sfs), 0);
+	return sfs.f_files - sfs.f_ffree;
+}
+
+/*
+ * A removed directory still open as a dirfd: every name operation in it
+ * answers as the host's (ENOENT: it has no entries and gets none, Linux's
+ * IS_DEADDIR), "." and ".." still resolve, and the names missed in it
+ * before and after its removal are not cached under it (each would hold
+ * it): its inode goes with the last descriptor, as the inode count shows.
+ */
+static void test_removed_dir_vs_native(void **state)
+{
+	struct ukt *x = *state;
+	struct uk_task *t = x->root;
+	uint64_t used = inodes_used(t);
+	struct stat st;
+	char buf[16];
+	long u0, n0, u, n;
+
+	ukt_both_mkdir(x, "/w", 0755);
+	ukt_both_mkdir(x, "/w/dead", 0755);
+	ukt_both_file(x, "/w/f", 0644, "f");
+	u0 = U(t, SYS_open, "/w", O_RDONLY | O_DIRECTORY);
+	n0 = N(SYS_open, ukt_np(x, "/w"), O_RDONLY | O_DIRECTORY);
+	u = U(t, SYS_open, "/w/dead", O_RDONLY | O_DIRECTORY);
+	n = N(SYS_open, ukt_np(x, "/w/dead"), O_RDONLY | O_DIRECTORY);
+	assert_true(u0 >= 0 && n0 >= 0 && u >= 0 && n >= 0);
+	CMP(U(t, SYS_newfstatat, u, "before", &st, 0),
+	    N(SYS_newfstatat, n, "before", &st, 0));
+	assert_int_equal(U(t, SYS_rmdir, "/w/dead"), 0);
+	assert_int_equal(N(SYS_rmdir, ukt_np(x, "/w/dead")), 0);
+
+	for (int i = 0; i < 2; i++) {
+		CMP(U(t, SYS_newfstatat, u, "before", &st, 0),
+		    N(SYS_newfstatat, n, "before", &st, 0));
+		CMP(U(t, SYS_newfstatat, u, "x", &st, 0),
+		    N(SYS_newfstatat, n, "x", &st, 0));
+		CMP(U(t, SYS_newfstatat, u, ".", &st, 0),
+		    N(SYS_newfstatat, n, ".", &st, 0));
+		CMP(U(t, SYS_newfstatat, u, "../f", &st, 0),
+		    N(SYS_newfstatat, n, "../f", &st, 0));
+		CMP(U(t, SYS_faccessat2, u, "x", F_OK, 0),
+		    N(SYS_faccessat2, n, "x", F_OK, 0));
+		CMP(U(t, SYS_openat, u, "x", O_CREAT | O_WRONLY, 0644),
+		    N(SYS_openat, n, "x", O_CREAT | O_WRONLY, 0644));
+		CMP(U(t, SYS_openat, u, "x", O_RDONLY),
+		    N(SYS_openat, n, "x", O_RDONLY));
+		CMP(U(t, SYS_mkdirat, u, "x", 0755),
+		    N(SYS_mkdirat, n, "x", 0755));
+		CMP(U(t, SYS_mknodat, u, "x", S_IFIFO | 0644, 0),
+		    N(SYS_mknodat, n, "x", S_IFIFO | 0644, 0));
+		CMP(U(t, SYS_symlinkat, "f", u, "x"),
+		    N(SYS_symlinkat, "f", n, "x"));
+		CMP(U(t, SYS_readlinkat, u, "x", buf, sizeof(buf)),
+		    N(SYS_readlinkat, n, "x", buf, sizeof(buf)));
+		CMP(U(t, SYS_linkat, u0, "f", u, "x", 0),
+		    N(SYS_linkat, n0, "f", n, "x", 0));
+		CMP(U(t, SYS_renameat2, u0, "f", u, "x", 0),
+		    N(SYS_renameat2, n0, "f", n, "x", 0));
+		CMP(U(t, SYS_renameat2, u, "x", u0, "g", 0),
+		    N(SYS_renameat2, n, "x", n0, "g", 0));
+		CMP(U(t, SYS_unlinkat, u, "x", 0),
+		    N(SYS_unlinkat, n, "x", 0));
+		CMP(U(t, SYS_unlinkat, u, "x", AT_REMOVEDIR),
+		    N(SYS_unlinkat, n, "x", AT_REMOVEDIR));
+	}
+	assert_int_equal(U(t, SYS_newfstatat, u, "", &st, AT_EMPTY_PATH), 0);
+	assert_int_equal(st.st_nlink, 0);
+	/* /w, /w/f and the removed directory, until the close. */
+	assert_int_equal(inodes_used(t), used + 3);
+	assert_int_equal(U(t, SYS_close, u), 0);
+	close((int)n);
+	assert_int_equal(inodes_used(t), used + 2);
+	U(t, SYS_close, u0);
+	close((int)n0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -265,6 +349,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dirfd_and_cwd, ukt_setup,
 						ukt_teardown),
 		cmocka_unit_test_setup_teardown(test_at_family_vs_native,
+						ukt_setup, ukt_teardown),
+		cmocka_unit_test_setup_teardown(test_removed_dir_vs_native,
 						ukt_setup, ukt_teardown),
 	};
 
