@@ -28,6 +28,7 @@
 #define pcache_unlikely(x) __builtin_expect(!!(x), 0)
 
 #define PCACHE_HIT_SHARDS 16
+#define PCACHE_FRAME_CHUNK (2u << 20) /* page frames come in 2 MiB chunks */
 
 struct pcache_mapping {
 	struct pcache *pc;
@@ -102,6 +103,17 @@ struct pcache {
 	struct pcache_page *lru_head, *lru_tail;
 
 	atomic_uint_fast64_t nr_pages, unevictable;
+
+	/*
+	 * Page frames (docs/pcache.md "Page frames"): 4 KiB data buffers
+	 * carved from 2 MiB chunks, kept on a free list when their page is
+	 * freed, returned to the system at pcache_destroy. frame_lock (a
+	 * leaf, taken under any other lock) protects the three fields.
+	 */
+	pthread_mutex_t frame_lock;
+	void *free_frames;  /* singly linked through the frames' first word */
+	void **chunks;      /* every chunk, for pcache_destroy */
+	size_t nr_chunks, chunks_cap;
 	/* Statistics, relaxed atomics. */
 	/*
 	 * The hit counter is bumped on every hit: one cache line per shard,
