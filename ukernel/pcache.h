@@ -22,7 +22,7 @@
 
 #define PCACHE_PAGE_SHIFT 12
 #define PCACHE_PAGE_SIZE (1u << PCACHE_PAGE_SHIFT)
-#define PCACHE_MAX_RUN 256 /* pages per read_pages/write_pages call: 1 MiB */
+#define PCACHE_MAX_RUN 2048 /* pages per read_pages/write_pages call: 8 MiB */
 
 struct pcache;
 struct pcache_mapping;
