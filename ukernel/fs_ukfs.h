@@ -32,6 +32,16 @@ struct ukfs_inode_info {
 	char *link;                    /* symlink target, NUL-terminated */
 	uint64_t disk_size;            /* size in the ukfs row (wb_mutex) */
 	bool no_evict;                 /* lost an icache race: just free */
+	/*
+	 * Attributes written lazily (sbi->dirty_lock): times touched by
+	 * write(2) and by entries added to or removed from a directory go
+	 * into the row at the next commit (or at eviction), not in a SQLite
+	 * UPDATE per call; see ukfs_attrs_dirty.
+	 */
+	unsigned int dirty_mask;       /* UKFS_SET_* waiting for a commit */
+	struct ukfs_inode dirty_attr;  /* their values */
+	struct ukfs_inode_info *dirty_next;
+	bool on_dirty;
 };
 
 #define UKFS_ICACHE_BUCKETS 4096u
@@ -43,6 +53,16 @@ struct ukfs_sb_info {
 	bool rdonly;
 	pthread_mutex_t wb_mutex;       /* see the top of this file */
 	pthread_mutex_t icache_lock;    /* ihash chains (leaf) */
+	/*
+	 * dirty_lock: dirty_list and each inode's dirty_* fields. Taken
+	 * under i_lock (ukfs_attrs_dirty), and held by ukfs_flush_attrs
+	 * while it calls ukfs (so eviction cannot free an inode being
+	 * written); nothing is taken under it but the meta lock, and the
+	 * flushers that take the meta lock under it hold wb_mutex, so they
+	 * never meet a commit waiting for dirty_lock.
+	 */
+	pthread_mutex_t dirty_lock;
+	struct ukfs_inode_info *dirty_list;
 	struct ukfs_inode_info *ihash[UKFS_ICACHE_BUCKETS];
 	/* The commit timer thread: calls ukfs_meta_maybe_commit. */
 	pthread_t commit_thread;
@@ -86,6 +106,17 @@ struct vfs_super *ukfs_fill_super(struct uk_vfs *vfs, const char *dir,
 				  size_t errlen);
 /* sync_fs: write back everything, commit, flush. */
 int ukfs_sync_fs(struct vfs_super *sb, bool wait);
+/*
+ * Records i's attributes in mask (taken from the in-core inode now) to be
+ * written at the next commit. Takes i_lock, then dirty_lock.
+ */
+void ukfs_attrs_dirty(struct vfs_inode *i, unsigned int mask);
+/*
+ * Writes every lazily kept attribute into the running transaction (wb_mutex
+ * held: fsync, sync, the timer, and the pre-commit hook). Returns the first
+ * error; inodes that failed stay on the list.
+ */
+int ukfs_flush_attrs(struct ukfs_sb_info *s);
 /* Commits if due (the timer and changing calls). */
 void ukfs_maybe_commit(struct ukfs_sb_info *s);
 

@@ -580,7 +580,6 @@ static long ukfs_write_iter(struct vfs_file *f, struct vfs_iter *from,
 	struct vfs_inode *inode = f->f_inode;
 	struct ukfs_inode_info *ui = UKI(inode);
 	struct ukfs_sb_info *s = UKSB(inode->i_sb);
-	struct ukfs_inode r = { .ino = inode->i_ino };
 	ssize_t n;
 
 	if (s->rdonly)
@@ -589,16 +588,8 @@ static long ukfs_write_iter(struct vfs_file *f, struct vfs_iter *from,
 		return 0;
 	if (atomic_load(&f->f_flags) & O_DIRECT) {
 		n = ukfs_direct_io(f, from, pos, true);
-		if (n > 0) {
-			pthread_mutex_lock(&inode->i_lock);
-			r.mtime_ns = (int64_t)inode->i_mtime.tv_sec *
-					     1000000000ll +
-				     inode->i_mtime.tv_nsec;
-			r.ctime_ns = r.mtime_ns;
-			pthread_mutex_unlock(&inode->i_lock);
-			ukfs_inode_update(s->meta, &r,
-					  UKFS_SET_MTIME | UKFS_SET_CTIME);
-		}
+		if (n > 0)
+			ukfs_attrs_dirty(inode, UKFS_SET_MTIME | UKFS_SET_CTIME);
 		goto out_sync;
 	}
 	n = reserve_space(ui, (uint64_t)*pos, from->count);
@@ -613,11 +604,8 @@ static long ukfs_write_iter(struct vfs_file *f, struct vfs_iter *from,
 	if (*pos > inode->i_size)
 		inode->i_size = *pos;
 	vfs_inode_touch_mc(inode);
-	r.mtime_ns = (int64_t)inode->i_mtime.tv_sec * 1000000000ll +
-		     inode->i_mtime.tv_nsec;
-	r.ctime_ns = r.mtime_ns;
 	pthread_mutex_unlock(&inode->i_lock);
-	ukfs_inode_update(s->meta, &r, UKFS_SET_MTIME | UKFS_SET_CTIME);
+	ukfs_attrs_dirty(inode, UKFS_SET_MTIME | UKFS_SET_CTIME);
 out_sync:
 	/* O_SYNC / O_DSYNC: the write is durable when it returns. */
 	if (n > 0 && (atomic_load(&f->f_flags) & (O_SYNC | O_DSYNC))) {
@@ -651,6 +639,8 @@ static int ukfs_fsync(struct vfs_file *f, int64_t start, int64_t end,
 	pthread_mutex_lock(&f->f_inode->i_lock);
 	ret2 = ukfs_update_disk_size(ui, (uint64_t)f->f_inode->i_size);
 	pthread_mutex_unlock(&f->f_inode->i_lock);
+	if (!ret2)
+		ret2 = ukfs_flush_attrs(s);
 	if (!ret2)
 		ret2 = ukfs_meta_commit(s->meta);
 	pthread_mutex_unlock(&s->wb_mutex);
