@@ -248,6 +248,29 @@ static struct pcache_page *lookup_locked(struct pcache_mapping *m,
  * The hit path: the read side of tree_lock and one atomic increment. The
  * reference keeps the page (and its data) alive after the lock is dropped.
  */
+/*
+ * The batched hit path (Linux's filemap_get_pages over find_get_pages_contig):
+ * the pages at index, index + 1, ... while present, at most nr, each with a
+ * reference, under one read side of tree_lock. Returns how many.
+ */
+unsigned int pcache_find_get_contig(struct pcache_mapping *m, uint64_t index,
+				    unsigned int nr, struct pcache_page **pages)
+{
+	unsigned int n = 0;
+
+	pthread_rwlock_rdlock(&m->tree_lock);
+	while (n < nr) {
+		struct pcache_page *p = lookup_locked(m, index + n);
+
+		if (!p)
+			break;
+		pcache_page_get(p);
+		pages[n++] = p;
+	}
+	pthread_rwlock_unlock(&m->tree_lock);
+	return n;
+}
+
 struct pcache_page *pcache_find_get(struct pcache_mapping *m, uint64_t index)
 {
 	struct pcache_page *p;

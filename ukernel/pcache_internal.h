@@ -172,13 +172,18 @@ static inline bool pcache_no_backing(struct pcache_mapping *m)
 unsigned int pcache_hit_shard_slow(void);
 extern _Thread_local unsigned int pcache_hit_shard_id;
 
-static inline void pcache_count_hit(struct pcache *pc)
+static inline void pcache_count_hits(struct pcache *pc, uint64_t n)
 {
 	unsigned int s = pcache_hit_shard_id;
 
 	if (pcache_unlikely(!s))
 		s = pcache_hit_shard_slow();
-	pcache_count(&pc->hit_shard[s - 1].n, 1);
+	pcache_count(&pc->hit_shard[s - 1].n, n);
+}
+
+static inline void pcache_count_hit(struct pcache *pc)
+{
+	pcache_count_hits(pc, 1);
 }
 
 uint64_t pcache_now(struct pcache *pc);
@@ -187,6 +192,10 @@ uint64_t pcache_wall_ns(void);
 /* pcache.c: pages, table, LRU, page lock. */
 void pcache_page_get(struct pcache_page *p);
 void pcache_page_put(struct pcache_page *p);
+/* Up to nr present consecutive pages from index, with references. */
+#define PCACHE_READ_BATCH 32
+unsigned int pcache_find_get_contig(struct pcache_mapping *m, uint64_t index,
+				    unsigned int nr, struct pcache_page **pages);
 /* Lookup with a reference, or NULL. Takes tree_lock's read side. */
 struct pcache_page *pcache_find_get(struct pcache_mapping *m, uint64_t index);
 /*
