@@ -716,6 +716,34 @@ int pcache_mapping_create(struct pcache *pc,
 	return 0;
 }
 
+uint64_t pcache_next_present(struct pcache_mapping *m, uint64_t index)
+{
+	uint64_t best = UINT64_MAX;
+
+	pthread_rwlock_rdlock(&m->tree_lock);
+	if (m->nr_pages && lookup_locked(m, index)) {
+		best = index;
+	} else if (m->nr_pages) {
+		for (uint64_t b = 0; b < m->nbuckets; b++)
+			for (struct pcache_page *p = m->buckets[b]; p;
+			     p = p->hnext)
+				if (p->index >= index && p->index < best)
+					best = p->index;
+	}
+	pthread_rwlock_unlock(&m->tree_lock);
+	return best;
+}
+
+bool pcache_present(struct pcache_mapping *m, uint64_t index)
+{
+	bool ret;
+
+	pthread_rwlock_rdlock(&m->tree_lock);
+	ret = lookup_locked(m, index) != NULL;
+	pthread_rwlock_unlock(&m->tree_lock);
+	return ret;
+}
+
 void *pcache_mapping_priv(struct pcache_mapping *m)
 {
 	return m->fs_priv;

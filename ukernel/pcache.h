@@ -171,6 +171,14 @@ void *pcache_mapping_priv(struct pcache_mapping *m);
  */
 int pcache_mapping_destroy(struct pcache_mapping *m);
 uint64_t pcache_mapping_nr_pages(struct pcache_mapping *m);
+/*
+ * The smallest index >= index that has a page in m, or UINT64_MAX when
+ * there is none. Costs O(pages in m), never O(size of the file): it is
+ * what SEEK_DATA over a sparse memory-only file needs.
+ */
+uint64_t pcache_next_present(struct pcache_mapping *m, uint64_t index);
+/* Whether m has a page at index. */
+bool pcache_present(struct pcache_mapping *m, uint64_t index);
 
 /* ---- read and write --------------------------------------------------- */
 

@@ -407,6 +407,27 @@ ssize_t pcache_read(struct pcache_mapping *m, struct pcache_ra_state *ra,
 		for (i = 1; i < got; i++)
 			pcache_page_put(v[i]);
 		p = got ? v[0] : NULL;
+		if (!p && pcache_no_backing(m)) {
+			/*
+			 * A hole of a memory-only file reads as zeros
+			 * without a page (shmem's ZERO_PAGE): a read must
+			 * not allocate what the fs never charged.
+			 */
+			static const char zero_page[PCACHE_PAGE_SIZE];
+			size_t off = pos & (PCACHE_PAGE_SIZE - 1);
+			size_t n = PCACHE_PAGE_SIZE - off, c;
+
+			if (n > end - pos)
+				n = (size_t)(end - pos);
+			c = copy(ctx, done, (void *)(zero_page + off), n);
+			done += c;
+			pos += c;
+			if (c < n) {
+				err = -EFAULT;
+				break;
+			}
+			continue;
+		}
 		f = p ? pcache_flags(p) : 0;
 		if (f & PG_UPTODATE) {
 			pcache_count_hit(pc);
