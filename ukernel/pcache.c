@@ -383,7 +383,12 @@ long pcache_collect(struct pcache_mapping *m, uint64_t first, uint64_t last,
 
 	pthread_rwlock_rdlock(&m->tree_lock);
 	if (m->nr_pages) {
-		v = malloc(m->nr_pages * sizeof(*v));
+		uint64_t cap = m->nr_pages;
+
+		/* a short range needs no more than its length */
+		if (last >= first && last - first < cap)
+			cap = last - first + 1;
+		v = malloc(cap * sizeof(*v));
 		if (!v) {
 			pthread_rwlock_unlock(&m->tree_lock);
 			return -ENOMEM;
