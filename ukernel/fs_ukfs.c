@@ -553,6 +553,7 @@ static void *commit_timer(void *arg)
 
 static void sbi_free(struct ukfs_sb_info *s, bool clean)
 {
+	ukfs_ra_stop(s);
 	if (s->thread_started) {
 		pthread_mutex_lock(&s->timer_lock);
 		s->stop = true;
@@ -573,6 +574,8 @@ static void sbi_free(struct ukfs_sb_info *s, bool clean)
 	pthread_mutex_destroy(&s->timer_lock);
 	pthread_mutex_destroy(&s->icache_lock);
 	pthread_mutex_destroy(&s->dirty_lock);
+	pthread_cond_destroy(&s->ra_cond);
+	pthread_mutex_destroy(&s->ra_lock);
 	pthread_mutex_destroy(&s->wb_mutex);
 	free(s);
 }
@@ -1033,6 +1036,8 @@ struct vfs_super *ukfs_fill_super(struct uk_vfs *vfs, const char *dir,
 	pthread_mutexattr_destroy(&ma);
 	pthread_mutex_init(&s->icache_lock, NULL);
 	pthread_mutex_init(&s->dirty_lock, NULL);
+	pthread_mutex_init(&s->ra_lock, NULL);
+	pthread_cond_init(&s->ra_cond, NULL);
 	pthread_mutex_init(&s->timer_lock, NULL);
 	pthread_cond_init(&s->timer_cond, NULL);
 	s->rdonly = opts.read_only;

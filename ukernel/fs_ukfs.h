@@ -25,6 +25,8 @@
 
 #define UKFS_SUPER_MAGIC 0x756b6673UL /* "ukfs" */
 
+struct ukfs_ra_job;
+
 struct ukfs_inode_info {
 	struct vfs_inode vfs;          /* first: the VFS casts */
 	struct pcache_mapping *mapping; /* regular files; NULL otherwise */
@@ -71,6 +73,16 @@ struct ukfs_sb_info {
 	bool stop;
 	bool thread_started;
 	unsigned int commit_ms;
+	/*
+	 * Async readahead (fs_ukfs_file.c): a speculative window is read by
+	 * this thread while the reader goes on copying what it has. ra_lock
+	 * (a leaf) protects the queue and the flags.
+	 */
+	pthread_mutex_t ra_lock;
+	pthread_cond_t ra_cond;
+	struct ukfs_ra_job *ra_head, *ra_tail;
+	bool ra_stop, ra_started;
+	pthread_t ra_thread;
 };
 
 static inline struct ukfs_inode_info *UKI(struct vfs_inode *i)
@@ -128,6 +140,8 @@ long ukfs_vfs_fallocate(struct vfs_inode *inode, int mode, int64_t offset,
 		    int64_t len);
 int64_t ukfs_vfs_seek_data_hole(struct vfs_inode *inode, int64_t offset,
 			    int whence);
+/* Stops the async readahead thread after it emptied its queue. */
+void ukfs_ra_stop(struct ukfs_sb_info *s);
 /* Writes the in-core size to the ukfs row if the row is behind (wb_mutex). */
 int ukfs_update_disk_size(struct ukfs_inode_info *ui, uint64_t size);
 

@@ -751,6 +751,55 @@ static void test_lazy_attrs_crash(void **state)
 	assert_string_equal(names[3], "e");
 }
 
+/*
+ * A cold sequential read: the windows after the first are read by the
+ * async readahead thread while the reader copies. Every byte must come
+ * back right, in small and large reads, and a read request that fails
+ * inside an async window (the fault wrapper's fifth read) is retried by
+ * the reader that needs the page, so the file still reads back whole.
+ */
+static void test_async_readahead(void **state)
+{
+	struct fx *f = *state;
+	static char a[16 << 20], back[16 << 20];
+	struct bdev_fault_rule rule = {
+		.ops = BDEV_FAULT_READ, .nth = 5, .error = EIO,
+	};
+	struct uk_task *t = f->t;
+	size_t chunk[] = { 4096, 65536, 1 << 20, 12345 };
+
+	fill(a, sizeof(a), 7);
+	assert_int_equal(put(t, "/seq", a, sizeof(a), true), (long)sizeof(a));
+	for (unsigned int round = 0; round < 4; round++) {
+		size_t off = 0;
+		long fd;
+
+		remount(f); /* an empty cache: every window is read */
+		t = f->t;
+		if (round == 3)
+			assert_true(bdev_fault_add(f->fdev, &rule) >= 0);
+		fd = U(t, SYS_openat, AT_FDCWD, "/seq", O_RDONLY);
+		assert_true(fd >= 0);
+		memset(back, 0, sizeof(back));
+		while (off < sizeof(back)) {
+			size_t n = sizeof(back) - off < chunk[round]
+					   ? sizeof(back) - off
+					   : chunk[round];
+			long r = U(t, SYS_read, fd, back + off, n);
+
+			assert_true(r > 0);
+			off += (size_t)r;
+		}
+		assert_int_equal(U(t, SYS_read, fd, back, 1), 0);
+		assert_memory_equal(a, back, sizeof(a));
+		assert_int_equal(U(t, SYS_close, fd), 0);
+		if (round == 3) {
+			assert_int_equal(bdev_fault_injected(f->fdev), 1);
+			bdev_fault_clear(f->fdev);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -770,6 +819,8 @@ int main(void)
 						setup_crash, teardown),
 		cmocka_unit_test_setup_teardown(test_enospc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_bios_one_fails,
+						setup_fault, teardown),
+		cmocka_unit_test_setup_teardown(test_async_readahead,
 						setup_fault, teardown),
 		cmocka_unit_test_setup_teardown(test_lazy_attrs_crash,
 						setup_crash, teardown),
