@@ -146,6 +146,9 @@ void ukfs_attrs_dirty(struct vfs_inode *i, unsigned int mask)
 	if (!ui->on_dirty) {
 		ui->on_dirty = true;
 		ui->dirty_next = s->dirty_list;
+		if (s->dirty_list)
+			s->dirty_list->dirty_pprev = &ui->dirty_next;
+		ui->dirty_pprev = &s->dirty_list;
 		s->dirty_list = ui;
 	}
 	pthread_mutex_unlock(&s->dirty_lock);
@@ -173,6 +176,8 @@ int ukfs_flush_attrs(struct ukfs_sb_info *s)
 		ui->dirty_mask = 0;
 		ui->on_dirty = false;
 		*pp = ui->dirty_next;
+		if (ui->dirty_next)
+			ui->dirty_next->dirty_pprev = pp;
 	}
 	pthread_mutex_unlock(&s->dirty_lock);
 	return ret;
@@ -186,17 +191,13 @@ static unsigned int attrs_take(struct ukfs_inode_info *ui,
 			       struct ukfs_inode *r)
 {
 	struct ukfs_sb_info *s = UKSB(ui->vfs.i_sb);
-	struct ukfs_inode_info **pp;
 	unsigned int mask = 0;
 
 	pthread_mutex_lock(&s->dirty_lock);
 	if (ui->on_dirty) {
-		for (pp = &s->dirty_list; *pp; pp = &(*pp)->dirty_next) {
-			if (*pp == ui) {
-				*pp = ui->dirty_next;
-				break;
-			}
-		}
+		*ui->dirty_pprev = ui->dirty_next;
+		if (ui->dirty_next)
+			ui->dirty_next->dirty_pprev = ui->dirty_pprev;
 		ui->on_dirty = false;
 		mask = ui->dirty_mask;
 		*r = ui->dirty_attr;

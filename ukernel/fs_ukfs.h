@@ -43,6 +43,7 @@ struct ukfs_inode_info {
 	unsigned int dirty_mask;       /* UKFS_SET_* waiting for a commit */
 	struct ukfs_inode dirty_attr;  /* their values */
 	struct ukfs_inode_info *dirty_next;
+	struct ukfs_inode_info **dirty_pprev; /* O(1) removal at eviction */
 	bool on_dirty;
 };
 
