@@ -9,6 +9,9 @@
  * (--quick: 5 s).
  *
  * Usage: bench-ukfs [--json] [--quick]   (bench/run ukfs [--json])
+ *        bench-ukfs --ours-only [--small N] [--big-mib N] [--rand-secs S]
+ * --ours-only runs only the ukfs side (to profile it under perf, strace or
+ * callgrind: docs/ukfs.md "Performance"), with the phases timed alone.
  * Keys: <op>_ns (ours, per operation), <op>_native_ns, <op>_ratio
  * (native / ours: above 1 means we are faster). The native side is an ext4
  * made with mkfs.ext4 on a file attached to a loop device (needs root);
@@ -34,8 +37,9 @@
 #include "ukfs_meta.h"
 
 #define MIB (1024ul * 1024ul)
-#define NSMALL 10000ul
-#define BIG (1024ul * MIB)
+/* Sizes of the full run; --ours-only can shrink them for profiling. */
+static unsigned long NSMALL = 10000ul;
+static unsigned long BIG = 1024ul * MIB;
 
 /* One side: how it makes syscalls and where its files live. */
 struct side {
@@ -328,6 +332,45 @@ static void teardown_native(struct side *s)
 	}
 }
 
+static uint64_t cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Each phase of ours alone, printed as it ends with the process's CPU time
+ * beside the wall time (a shared machine's wall clock is noisy).
+ */
+#define PHASE(name, div, expr)                                              \
+	do {                                                                \
+		uint64_t c0 = cpu_ns();                                     \
+		double w = (expr);                                          \
+		printf("%-16s wall %12.0f  cpu %12.0f ns/op\n", name, w,    \
+		       (double)(cpu_ns() - c0) / (div));                    \
+		fflush(stdout);                                             \
+	} while (0)
+
+static int run_ours_only(struct side *s, double secs)
+{
+	PHASE("small_create", NSMALL, small_create(s));
+	PHASE("small_stat", NSMALL, small_stat(s));
+	PHASE("small_unlink", NSMALL, small_unlink(s));
+	PHASE("seq_write_fsync", 1, seq_write(s));
+	drop_caches(s);
+	PHASE("seq_read_cold", 1, seq_read(s));
+	PHASE("seq_read_warm", 1, seq_read(s));
+	if (secs > 0) {
+		printf("rand_read_4k %.0f ns\n", rand_io(s, false, secs / 2));
+		printf("rand_write_4k %.0f ns\n", rand_io(s, true, secs / 2));
+	}
+	umount_ours();
+	nftw(image, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return 0;
+}
+
 struct result {
 	const char *key;
 	double ours, native;
@@ -339,8 +382,8 @@ int main(int argc, char **argv)
 	struct side ours = { .name = "ukfs", .ours = true };
 	struct side nat = { .name = "ext4" };
 	struct result r[9];
-	bool json = false, quick = false;
-	double secs;
+	bool json = false, quick = false, ours_only = false;
+	double secs, rand_secs = -1;
 	char err[256];
 	int n = 0, ret;
 
@@ -349,12 +392,24 @@ int main(int argc, char **argv)
 			json = true;
 		else if (!strcmp(argv[i], "--quick"))
 			quick = true;
+		else if (!strcmp(argv[i], "--ours-only"))
+			ours_only = true;
+		else if (!strcmp(argv[i], "--small") && i + 1 < argc)
+			NSMALL = strtoul(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--big-mib") && i + 1 < argc)
+			BIG = strtoul(argv[++i], NULL, 0) * MIB;
+		else if (!strcmp(argv[i], "--rand-secs") && i + 1 < argc)
+			rand_secs = strtod(argv[++i], NULL);
 		else {
-			fprintf(stderr, "usage: bench-ukfs [--json] [--quick]\n");
+			fprintf(stderr, "usage: bench-ukfs [--json] [--quick] "
+					"[--ours-only [--small N] "
+					"[--big-mib N] [--rand-secs S]]\n");
 			return 2;
 		}
 	}
 	secs = quick ? 5.0 : 20.0;
+	if (rand_secs >= 0)
+		secs = rand_secs;
 	if (!base)
 		base = ".";
 	if (posix_memalign((void **)&iobuf, 4096, MIB))
@@ -369,6 +424,8 @@ int main(int argc, char **argv)
 	}
 	mount_ours();
 	sc(&ours, SYS_mkdir, (unsigned long)"/s", 0755, 0, 0);
+	if (ours_only)
+		return run_ours_only(&ours, secs);
 	setup_native(base, &nat);
 
 	r[n++] = (struct result){ "small_create", small_create(&ours),

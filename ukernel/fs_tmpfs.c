@@ -8,12 +8,15 @@
  * positive dentry is pinned (vfs_d_pin) and listed in its parent, lookup
  * never finds anything the cache does not already have, and readdir walks
  * the parent's list in cookie order (stable d_off cookies). File data lives
- * in 4 KiB pages hung off a radix tree of 64-slot nodes indexed by page
- * number, so holes cost nothing and SEEK_DATA/SEEK_HOLE can skip them.
- * (The page cache of the next issue replaces these pages for ukfs.)
+ * in the page cache (pcache.h), in a mapping flagged "no backing store":
+ * the pages are the only copy, never written back and never evicted, as
+ * shmem's pages are without swap. Reads and writes go through the same
+ * pcache_read/pcache_write as ukfs; a hole has no page and reads as zeros,
+ * so holes cost nothing and SEEK_DATA/SEEK_HOLE visit only present pages.
+ * tmpfs charges each page against its size= limit before the page cache
+ * allocates it.
  *
- * Sections: radix tree of pages, inodes and super ops, directory ops,
- * file ops, mount.
+ * Sections: pages, inodes and super ops, directory ops, file ops, mount.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,41 +25,29 @@
 #include <sys/sysmacros.h>
 #include <linux/falloc.h>
 
+#include "pcache.h"
 #include "vfs.h"
 
-#define TMPFS_PAGE_SIZE 4096u
-#define TMPFS_PAGE_SHIFT 12
+#define TMPFS_PAGE_SIZE PCACHE_PAGE_SIZE
+#define TMPFS_PAGE_SHIFT PCACHE_PAGE_SHIFT
 #define BOGO_DIRENT_SIZE 20 /* directory i_size per entry, as Linux's */
-#define RADIX_SHIFT 6
-#define RADIX_SLOTS (1u << RADIX_SHIFT)
-#define RADIX_MAX_HEIGHT 9 /* 64^9 pages = 2^66 bytes: past LLONG_MAX */
-
-#define TMPFS_FREE_PAGES_MAX 16384 /* 64 MiB of freed pages kept for reuse */
 
 struct tmpfs_sb {
 	uint64_t max_pages, max_inodes;
 	atomic_ullong used_pages, used_inodes;
 	/*
-	 * Freed pages are kept on a list for reuse (free_lock, a leaf):
-	 * malloc of many 4 KiB blocks after truncates fragments its bins and
-	 * refaults memory, which made 1 MiB writes 20x slower than this.
+	 * The page cache of this tmpfs (no writeback thread: nothing is
+	 * ever written back). Freed pages' frames stay in it for reuse.
 	 */
-	pthread_mutex_t free_lock;
-	void *free_pages;             /* linked through their first word */
-	size_t nr_free;
+	struct pcache *pc;
 	mode_t root_mode;
 	uid_t root_uid;
 	gid_t root_gid;
 };
 
-struct tmpfs_node {
-	void *slots[RADIX_SLOTS];
-};
-
 struct tmpfs_inode {
-	struct vfs_inode vfs; /* first: the VFS sees this part */
-	void *root;           /* radix tree of pages (i_rwsem) */
-	unsigned int height;  /* levels; 0 = no pages */
+	struct vfs_inode vfs;         /* first: the VFS sees this part */
+	struct pcache_mapping *mapping; /* regular files; NULL otherwise */
 };
 
 static inline struct tmpfs_inode *TI(struct vfs_inode *i)
@@ -69,25 +60,7 @@ static inline struct tmpfs_sb *TSB(struct vfs_super *sb)
 	return sb->s_fs_info;
 }
 
-/* ---- radix tree of pages (caller holds i_rwsem) ------------------------ */
-
-static uint64_t radix_span(unsigned int h)
-{
-	return h == 0 ? 0 : 1ULL << (RADIX_SHIFT * h);
-}
-
-static char *page_lookup(struct tmpfs_inode *ti, uint64_t idx)
-{
-	void *n = ti->root;
-
-	if (idx >= radix_span(ti->height))
-		return NULL;
-	for (unsigned int h = ti->height; h > 0 && n; h--)
-		n = ((struct tmpfs_node *)n)
-			    ->slots[(idx >> (RADIX_SHIFT * (h - 1))) &
-				    (RADIX_SLOTS - 1)];
-	return n;
-}
+/* ---- pages (caller holds i_rwsem) ------------------------------------- */
 
 /* Charges one page to the super block; -ENOSPC past the size limit. */
 static int charge_page(struct vfs_super *sb)
@@ -101,159 +74,88 @@ static int charge_page(struct vfs_super *sb)
 	return 0;
 }
 
-/* A zeroed page, from the free list when possible; NULL if out of memory. */
-static char *page_alloc(struct tmpfs_sb *s)
+/*
+ * Brings the charge and i_blocks in line with the pages the mapping holds
+ * (was: the count before a change). Writes, truncates and punches hold
+ * i_rwsem, so the difference is theirs alone.
+ */
+static void account_pages(struct tmpfs_inode *ti, uint64_t was)
 {
-	void *page;
+	uint64_t now = pcache_mapping_nr_pages(ti->mapping);
+	int64_t d = (int64_t)now - (int64_t)was;
 
-	pthread_mutex_lock(&s->free_lock);
-	page = s->free_pages;
-	if (page) {
-		s->free_pages = *(void **)page;
-		s->nr_free--;
-	}
-	pthread_mutex_unlock(&s->free_lock);
-	if (page) {
-		memset(page, 0, TMPFS_PAGE_SIZE);
-		return page;
-	}
-	if (posix_memalign(&page, TMPFS_PAGE_SIZE, TMPFS_PAGE_SIZE))
-		return NULL;
-	memset(page, 0, TMPFS_PAGE_SIZE);
-	return page;
-}
-
-static void page_release(struct tmpfs_sb *s, void *page)
-{
-	pthread_mutex_lock(&s->free_lock);
-	if (s->nr_free < TMPFS_FREE_PAGES_MAX) {
-		*(void **)page = s->free_pages;
-		s->free_pages = page;
-		s->nr_free++;
-		page = NULL;
-	}
-	pthread_mutex_unlock(&s->free_lock);
-	free(page);
-}
-
-/* The page at idx, allocated (zeroed) if absent; ERR_PTR on failure. */
-static char *page_get(struct tmpfs_inode *ti, uint64_t idx)
-{
-	void **slot;
-	char *page;
-
-	page = page_lookup(ti, idx);
-	if (page)
-		return page;
-	while (idx >= radix_span(ti->height)) {
-		struct tmpfs_node *n;
-
-		if (ti->height == RADIX_MAX_HEIGHT)
-			return ERR_PTR(-EFBIG);
-		n = calloc(1, sizeof(*n));
-		if (!n)
-			return ERR_PTR(-ENOMEM);
-		n->slots[0] = ti->root;
-		ti->root = n;
-		ti->height++;
-	}
-	slot = &ti->root;
-	for (unsigned int h = ti->height; h > 0; h--) {
-		if (!*slot) {
-			*slot = calloc(1, sizeof(struct tmpfs_node));
-			if (!*slot)
-				return ERR_PTR(-ENOMEM);
-		}
-		slot = &((struct tmpfs_node *)*slot)
-				->slots[(idx >> (RADIX_SHIFT * (h - 1))) &
-					(RADIX_SLOTS - 1)];
-	}
-	if (charge_page(ti->vfs.i_sb))
-		return ERR_PTR(-ENOSPC);
-	page = page_alloc(TSB(ti->vfs.i_sb));
-	if (!page) {
-		atomic_fetch_sub(&TSB(ti->vfs.i_sb)->used_pages, 1);
-		return ERR_PTR(-ENOMEM);
-	}
-	*slot = page;
+	if (!d)
+		return;
+	atomic_fetch_add(&TSB(ti->vfs.i_sb)->used_pages, (uint64_t)d);
 	pthread_mutex_lock(&ti->vfs.i_lock);
-	ti->vfs.i_blocks += TMPFS_PAGE_SIZE / 512;
+	ti->vfs.i_blocks += d * (int64_t)(TMPFS_PAGE_SIZE / 512);
 	pthread_mutex_unlock(&ti->vfs.i_lock);
-	return page;
+}
+
+static size_t copy_in(void *ctx, size_t off, void *kbuf, size_t n)
+{
+	long r = vfs_copy_from_iter(ctx, kbuf, n);
+
+	return r < 0 ? 0 : (size_t)r;
+}
+
+static size_t copy_out(void *ctx, size_t off, void *kbuf, size_t n)
+{
+	long r = vfs_copy_to_iter(ctx, kbuf, n);
+
+	return r < 0 ? 0 : (size_t)r;
+}
+
+static size_t copy_zero(void *ctx, size_t off, void *kbuf, size_t n)
+{
+	memset(kbuf, 0, n);
+	return n;
 }
 
 /*
- * Frees the pages with index in [from, to) below node (height h, first
- * index base); frees nodes that become empty. Returns pages freed.
+ * Writes [pos, pos + len) of the file through the page cache, one page at
+ * a time so each new page is charged first: -ENOSPC (or a short count)
+ * when the size limit is reached, -EFAULT (or short) on a bad buffer.
+ * Pages that already exist are never charged twice.
  */
-static uint64_t radix_free(struct tmpfs_sb *s, void **slot, unsigned int h,
-			   uint64_t base, uint64_t from, uint64_t to)
+static long pages_write(struct tmpfs_inode *ti, uint64_t pos, size_t len,
+			pcache_copy_fn copy, void *ctx)
 {
-	struct tmpfs_node *n = *slot;
-	uint64_t span = 1ULL << (RADIX_SHIFT * (h - 1)), freed = 0;
-	bool empty = true;
+	struct pcache_mapping *m = ti->mapping;
+	size_t done = 0;
+	long err = 0;
 
-	if (!n)
-		return 0;
-	for (unsigned int i = 0; i < RADIX_SLOTS; i++) {
-		uint64_t lo = base + i * span, hi = lo + span;
+	while (done < len) {
+		size_t n = TMPFS_PAGE_SIZE - (pos & (TMPFS_PAGE_SIZE - 1));
+		uint64_t was = pcache_mapping_nr_pages(m);
+		bool charged = false;
+		ssize_t r;
 
-		if (!n->slots[i])
-			continue;
-		if (hi <= from || lo >= to) {
-			empty = false;
-			continue;
+		if (n > len - done)
+			n = len - done;
+		if (!pcache_present(m, pos >> TMPFS_PAGE_SHIFT)) {
+			err = charge_page(ti->vfs.i_sb);
+			if (err)
+				break;
+			charged = true;
 		}
-		if (h == 1) {
-			page_release(s, n->slots[i]);
-			n->slots[i] = NULL;
-			freed++;
-		} else {
-			freed += radix_free(s, &n->slots[i], h - 1, lo, from,
-					    to);
-			if (n->slots[i])
-				empty = false;
+		r = pcache_write(m, pos, n, (uint64_t)ti->vfs.i_size, copy,
+				 ctx);
+		if (charged) /* the charge becomes the page's, if it came */
+			atomic_fetch_sub(&TSB(ti->vfs.i_sb)->used_pages, 1);
+		account_pages(ti, was);
+		if (r <= 0) {
+			err = r ? r : -EFAULT;
+			break;
+		}
+		done += (size_t)r;
+		pos += (uint64_t)r;
+		if ((size_t)r < n) {
+			err = -EFAULT;
+			break;
 		}
 	}
-	if (empty) {
-		free(n);
-		*slot = NULL;
-	}
-	return freed;
-}
-
-/* Frees pages [from, to) and uncharges them. */
-static void pages_free(struct tmpfs_inode *ti, uint64_t from, uint64_t to)
-{
-	uint64_t freed;
-
-	if (!ti->height || from >= to)
-		return;
-	freed = radix_free(TSB(ti->vfs.i_sb), &ti->root, ti->height, 0, from,
-			   to);
-	if (!ti->root)
-		ti->height = 0;
-	atomic_fetch_sub(&TSB(ti->vfs.i_sb)->used_pages, freed);
-	pthread_mutex_lock(&ti->vfs.i_lock);
-	ti->vfs.i_blocks -= freed * (TMPFS_PAGE_SIZE / 512);
-	pthread_mutex_unlock(&ti->vfs.i_lock);
-}
-
-/* Zeroes bytes [from, to) of the file where pages exist (partial pages). */
-static void pages_zero(struct tmpfs_inode *ti, uint64_t from, uint64_t to)
-{
-	while (from < to) {
-		uint64_t idx = from >> TMPFS_PAGE_SHIFT;
-		size_t off = from & (TMPFS_PAGE_SIZE - 1);
-		size_t n = TMPFS_PAGE_SIZE - off;
-		char *page = page_lookup(ti, idx);
-
-		if (n > to - from)
-			n = (size_t)(to - from);
-		if (page)
-			memset(page + off, 0, n);
-		from += n;
-	}
+	return done ? (long)done : err;
 }
 
 /*
@@ -262,19 +164,16 @@ static void pages_zero(struct tmpfs_inode *ti, uint64_t from, uint64_t to)
  */
 static void tmpfs_punch(struct tmpfs_inode *ti, uint64_t start, uint64_t end)
 {
-	uint64_t first = (start + TMPFS_PAGE_SIZE - 1) >> TMPFS_PAGE_SHIFT;
-	uint64_t last = end >> TMPFS_PAGE_SHIFT; /* exclusive, whole pages */
+	uint64_t was;
 
+	if (!ti->mapping || end <= start)
+		return;
+	was = pcache_mapping_nr_pages(ti->mapping);
 	if (end == UINT64_MAX)
-		last = UINT64_MAX;
-	if (first < last) {
-		pages_zero(ti, start, first << TMPFS_PAGE_SHIFT);
-		if (last != UINT64_MAX)
-			pages_zero(ti, last << TMPFS_PAGE_SHIFT, end);
-		pages_free(ti, first, last);
-	} else {
-		pages_zero(ti, start, end);
-	}
+		pcache_truncate(ti->mapping, start);
+	else
+		pcache_punch_range(ti->mapping, start, end);
+	account_pages(ti, was);
 }
 
 /* ---- inodes and super ops ---------------------------------------------- */
@@ -295,7 +194,14 @@ static void tmpfs_destroy_inode(struct vfs_inode *inode)
 
 static void tmpfs_evict_inode(struct vfs_inode *inode)
 {
-	pages_free(TI(inode), 0, UINT64_MAX);
+	struct tmpfs_inode *ti = TI(inode);
+
+	if (ti->mapping) {
+		atomic_fetch_sub(&TSB(inode->i_sb)->used_pages,
+				 pcache_mapping_nr_pages(ti->mapping));
+		pcache_mapping_destroy(ti->mapping);
+		ti->mapping = NULL;
+	}
 }
 
 static int tmpfs_statfs(struct vfs_dentry *d, struct vfs_kstatfs *buf)
@@ -323,13 +229,7 @@ static void tmpfs_put_super(struct vfs_super *sb)
 {
 	struct tmpfs_sb *s = sb->s_fs_info;
 
-	while (s->free_pages) {
-		void *page = s->free_pages;
-
-		s->free_pages = *(void **)page;
-		free(page);
-	}
-	pthread_mutex_destroy(&s->free_lock);
+	pcache_destroy(s->pc);
 	free(s);
 }
 
@@ -379,6 +279,12 @@ static struct vfs_inode *tmpfs_get_inode(struct vfs_super *sb,
 	case S_IFREG:
 		inode->i_op = &tmpfs_file_iops;
 		inode->i_fop = &tmpfs_file_fops;
+		if (pcache_mapping_create(s->pc, NULL, inode,
+					  PCACHE_MAPPING_NO_BACKING,
+					  &TI(inode)->mapping)) {
+			vfs_iput(inode); /* evict and destroy uncharge it */
+			return ERR_PTR(-ENOMEM);
+		}
 		break;
 	case S_IFLNK:
 		inode->i_op = &tmpfs_symlink_iops;
@@ -673,17 +579,25 @@ static long tmpfs_fallocate(struct vfs_inode *inode, int mode, int64_t offset,
 	}
 	for (uint64_t idx = (uint64_t)offset >> TMPFS_PAGE_SHIFT;
 	     idx <= (end - 1) >> TMPFS_PAGE_SHIFT; idx++) {
-		char *page = page_get(ti, idx);
+		long r;
 
-		if (IS_ERR(page)) {
+		if (pcache_present(ti->mapping, idx))
+			continue;
+		r = pages_write(ti, idx << TMPFS_PAGE_SHIFT, TMPFS_PAGE_SIZE,
+				copy_zero, NULL);
+		if (r < 0) {
 			/* Give back what lies past the file's end. */
 			uint64_t keep = ((uint64_t)inode->i_size +
 					 TMPFS_PAGE_SIZE - 1) >>
 					TMPFS_PAGE_SHIFT;
 			uint64_t first = (uint64_t)offset >> TMPFS_PAGE_SHIFT;
 
-			pages_free(ti, keep > first ? keep : first, idx);
-			return PTR_ERR(page);
+			if (keep < first)
+				keep = first;
+			if (idx > keep)
+				tmpfs_punch(ti, keep << TMPFS_PAGE_SHIFT,
+					    idx << TMPFS_PAGE_SHIFT);
+			return r;
 		}
 	}
 	pthread_mutex_lock(&inode->i_lock);
@@ -695,28 +609,35 @@ static long tmpfs_fallocate(struct vfs_inode *inode, int mode, int64_t offset,
 	return 0;
 }
 
-/* SEEK_DATA/SEEK_HOLE over present pages (i_rwsem read-held). */
+/*
+ * SEEK_DATA/SEEK_HOLE over present pages (i_rwsem read-held). Only present
+ * pages are visited: SEEK_DATA asks the page cache for the next one (a
+ * walk of the mapping's table, never of the file's size: a 2^62-byte
+ * sparse file answers at once), SEEK_HOLE steps over consecutive present
+ * pages.
+ */
 static int64_t tmpfs_seek_data_hole(struct vfs_inode *inode, int64_t offset,
 				    int whence)
 {
 	struct tmpfs_inode *ti = TI(inode);
-	int64_t size = inode->i_size;
-	uint64_t idx;
+	uint64_t size = (uint64_t)inode->i_size;
+	uint64_t idx = (uint64_t)offset >> TMPFS_PAGE_SHIFT, at;
 
-	if (offset >= size)
+	if (offset >= inode->i_size)
 		return -ENXIO;
-	idx = (uint64_t)offset >> TMPFS_PAGE_SHIFT;
-	for (;;) {
-		int64_t start = (int64_t)(idx << TMPFS_PAGE_SHIFT);
-		bool present = page_lookup(ti, idx) != NULL;
-
-		if (start >= size)
-			return whence == SEEK_DATA ? -ENXIO : size;
-		if (present == (whence == SEEK_DATA))
-			return start > offset ? start : offset;
-		/* Skip an absent subtree quickly when looking for data. */
-		idx++;
+	if (whence == SEEK_DATA) {
+		idx = pcache_next_present(ti->mapping, idx);
+		if (idx == UINT64_MAX || idx >= (size + TMPFS_PAGE_SIZE - 1) >>
+							TMPFS_PAGE_SHIFT)
+			return -ENXIO;
+	} else {
+		while (pcache_present(ti->mapping, idx))
+			idx++;
 	}
+	at = idx << TMPFS_PAGE_SHIFT;
+	if (at < (uint64_t)offset)
+		at = (uint64_t)offset;
+	return (int64_t)(at < size ? at : size);
 }
 
 static const struct vfs_inode_ops tmpfs_dir_iops = {
@@ -751,85 +672,49 @@ static const struct vfs_inode_ops tmpfs_special_iops = {
 
 /* ---- file ops ---------------------------------------------------------- */
 
-/* read_iter with i_rwsem read-held: copies pages, zeroes holes. */
+/* read_iter with i_rwsem read-held: the page cache's read; holes zeros. */
 static long tmpfs_read_iter(struct vfs_file *f, struct vfs_iter *to,
 			    int64_t *pos)
 {
 	struct tmpfs_inode *ti = TI(f->f_inode);
+	struct pcache_ra_state ra; /* unused: nothing to read ahead */
 	int64_t size = f->f_inode->i_size;
-	uint64_t p = (uint64_t)*pos;
-	long done = 0;
+	ssize_t r;
 
-	while (to->count && (int64_t)p < size) {
-		size_t off = p & (TMPFS_PAGE_SIZE - 1);
-		size_t n = TMPFS_PAGE_SIZE - off;
-		const char *page = page_lookup(ti, p >> TMPFS_PAGE_SHIFT);
-		long r;
-
-		if (n > (uint64_t)size - p)
-			n = (size_t)((uint64_t)size - p);
-		if (n > to->count)
-			n = to->count;
-		r = page ? vfs_copy_to_iter(to, page + off, n)
-			 : vfs_zero_iter(to, n);
-		if (r < 0) {
-			if (!done)
-				return r;
-			break;
-		}
-		done += r;
-		p += (uint64_t)r;
-		if ((size_t)r < n)
-			break;
-	}
-	*pos = (int64_t)p;
-	return done;
+	if (*pos >= size || !to->count)
+		return 0;
+	pcache_ra_init(&ra);
+	r = pcache_read(ti->mapping, &ra, (uint64_t)*pos, to->count,
+			(uint64_t)size, copy_out, to);
+	if (r > 0)
+		*pos += r;
+	return r;
 }
 
 /*
- * write_iter with i_rwsem write-held: allocates pages as needed (ENOSPC
- * when the tmpfs is full: a short write if something was written) and
- * extends i_size.
+ * write_iter with i_rwsem write-held: through the page cache, each new page
+ * charged first (ENOSPC when the tmpfs is full: a short write if something
+ * was written); extends i_size.
  */
 static long tmpfs_write_iter(struct vfs_file *f, struct vfs_iter *from,
 			     int64_t *pos)
 {
 	struct vfs_inode *inode = f->f_inode;
-	struct tmpfs_inode *ti = TI(inode);
-	uint64_t p = (uint64_t)*pos;
-	long done = 0, err = 0;
+	long done;
 
-	while (from->count) {
-		size_t off = p & (TMPFS_PAGE_SIZE - 1);
-		size_t n = TMPFS_PAGE_SIZE - off;
-		char *page = page_get(ti, p >> TMPFS_PAGE_SHIFT);
-		long r;
-
-		if (IS_ERR(page)) {
-			err = PTR_ERR(page);
-			break;
-		}
-		if (n > from->count)
-			n = from->count;
-		r = vfs_copy_from_iter(from, page + off, n);
-		if (r < 0) {
-			err = r;
-			break;
-		}
-		done += r;
-		p += (uint64_t)r;
-		if ((size_t)r < n)
-			break;
-	}
-	if (done) {
+	if (!from->count)
+		return 0;
+	done = pages_write(TI(inode), (uint64_t)*pos, from->count, copy_in,
+			   from);
+	if (done > 0) {
+		*pos += done;
 		pthread_mutex_lock(&inode->i_lock);
-		if ((int64_t)p > inode->i_size)
-			inode->i_size = (int64_t)p;
+		if (*pos > inode->i_size)
+			inode->i_size = *pos;
 		vfs_inode_touch_mc(inode);
 		pthread_mutex_unlock(&inode->i_lock);
 	}
-	*pos = (int64_t)p;
-	return done ? done : err;
+	return done;
 }
 
 static int tmpfs_fsync(struct vfs_file *f, int64_t start, int64_t end,
@@ -968,13 +853,27 @@ static struct vfs_super *tmpfs_mount(struct uk_vfs *vfs, const char *opts)
 		ret = -ENOMEM;
 		goto err_free;
 	}
-	pthread_mutex_init(&s->free_lock, NULL);
 	s->max_pages = (1ULL << 30) / TMPFS_PAGE_SIZE;
 	s->max_inodes = 1ULL << 20;
 	s->root_mode = 01777;
 	ret = tmpfs_parse_opts(s, opts);
 	if (ret)
 		goto err_free;
+	{
+		struct pcache_opts po;
+
+		pcache_opts_default(&po);
+		/* pages of a memory-only fs are unevictable: the limit that
+		 * matters is size=, which tmpfs charges itself */
+		po.size_limit = (s->max_pages + 16) * TMPFS_PAGE_SIZE;
+		if (po.size_limit / TMPFS_PAGE_SIZE != s->max_pages + 16)
+			po.size_limit = UINT64_MAX & ~(uint64_t)4095;
+		po.readahead_max = 0;
+		po.no_thread = true;
+		ret = pcache_create(&po, &s->pc);
+		if (ret)
+			goto err_free;
+	}
 	sb->s_op = &tmpfs_super_ops;
 	sb->s_type = &tmpfs_fs_type;
 	sb->s_vfs = vfs;
@@ -1000,6 +899,8 @@ static struct vfs_super *tmpfs_mount(struct uk_vfs *vfs, const char *opts)
 	return sb;
 
 err_free:
+	if (s && s->pc)
+		pcache_destroy(s->pc);
 	free(s);
 	free(sb);
 	return ERR_PTR(ret);

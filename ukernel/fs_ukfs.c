@@ -90,35 +90,140 @@ static void refresh_inode(struct vfs_inode *i)
 	pthread_mutex_unlock(&i->i_lock);
 }
 
-/* Writes mode, owner and times of the in-core inode to its row. */
+/* The in-core attributes as a row (caller: i_lock). */
+static void attrs_to_row(struct vfs_inode *i, struct ukfs_inode *r)
+{
+	r->ino = i->i_ino;
+	r->mode = i->i_mode;
+	r->uid = i->i_uid;
+	r->gid = i->i_gid;
+	r->atime_ns = ts_ns(i->i_atime);
+	r->mtime_ns = ts_ns(i->i_mtime);
+	r->ctime_ns = ts_ns(i->i_ctime);
+	r->btime_ns = ts_ns(i->i_btime);
+}
+
+/*
+ * Writes mode, owner and times of the in-core inode to its row now; lazily
+ * kept values of the same fields are older and are forgotten.
+ */
 static int write_attrs(struct vfs_inode *i, unsigned int mask)
 {
-	struct ukfs_inode r = { .ino = i->i_ino };
+	struct ukfs_sb_info *s = UKSB(i->i_sb);
+	struct ukfs_inode r = { 0 };
 
 	pthread_mutex_lock(&i->i_lock);
-	r.mode = i->i_mode;
-	r.uid = i->i_uid;
-	r.gid = i->i_gid;
-	r.atime_ns = ts_ns(i->i_atime);
-	r.mtime_ns = ts_ns(i->i_mtime);
-	r.ctime_ns = ts_ns(i->i_ctime);
-	r.btime_ns = ts_ns(i->i_btime);
+	attrs_to_row(i, &r);
+	pthread_mutex_lock(&s->dirty_lock);
+	UKI(i)->dirty_mask &= ~mask;
+	pthread_mutex_unlock(&s->dirty_lock);
 	pthread_mutex_unlock(&i->i_lock);
-	return ukfs_inode_update(META(i), &r, mask);
+	return ukfs_inode_update(s->meta, &r, mask);
+}
+
+/*
+ * Why lazily: profiling small-file creates (docs/ukfs.md "Performance")
+ * found a third of each create in two UPDATEs of inode rows: the
+ * directory's mtime/ctime, and the file's mtime/ctime at its first
+ * write(2), each a savepoint, a read and a write of the row. As ext4 logs
+ * a dirty inode into the running transaction once, not once per change,
+ * these fields are kept in the in-core inode and written when the
+ * transaction commits (the pre-commit hook), at fsync/sync, or when the
+ * inode is evicted. A crash loses them only together with the
+ * transaction they belong to.
+ */
+void ukfs_attrs_dirty(struct vfs_inode *i, unsigned int mask)
+{
+	struct ukfs_sb_info *s = UKSB(i->i_sb);
+	struct ukfs_inode_info *ui = UKI(i);
+
+	if (s->rdonly)
+		return;
+	pthread_mutex_lock(&i->i_lock);
+	pthread_mutex_lock(&s->dirty_lock);
+	attrs_to_row(i, &ui->dirty_attr);
+	ui->dirty_mask |= mask;
+	if (!ui->on_dirty) {
+		ui->on_dirty = true;
+		ui->dirty_next = s->dirty_list;
+		if (s->dirty_list)
+			s->dirty_list->dirty_pprev = &ui->dirty_next;
+		ui->dirty_pprev = &s->dirty_list;
+		s->dirty_list = ui;
+	}
+	pthread_mutex_unlock(&s->dirty_lock);
+	pthread_mutex_unlock(&i->i_lock);
+}
+
+int ukfs_flush_attrs(struct ukfs_sb_info *s)
+{
+	struct ukfs_inode_info **pp, *ui;
+	int ret = 0;
+
+	pthread_mutex_lock(&s->dirty_lock);
+	for (pp = &s->dirty_list; (ui = *pp);) {
+		int r = 0;
+
+		if (ui->dirty_mask)
+			r = ukfs_inode_update(s->meta, &ui->dirty_attr,
+					      ui->dirty_mask);
+		if (r) {
+			if (!ret)
+				ret = r;
+			pp = &ui->dirty_next;
+			continue;
+		}
+		ui->dirty_mask = 0;
+		ui->on_dirty = false;
+		*pp = ui->dirty_next;
+		if (ui->dirty_next)
+			ui->dirty_next->dirty_pprev = pp;
+	}
+	pthread_mutex_unlock(&s->dirty_lock);
+	return ret;
+}
+
+/*
+ * Takes an inode off the lazy list (eviction) and returns the mask it had;
+ * *r gets the values.
+ */
+static unsigned int attrs_take(struct ukfs_inode_info *ui,
+			       struct ukfs_inode *r)
+{
+	struct ukfs_sb_info *s = UKSB(ui->vfs.i_sb);
+	unsigned int mask = 0;
+
+	pthread_mutex_lock(&s->dirty_lock);
+	if (ui->on_dirty) {
+		*ui->dirty_pprev = ui->dirty_next;
+		if (ui->dirty_next)
+			ui->dirty_next->dirty_pprev = ui->dirty_pprev;
+		ui->on_dirty = false;
+		mask = ui->dirty_mask;
+		*r = ui->dirty_attr;
+		ui->dirty_mask = 0;
+	}
+	pthread_mutex_unlock(&s->dirty_lock);
+	return mask;
 }
 
 #define ATTR_MASK_ALL                                                       \
 	(UKFS_SET_MODE | UKFS_SET_UID | UKFS_SET_GID | UKFS_SET_ATIME |     \
 	 UKFS_SET_MTIME | UKFS_SET_CTIME)
 
-/* A directory gained or lost an entry: mtime and ctime, in core and row. */
-static void dir_touch(struct vfs_inode *dir)
+/*
+ * A directory gained or lost an entry: mtime and ctime, kept lazily. Its
+ * nlink is re-read from the row only when a subdirectory came or went.
+ */
+static void dir_touch(struct vfs_inode *dir, bool nlink_changed)
 {
 	pthread_mutex_lock(&dir->i_lock);
 	vfs_inode_touch_mc(dir);
+	dir->i_version++;
 	pthread_mutex_unlock(&dir->i_lock);
-	write_attrs(dir, UKFS_SET_MTIME | UKFS_SET_CTIME);
-	refresh_inode(dir);
+	ukfs_attrs_dirty(dir, UKFS_SET_MTIME | UKFS_SET_CTIME);
+	if (nlink_changed)
+		refresh_inode(dir);
 }
 
 static void inode_touch_c(struct vfs_inode *i)
@@ -126,7 +231,7 @@ static void inode_touch_c(struct vfs_inode *i)
 	pthread_mutex_lock(&i->i_lock);
 	vfs_inode_touch_ctime(i);
 	pthread_mutex_unlock(&i->i_lock);
-	write_attrs(i, UKFS_SET_CTIME);
+	ukfs_attrs_dirty(i, UKFS_SET_CTIME);
 }
 
 /* ---- inode cache ------------------------------------------------------- */
@@ -317,14 +422,21 @@ static void ukfs_evict_inode(struct vfs_inode *inode)
 			pthread_mutex_unlock(&s->wb_mutex);
 		}
 	}
+	{
+		struct ukfs_inode r;
+		unsigned int mask = attrs_take(ui, &r);
+
+		if (mask && !dead && !ukfs_crash_unmount && !s->rdonly &&
+		    !ui->no_evict)
+			ukfs_inode_update(s->meta, &r, mask);
+	}
 	if (dead) /* frees blocks only: no commit, so no wb_mutex */
 		ukfs_inode_free(s->meta, inode->i_ino);
 }
 
 static void ukfs_dirty_inode(struct vfs_inode *inode)
 {
-	if (!UKSB(inode->i_sb)->rdonly)
-		write_attrs(inode, ATTR_MASK_ALL);
+	ukfs_attrs_dirty(inode, ATTR_MASK_ALL);
 }
 
 static int ukfs_write_inode(struct vfs_inode *inode, bool sync)
@@ -368,6 +480,9 @@ void ukfs_maybe_commit(struct ukfs_sb_info *s)
 static void commit_if_due(struct ukfs_sb_info *s)
 {
 	pthread_mutex_lock(&s->wb_mutex);
+	/* lazily kept attributes join a transaction, committed in time */
+	if (__atomic_load_n(&s->dirty_list, __ATOMIC_RELAXED))
+		ukfs_flush_attrs(s);
 	ukfs_meta_maybe_commit(s->meta, ukfs_meta_now());
 	pthread_mutex_unlock(&s->wb_mutex);
 }
@@ -386,7 +501,9 @@ int ukfs_sync_fs(struct vfs_super *sb, bool wait)
 		return 0;
 	ret = pcache_sync_all(s->pc);
 	pthread_mutex_lock(&s->wb_mutex);
-	ret2 = ukfs_meta_commit(s->meta);
+	ret2 = ukfs_flush_attrs(s);
+	if (!ret2)
+		ret2 = ukfs_meta_commit(s->meta);
 	pthread_mutex_unlock(&s->wb_mutex);
 	if (!ret)
 		ret = ret2;
@@ -405,8 +522,9 @@ int ukfs_sync_fs(struct vfs_super *sb, bool wait)
 static int ukfs_pre_commit(void *arg, struct ukfs_meta *m)
 {
 	struct ukfs_sb_info *s = arg;
+	int ret = ukfs_flush_attrs(s);
 
-	return bdev_flush(s->bdev);
+	return ret ? ret : bdev_flush(s->bdev);
 }
 
 /* The commit timer: an idle file system still commits every interval. */
@@ -436,6 +554,7 @@ static void *commit_timer(void *arg)
 
 static void sbi_free(struct ukfs_sb_info *s, bool clean)
 {
+	ukfs_ra_stop(s);
 	if (s->thread_started) {
 		pthread_mutex_lock(&s->timer_lock);
 		s->stop = true;
@@ -455,6 +574,9 @@ static void sbi_free(struct ukfs_sb_info *s, bool clean)
 	pthread_cond_destroy(&s->timer_cond);
 	pthread_mutex_destroy(&s->timer_lock);
 	pthread_mutex_destroy(&s->icache_lock);
+	pthread_mutex_destroy(&s->dirty_lock);
+	pthread_cond_destroy(&s->ra_cond);
+	pthread_mutex_destroy(&s->ra_lock);
 	pthread_mutex_destroy(&s->wb_mutex);
 	free(s);
 }
@@ -537,7 +659,7 @@ static int do_create(struct vfs_inode *dir, struct vfs_dentry *dentry,
 	if (IS_ERR(i))
 		return (int)PTR_ERR(i);
 	vfs_d_instantiate(dentry, i);
-	dir_touch(dir);
+	dir_touch(dir, S_ISDIR(mode));
 	ukfs_maybe_commit(s);
 	return 0;
 }
@@ -603,7 +725,7 @@ static int ukfs_link_op(struct vfs_dentry *old_dentry, struct vfs_inode *dir,
 	inode_touch_c(inode);
 	refresh_inode(inode);
 	vfs_d_instantiate(dentry, vfs_igrab(inode));
-	dir_touch(dir);
+	dir_touch(dir, false);
 	ukfs_maybe_commit(UKSB(dir->i_sb));
 	return 0;
 }
@@ -622,8 +744,8 @@ static int do_unlink(struct vfs_inode *dir, struct vfs_dentry *dentry)
 	vfs_inode_touch_ctime(inode);
 	pthread_mutex_unlock(&inode->i_lock);
 	if (victim.nlink)
-		write_attrs(inode, UKFS_SET_CTIME);
-	dir_touch(dir);
+		ukfs_attrs_dirty(inode, UKFS_SET_CTIME);
+	dir_touch(dir, S_ISDIR(inode->i_mode));
 	ukfs_maybe_commit(UKSB(dir->i_sb));
 	return 0;
 }
@@ -659,16 +781,16 @@ static int ukfs_rename_op(struct vfs_inode *old_dir,
 		vfs_inode_touch_ctime(target);
 		pthread_mutex_unlock(&target->i_lock);
 		if (victim.nlink)
-			write_attrs(target, UKFS_SET_CTIME);
+			ukfs_attrs_dirty(target, UKFS_SET_CTIME);
 	} else if (target) {
 		inode_touch_c(target);
 		refresh_inode(target);
 	}
 	inode_touch_c(inode);
 	refresh_inode(inode);
-	dir_touch(old_dir);
+	dir_touch(old_dir, true);
 	if (new_dir != old_dir)
-		dir_touch(new_dir);
+		dir_touch(new_dir, true);
 	ukfs_maybe_commit(UKSB(old_dir->i_sb));
 	return 0;
 }
@@ -844,7 +966,9 @@ static int ukfs_dir_fsync(struct vfs_file *f, int64_t start, int64_t end,
 	if (s->rdonly)
 		return 0;
 	pthread_mutex_lock(&s->wb_mutex);
-	ret = ukfs_meta_commit(s->meta);
+	ret = ukfs_flush_attrs(s);
+	if (!ret)
+		ret = ukfs_meta_commit(s->meta);
 	pthread_mutex_unlock(&s->wb_mutex);
 	return ret ? ret : bdev_flush(s->bdev);
 }
@@ -912,6 +1036,9 @@ struct vfs_super *ukfs_fill_super(struct uk_vfs *vfs, const char *dir,
 	pthread_mutex_init(&s->wb_mutex, &ma);
 	pthread_mutexattr_destroy(&ma);
 	pthread_mutex_init(&s->icache_lock, NULL);
+	pthread_mutex_init(&s->dirty_lock, NULL);
+	pthread_mutex_init(&s->ra_lock, NULL);
+	pthread_cond_init(&s->ra_cond, NULL);
 	pthread_mutex_init(&s->timer_lock, NULL);
 	pthread_cond_init(&s->timer_cond, NULL);
 	s->rdonly = opts.read_only;
@@ -926,7 +1053,20 @@ struct vfs_super *ukfs_fill_super(struct uk_vfs *vfs, const char *dir,
 		goto err_free;
 	snprintf(path, sizeof(path), "%s/%s", dir, UKFS_BLOCKS_FILE);
 	bo.read_only = opts.read_only;
+	/*
+	 * O_DIRECT: our page cache is the cache. Through the host's cache
+	 * every byte was copied twice, io_uring punted buffered writes to
+	 * its worker threads, and a "cold" read was served from the host's
+	 * memory (docs/ukfs.md "Performance"). Every buffer we hand to
+	 * blockdev is a 4 KiB-aligned page frame or bounce buffer. A host
+	 * file system without O_DIRECT gets the buffered device.
+	 */
+	bo.direct = true;
 	ret = bdev_open(path, &bo, &s->bdev);
+	if (ret == -EINVAL) {
+		bo.direct = false;
+		ret = bdev_open(path, &bo, &s->bdev);
+	}
 	if (ret) {
 		set_err(errbuf, errlen, "%s: cannot open the block file: %s",
 			path, strerror(-ret));
@@ -946,8 +1086,12 @@ struct vfs_super *ukfs_fill_super(struct uk_vfs *vfs, const char *dir,
 	}
 	pcache_opts_default(&po);
 	po.size_limit = opts.cache_size;
-	/* one read_pages run = one bdev_readv of up to 1 MiB */
-	po.readahead_max = 1u << 20;
+	/*
+	 * A readahead window of 4 MiB is read as four 1 MiB requests in
+	 * flight at once (ukfs_read_pages): the disk needs a queue to reach
+	 * its sequential speed.
+	 */
+	po.readahead_max = 4u << 20;
 	ret = pcache_create(&po, &s->pc);
 	if (ret) {
 		set_err(errbuf, errlen, "%s: page cache: %s", dir,

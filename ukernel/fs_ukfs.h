@@ -25,6 +25,8 @@
 
 #define UKFS_SUPER_MAGIC 0x756b6673UL /* "ukfs" */
 
+struct ukfs_ra_job;
+
 struct ukfs_inode_info {
 	struct vfs_inode vfs;          /* first: the VFS casts */
 	struct pcache_mapping *mapping; /* regular files; NULL otherwise */
@@ -32,6 +34,17 @@ struct ukfs_inode_info {
 	char *link;                    /* symlink target, NUL-terminated */
 	uint64_t disk_size;            /* size in the ukfs row (wb_mutex) */
 	bool no_evict;                 /* lost an icache race: just free */
+	/*
+	 * Attributes written lazily (sbi->dirty_lock): times touched by
+	 * write(2) and by entries added to or removed from a directory go
+	 * into the row at the next commit (or at eviction), not in a SQLite
+	 * UPDATE per call; see ukfs_attrs_dirty.
+	 */
+	unsigned int dirty_mask;       /* UKFS_SET_* waiting for a commit */
+	struct ukfs_inode dirty_attr;  /* their values */
+	struct ukfs_inode_info *dirty_next;
+	struct ukfs_inode_info **dirty_pprev; /* O(1) removal at eviction */
+	bool on_dirty;
 };
 
 #define UKFS_ICACHE_BUCKETS 4096u
@@ -43,6 +56,16 @@ struct ukfs_sb_info {
 	bool rdonly;
 	pthread_mutex_t wb_mutex;       /* see the top of this file */
 	pthread_mutex_t icache_lock;    /* ihash chains (leaf) */
+	/*
+	 * dirty_lock: dirty_list and each inode's dirty_* fields. Taken
+	 * under i_lock (ukfs_attrs_dirty), and held by ukfs_flush_attrs
+	 * while it calls ukfs (so eviction cannot free an inode being
+	 * written); nothing is taken under it but the meta lock, and the
+	 * flushers that take the meta lock under it hold wb_mutex, so they
+	 * never meet a commit waiting for dirty_lock.
+	 */
+	pthread_mutex_t dirty_lock;
+	struct ukfs_inode_info *dirty_list;
 	struct ukfs_inode_info *ihash[UKFS_ICACHE_BUCKETS];
 	/* The commit timer thread: calls ukfs_meta_maybe_commit. */
 	pthread_t commit_thread;
@@ -51,6 +74,16 @@ struct ukfs_sb_info {
 	bool stop;
 	bool thread_started;
 	unsigned int commit_ms;
+	/*
+	 * Async readahead (fs_ukfs_file.c): a speculative window is read by
+	 * this thread while the reader goes on copying what it has. ra_lock
+	 * (a leaf) protects the queue and the flags.
+	 */
+	pthread_mutex_t ra_lock;
+	pthread_cond_t ra_cond;
+	struct ukfs_ra_job *ra_head, *ra_tail;
+	bool ra_stop, ra_started;
+	pthread_t ra_thread;
 };
 
 static inline struct ukfs_inode_info *UKI(struct vfs_inode *i)
@@ -86,6 +119,17 @@ struct vfs_super *ukfs_fill_super(struct uk_vfs *vfs, const char *dir,
 				  size_t errlen);
 /* sync_fs: write back everything, commit, flush. */
 int ukfs_sync_fs(struct vfs_super *sb, bool wait);
+/*
+ * Records i's attributes in mask (taken from the in-core inode now) to be
+ * written at the next commit. Takes i_lock, then dirty_lock.
+ */
+void ukfs_attrs_dirty(struct vfs_inode *i, unsigned int mask);
+/*
+ * Writes every lazily kept attribute into the running transaction (wb_mutex
+ * held: fsync, sync, the timer, and the pre-commit hook). Returns the first
+ * error; inodes that failed stay on the list.
+ */
+int ukfs_flush_attrs(struct ukfs_sb_info *s);
 /* Commits if due (the timer and changing calls). */
 void ukfs_maybe_commit(struct ukfs_sb_info *s);
 
@@ -97,6 +141,8 @@ long ukfs_vfs_fallocate(struct vfs_inode *inode, int mode, int64_t offset,
 		    int64_t len);
 int64_t ukfs_vfs_seek_data_hole(struct vfs_inode *inode, int64_t offset,
 			    int whence);
+/* Stops the async readahead thread after it emptied its queue. */
+void ukfs_ra_stop(struct ukfs_sb_info *s);
 /* Writes the in-core size to the ukfs row if the row is behind (wb_mutex). */
 int ukfs_update_disk_size(struct ukfs_inode_info *ui, uint64_t size);
 

@@ -22,7 +22,7 @@
 
 #define PCACHE_PAGE_SHIFT 12
 #define PCACHE_PAGE_SIZE (1u << PCACHE_PAGE_SHIFT)
-#define PCACHE_MAX_RUN 256 /* pages per read_pages/write_pages call: 1 MiB */
+#define PCACHE_MAX_RUN 2048 /* pages per read_pages/write_pages call: 8 MiB */
 
 struct pcache;
 struct pcache_mapping;
@@ -171,6 +171,14 @@ void *pcache_mapping_priv(struct pcache_mapping *m);
  */
 int pcache_mapping_destroy(struct pcache_mapping *m);
 uint64_t pcache_mapping_nr_pages(struct pcache_mapping *m);
+/*
+ * The smallest index >= index that has a page in m, or UINT64_MAX when
+ * there is none. Costs O(pages in m), never O(size of the file): it is
+ * what SEEK_DATA over a sparse memory-only file needs.
+ */
+uint64_t pcache_next_present(struct pcache_mapping *m, uint64_t index);
+/* Whether m has a page at index. */
+bool pcache_present(struct pcache_mapping *m, uint64_t index);
 
 /* ---- read and write --------------------------------------------------- */
 

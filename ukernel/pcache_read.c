@@ -315,11 +315,49 @@ static struct pcache_page *read_slow(struct pcache_mapping *m,
 	}
 }
 
+/*
+ * Copies the uptodate pages v[0..k) (consecutive indexes) from byte off of
+ * the first, up to end of the file range at *pos: one copy call per run
+ * of pages whose frames are adjacent in memory (frames are carved in
+ * order from 2 MiB chunks, so a file read in order mostly is one run).
+ * Returns false when the copy came up short (a fault).
+ */
+static bool copy_pages(struct pcache_page **v, unsigned int k, uint64_t *pos,
+		       uint64_t end, size_t *done, pcache_copy_fn copy,
+		       void *ctx)
+{
+	unsigned int i = 0;
+
+	while (i < k && *pos < end) {
+		size_t off = *pos & (PCACHE_PAGE_SIZE - 1);
+		char *base = (char *)v[i]->data + off;
+		size_t n = PCACHE_PAGE_SIZE - off, c;
+
+		while (i + 1 < k &&
+		       (char *)v[i + 1]->data == (char *)v[i]->data +
+							PCACHE_PAGE_SIZE &&
+		       *pos + n < end) {
+			i++;
+			n += PCACHE_PAGE_SIZE;
+		}
+		i++;
+		if (n > end - *pos)
+			n = (size_t)(end - *pos);
+		c = copy(ctx, *done, base, n);
+		*done += c;
+		*pos += c;
+		if (c < n)
+			return false;
+	}
+	return true;
+}
+
 ssize_t pcache_read(struct pcache_mapping *m, struct pcache_ra_state *ra,
 		    uint64_t pos, size_t len, uint64_t i_size,
 		    pcache_copy_fn copy, void *ctx)
 {
 	struct pcache *pc = m->pc;
+	struct pcache_page *v[PCACHE_READ_BATCH];
 	uint64_t end, last, eof;
 	size_t done = 0;
 	int err = 0;
@@ -332,23 +370,71 @@ ssize_t pcache_read(struct pcache_mapping *m, struct pcache_ra_state *ra,
 
 	while (pos < end) {
 		uint64_t idx = pos >> PCACHE_PAGE_SHIFT;
-		size_t off = pos & (PCACHE_PAGE_SIZE - 1);
-		size_t n = PCACHE_PAGE_SIZE - off;
+		uint64_t want = last - idx + 1;
+		unsigned int k, got, i;
 		struct pcache_page *p;
 		unsigned int f;
-		size_t c;
+		bool ok;
 
-		if (n > end - pos)
-			n = end - pos;
-		p = pcache_find_get(m, idx);
+		/*
+		 * Fast path: a run of uptodate pages found under one lock,
+		 * copied with as few copy calls as their frames allow.
+		 */
+		got = pcache_find_get_contig(m, idx,
+					     want < PCACHE_READ_BATCH
+						     ? (unsigned int)want
+						     : PCACHE_READ_BATCH,
+					     v);
+		for (k = 0; k < got; k++) {
+			f = pcache_flags(v[k]);
+			if (!(f & PG_UPTODATE) ||
+			    (f & (PG_READAHEAD | PG_RA)))
+				break;
+			if (!(f & PG_REFERENCED))
+				pcache_set(v[k], PG_REFERENCED);
+		}
+		if (k) {
+			pcache_count_hits(pc, k);
+			ok = copy_pages(v, k, &pos, end, &done, copy, ctx);
+			pcache_put_pages(v, got);
+			if (!ok) {
+				err = -EFAULT;
+				break;
+			}
+			continue;
+		}
+		/* v[0] is missing, not uptodate or a readahead mark. */
+		for (i = 1; i < got; i++)
+			pcache_page_put(v[i]);
+		p = got ? v[0] : NULL;
+		if (!p && pcache_no_backing(m)) {
+			/*
+			 * A hole of a memory-only file reads as zeros
+			 * without a page (shmem's ZERO_PAGE): a read must
+			 * not allocate what the fs never charged.
+			 */
+			static const char zero_page[PCACHE_PAGE_SIZE];
+			size_t off = pos & (PCACHE_PAGE_SIZE - 1);
+			size_t n = PCACHE_PAGE_SIZE - off, c;
+
+			if (n > end - pos)
+				n = (size_t)(end - pos);
+			c = copy(ctx, done, (void *)(zero_page + off), n);
+			done += c;
+			pos += c;
+			if (c < n) {
+				err = -EFAULT;
+				break;
+			}
+			continue;
+		}
 		f = p ? pcache_flags(p) : 0;
-		if (pcache_likely(f & PG_UPTODATE)) {
+		if (f & PG_UPTODATE) {
 			pcache_count_hit(pc);
-			/* Second touch: the LRU gives it a second chance. */
 			if (!(f & PG_REFERENCED))
 				pcache_set(p, PG_REFERENCED);
 		} else {
-			p = read_slow(m, ra, p, idx, last - idx + 1, eof, &err);
+			p = read_slow(m, ra, p, idx, want, eof, &err);
 			if (!p)
 				break;
 			f = pcache_flags(p);
@@ -358,14 +444,11 @@ ssize_t pcache_read(struct pcache_mapping *m, struct pcache_ra_state *ra,
 				pcache_count(&pc->ra_hits, 1);
 			if (f & PG_READAHEAD &&
 			    pcache_test_and_clear(p, PG_READAHEAD))
-				ondemand_readahead(m, ra, idx, last - idx + 1,
-						   true, eof);
+				ondemand_readahead(m, ra, idx, want, true, eof);
 		}
-		c = copy(ctx, done, (char *)p->data + off, n);
+		ok = copy_pages(&p, 1, &pos, end, &done, copy, ctx);
 		pcache_page_put(p);
-		done += c;
-		pos += c;
-		if (c < n) {
+		if (!ok) {
 			err = -EFAULT;
 			break;
 		}

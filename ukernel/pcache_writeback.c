@@ -248,6 +248,9 @@ static long write_mapping(struct pcache_mapping *m, uint64_t first,
 		}
 		run[rn++] = p;
 		submitted++;
+		if (max)
+			atomic_store_explicit(&m->wb_cursor, p->index + 1,
+					      memory_order_relaxed);
 		if (max && (uint64_t)submitted >= max)
 			break;
 	}
@@ -305,7 +308,20 @@ long pcache_writeback_some(struct pcache *pc, unsigned int nr)
 	dirty_list_add_tail_locked(pc, m);
 	pin_locked(m);
 	pthread_mutex_unlock(&pc->lock);
-	n = write_mapping(m, 0, UINT64_MAX, false, nr);
+	/*
+	 * From the cursor, a window of 4 * nr indexes: probed one by one
+	 * (pcache_collect's short-range path) while it is shorter than the
+	 * table. Nothing there: the whole mapping, from the start.
+	 */
+	n = 0;
+	if (nr) {
+		uint64_t c = atomic_load_explicit(&m->wb_cursor,
+						  memory_order_relaxed);
+
+		n = write_mapping(m, c, c + 4ull * nr - 1, false, nr);
+	}
+	if (!n)
+		n = write_mapping(m, 0, UINT64_MAX, false, nr);
 	unpin(m);
 	return n;
 }

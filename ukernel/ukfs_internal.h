@@ -31,7 +31,8 @@ enum ukfs_st {
 	ST_I_WRITE,
 	ST_I_DELETE,
 	ST_I_LINK,
-	ST_I_COOKIE,
+	ST_I_COOKIE_GET,
+	ST_I_COOKIE_SET,
 	ST_I_COUNT,
 	ST_I_BLOCKS,
 	ST_D_LOOKUP,
@@ -128,6 +129,23 @@ struct ukfs_meta {
 	uint64_t *ordered;
 	size_t nr_ordered, ordered_cap;
 
+	/*
+	 * Directories' next readdir cookie, kept here and written into the
+	 * inode rows just before COMMIT (ukfs_cookies_flush_locked): an
+	 * UPDATE ... RETURNING per create cost an ephemeral table and a
+	 * sixth of a create's instructions. An open-addressing table by
+	 * directory ino that never evicts inside a transaction, so a value
+	 * is never lost to a rolled-back write; a call that fails after
+	 * taking a cookie leaves a gap, which readdir allows (cookies are
+	 * increasing, not dense). Emptied after a commit once it is large.
+	 */
+	struct ukfs_cookie_slot {
+		uint64_t dir; /* 0: free */
+		uint64_t next;
+		bool dirty;
+	} *cookies;
+	size_t nr_cookies, cookies_cap; /* cap: a power of two */
+
 	uint64_t commits;
 	uint64_t orphans_reclaimed;
 	bool was_clean;
@@ -136,6 +154,9 @@ struct ukfs_meta {
 };
 
 /* ---- helpers (ukfs_meta.c) ------------------------------------------- */
+
+/* Writes the cached next cookies into the transaction (ukfs_namei.c). */
+int ukfs_cookies_flush_locked(struct ukfs_meta *m);
 
 /* SQLite result code to -errno (0 for OK/ROW/DONE). */
 int ukfs_sqlerr(int rc);

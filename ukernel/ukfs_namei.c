@@ -369,24 +369,93 @@ static int get_dir_locked(struct ukfs_meta *m, uint64_t ino,
 }
 
 /* Takes the next readdir cookie of directory dir. */
+static struct ukfs_cookie_slot *cookie_slot(struct ukfs_meta *m, uint64_t dir)
+{
+	size_t mask = m->cookies_cap - 1;
+	size_t i = (size_t)(dir * 0x9e3779b97f4a7c15ull) & mask;
+
+	while (m->cookies[i].dir && m->cookies[i].dir != dir)
+		i = (i + 1) & mask;
+	return &m->cookies[i];
+}
+
+/* Keeps the table at most half full (doubling it). */
+static int cookies_reserve(struct ukfs_meta *m)
+{
+	struct ukfs_cookie_slot *old = m->cookies;
+	size_t old_cap = m->cookies_cap;
+
+	if ((m->nr_cookies + 1) * 2 <= m->cookies_cap)
+		return 0;
+	m->cookies_cap = old_cap ? 2 * old_cap : 64;
+	m->cookies = calloc(m->cookies_cap, sizeof(*m->cookies));
+	if (!m->cookies) {
+		m->cookies = old;
+		m->cookies_cap = old_cap;
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < old_cap; i++)
+		if (old[i].dir)
+			*cookie_slot(m, old[i].dir) = old[i];
+	free(old);
+	return 0;
+}
+
+int ukfs_cookies_flush_locked(struct ukfs_meta *m)
+{
+	for (size_t i = 0; i < m->cookies_cap; i++) {
+		struct ukfs_cookie_slot *c = &m->cookies[i];
+		sqlite3_stmt *s;
+		int rc = 0;
+
+		if (!c->dir || !c->dirty)
+			continue;
+		s = ukfs_stmt(m, ST_I_COOKIE_SET, &rc);
+		if (!s)
+			return rc;
+		ukfs_bind_u64(s, 1, c->dir);
+		ukfs_bind_u64(s, 2, c->next);
+		rc = ukfs_exec_stmt(s);
+		if (rc)
+			return rc;
+		c->dirty = false;
+	}
+	return 0;
+}
+
+/* The next readdir cookie of dir, from the cache (loaded from its row). */
 static int next_cookie_locked(struct ukfs_meta *m, uint64_t dir,
 			      uint64_t *cookie)
 {
-	int rc = 0;
-	sqlite3_stmt *s = ukfs_stmt(m, ST_I_COOKIE, &rc);
+	struct ukfs_cookie_slot *c;
+	sqlite3_stmt *s;
+	int rc = cookies_reserve(m);
 
-	if (!s)
+	if (rc)
 		return rc;
-	ukfs_bind_u64(s, 1, dir);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		*cookie = ukfs_col_u64(s, 0);
-		rc = 0;
-	} else {
-		rc = rc == SQLITE_DONE ? -ENOENT : ukfs_sqlerr(rc);
+	c = cookie_slot(m, dir);
+	if (!c->dir) {
+		s = ukfs_stmt(m, ST_I_COOKIE_GET, &rc);
+		if (!s)
+			return rc;
+		ukfs_bind_u64(s, 1, dir);
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW) {
+			c->next = ukfs_col_u64(s, 0);
+			rc = 0;
+		} else {
+			rc = rc == SQLITE_DONE ? -ENOENT : ukfs_sqlerr(rc);
+		}
+		sqlite3_reset(s);
+		if (rc)
+			return rc;
+		c->dir = dir;
+		c->dirty = false;
+		m->nr_cookies++;
 	}
-	sqlite3_reset(s);
-	return rc;
+	*cookie = c->next++;
+	c->dirty = true;
+	return 0;
 }
 
 static int dentry_insert_locked(struct ukfs_meta *m, uint64_t parent,

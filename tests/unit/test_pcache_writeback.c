@@ -149,17 +149,19 @@ static void test_interval_wakes_thread(void **state)
 
 static void test_writeback_runs(void **state)
 {
-	struct pcache *pc = new_cache(2000, false);
+	/* large enough that the long run stays under the dirty limits */
+	struct pcache *pc = new_cache(8 * PCACHE_MAX_RUN, false);
 	struct fake *f = fake_new(pc, 0);
 
 	write_pages_at(f, 100, 1, 1);
 	write_pages_at(f, 20, 5, 1);
 	write_pages_at(f, 0, 10, 1);
-	write_pages_at(f, 1000, 300, 1);
+	write_pages_at(f, 1000, PCACHE_MAX_RUN + 44, 1);
 	assert_int_equal(pcache_writeback_range(f->m, 0, UINT64_MAX, true), 0);
 	assert_int_equal(f->write_calls, 5);
 	static const struct fake_run want[] = {
-		{0, 10}, {20, 5}, {100, 1}, {1000, 256}, {1256, 44},
+		{0, 10}, {20, 5}, {100, 1}, {1000, PCACHE_MAX_RUN},
+		{1000 + PCACHE_MAX_RUN, 44},
 	};
 	for (int i = 0; i < 5; i++) {
 		assert_int_equal(f->wruns[i].start, want[i].start);

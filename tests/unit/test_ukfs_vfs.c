@@ -9,6 +9,7 @@
  * must be clean after every test.
  */
 #include <sys/statfs.h>
+#include <dirent.h>
 #include <sys/xattr.h>
 #include <linux/falloc.h>
 
@@ -23,7 +24,22 @@ struct fx {
 	struct uk_task *t;
 	bool crash_wrap;             /* stack the crash wrapper at mount */
 	struct uk_blockdev *cdev;    /* the crash wrapper, when stacked */
+	bool fault_wrap;             /* stack the fault wrapper at mount */
+	struct uk_blockdev *fdev;    /* the fault wrapper, when stacked */
+	uint64_t cache_size;         /* 0: 8 MiB */
 };
+
+/* Stacks the fault-injection wrapper over the image's device. */
+static int wrap_fault(struct uk_blockdev *lower, struct uk_blockdev **out,
+		      void *arg)
+{
+	struct fx *f = arg;
+	int ret = bdev_fault_wrap(lower, out);
+
+	if (!ret)
+		f->fdev = *out;
+	return ret;
+}
 
 /* Stacks the crash wrapper over the image's device (ukfs_bdev_hook). */
 static int wrap_crash(struct uk_blockdev *lower, struct uk_blockdev **out,
@@ -39,14 +55,18 @@ static int wrap_crash(struct uk_blockdev *lower, struct uk_blockdev **out,
 
 static void fx_mount(struct fx *f)
 {
-	struct uk_image_opts o = { .cache_size = 8u << 20 };
+	struct uk_image_opts o = {
+		.cache_size = f->cache_size ? f->cache_size : 8u << 20
+	};
 	struct uk_cred c;
 	char err[256];
 	int ret;
 
 	f->k = uk_kernel_new(NULL);
 	assert_true(f->k && !IS_ERR(f->k));
-	ukfs_bdev_hook = f->crash_wrap ? wrap_crash : NULL;
+	ukfs_bdev_hook = f->crash_wrap	 ? wrap_crash
+			 : f->fault_wrap ? wrap_fault
+					 : NULL;
 	ukfs_bdev_hook_arg = f;
 	ret = uk_kernel_mount_image(f->k, f->dir, &o, err, sizeof(err));
 	if (ret)
@@ -64,6 +84,7 @@ static void fx_umount(struct fx *f)
 	f->t = NULL;
 	f->k = NULL;
 	f->cdev = NULL;
+	f->fdev = NULL;
 	ut_assert_fsck_clean(f->dir);
 }
 
@@ -678,6 +699,189 @@ static void test_cached_misses_rename_rmdir(void **state)
 	assert_int_equal(U(f->t, SYS_stat, "/d", &st), -ENOENT);
 }
 
+/* ---- many requests in flight, lazily written attributes ---------------- */
+
+/*
+ * fsync of a 6 MiB file sends one 1536-page run to ukfs, which keeps six
+ * 1 MiB requests in flight at once. With no fault the data reads back
+ * after a remount; with the third request failed (EIO from the fault
+ * wrapper), the fsync reports EIO, once, and the other requests' data is
+ * still written.
+ */
+static void test_many_bios_one_fails(void **state)
+{
+	struct fx *f = *state;
+	static char a[6 << 20], back[6 << 20];
+	struct bdev_fault_rule rule = {
+		.ops = BDEV_FAULT_WRITE, .nth = 3, .error = EIO,
+	};
+	struct bdev_stats st0, st1;
+	struct uk_task *t = f->t;
+	long fd;
+
+	fill(a, sizeof(a), 3);
+	bdev_stats_get(f->fdev, &st0);
+	assert_int_equal(put(t, "/big", a, sizeof(a), true), (long)sizeof(a));
+	bdev_stats_get(f->fdev, &st1);
+	assert_true(st1.dir[BDEV_OP_WRITE].requests -
+			    st0.dir[BDEV_OP_WRITE].requests >= 6);
+	remount(f);
+	t = f->t;
+	assert_int_equal(get(t, "/big", back, sizeof(back)), (long)sizeof(a));
+	assert_memory_equal(a, back, sizeof(a));
+
+	fill(a, sizeof(a), 4);
+	fd = U(t, SYS_openat, AT_FDCWD, "/big", O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(U(t, SYS_pwrite64, fd, a, sizeof(a), 0),
+			 (long)sizeof(a));
+	assert_true(bdev_fault_add(f->fdev, &rule) >= 0);
+	assert_int_equal(U(t, SYS_fsync, fd), -EIO);
+	assert_int_equal(bdev_fault_injected(f->fdev), 1);
+	assert_int_equal(U(t, SYS_fsync, fd), 0); /* reported once */
+	bdev_fault_clear(f->fdev);
+	assert_int_equal(U(t, SYS_close, fd), 0);
+	/* the requests around the failed one were written */
+	assert_int_equal(get(t, "/big", back, 1 << 20), 1 << 20);
+	assert_memory_equal(a, back, 1 << 20);
+	assert_int_equal(U(t, SYS_unlink, "/big"), 0);
+}
+
+static int setup_fault(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	f->dir = ut_mkimage(T_SIZE, T_INODES);
+	f->fault_wrap = true;
+	f->cache_size = 64u << 20; /* 6 MiB stays under the dirty limits */
+	fx_mount(f);
+	*state = f;
+	return 0;
+}
+
+/*
+ * Times kept in the in-core inode (a write's mtime, a directory's mtime
+ * when an entry is added) reach the row with fsync and with a directory's
+ * fsync, and survive a crash right after; readdir cookies cached in
+ * memory are written with the same commit, so an entry made after the
+ * crash does not reuse one (the create would fail, or a listing would
+ * miss it).
+ */
+static void test_lazy_attrs_crash(void **state)
+{
+	struct fx *f = *state;
+	struct uk_task *t = f->t;
+	struct stat st_f, st_d, st;
+	char names[64][NAME_MAX + 1];
+	long fd, dfd;
+	int n = 0;
+
+	assert_int_equal(U(t, SYS_mkdir, "/d", 0755), 0);
+	assert_int_equal(put(t, "/d/a", "a", 1, false), 1);
+	assert_int_equal(put(t, "/d/b", "b", 1, false), 1);
+	fd = U(t, SYS_openat, AT_FDCWD, "/d/a", O_WRONLY);
+	assert_true(fd >= 0);
+	usleep(2000);
+	assert_int_equal(U(t, SYS_pwrite64, fd, "AA", 2, 0), 2);
+	assert_int_equal(U(t, SYS_fsync, fd), 0);
+	assert_int_equal(U(t, SYS_fstat, fd, &st_f), 0);
+	assert_int_equal(U(t, SYS_close, fd), 0);
+	dfd = U(t, SYS_openat, AT_FDCWD, "/d", O_RDONLY | O_DIRECTORY);
+	assert_true(dfd >= 0);
+	usleep(2000);
+	assert_int_equal(put(t, "/d/c", "c", 1, false), 1);
+	assert_int_equal(U(t, SYS_fsync, dfd), 0);
+	assert_int_equal(U(t, SYS_close, dfd), 0);
+	assert_int_equal(U(t, SYS_stat, "/d", &st_d), 0);
+
+	fx_crash(f, BDEV_CRASH_DROP_ALL, 1);
+	fx_mount(f);
+	t = f->t;
+	assert_int_equal(U(t, SYS_stat, "/d/a", &st), 0);
+	assert_int_equal(st.st_size, 2);
+	assert_int_equal(st.st_mtim.tv_sec, st_f.st_mtim.tv_sec);
+	assert_int_equal(st.st_mtim.tv_nsec, st_f.st_mtim.tv_nsec);
+	assert_int_equal(U(t, SYS_stat, "/d", &st), 0);
+	assert_int_equal(st.st_mtim.tv_sec, st_d.st_mtim.tv_sec);
+	assert_int_equal(st.st_mtim.tv_nsec, st_d.st_mtim.tv_nsec);
+	assert_int_equal(st.st_ctim.tv_nsec, st_d.st_ctim.tv_nsec);
+	/* new entries get new cookies: all four listed, the new one last */
+	assert_int_equal(put(t, "/d/e", "e", 1, false), 1);
+	dfd = U(t, SYS_openat, AT_FDCWD, "/d", O_RDONLY | O_DIRECTORY);
+	assert_true(dfd >= 0);
+	for (;;) {
+		char buf[4096];
+		long r = U(t, SYS_getdents64, dfd, buf, sizeof(buf));
+
+		assert_true(r >= 0);
+		if (!r)
+			break;
+		for (long o = 0; o < r;) {
+			struct dirent64 *de = (struct dirent64 *)(buf + o);
+
+			if (strcmp(de->d_name, ".") &&
+			    strcmp(de->d_name, "..")) {
+				assert_true(n < 64);
+				snprintf(names[n++], sizeof(names[0]), "%s",
+					 de->d_name);
+			}
+			o += de->d_reclen;
+		}
+	}
+	assert_int_equal(U(t, SYS_close, dfd), 0);
+	assert_int_equal(n, 4);
+	assert_string_equal(names[3], "e");
+}
+
+/*
+ * A cold sequential read: the windows after the first are read by the
+ * async readahead thread while the reader copies. Every byte must come
+ * back right, in small and large reads, and a read request that fails
+ * inside an async window (the fault wrapper's fifth read) is retried by
+ * the reader that needs the page, so the file still reads back whole.
+ */
+static void test_async_readahead(void **state)
+{
+	struct fx *f = *state;
+	static char a[16 << 20], back[16 << 20];
+	struct bdev_fault_rule rule = {
+		.ops = BDEV_FAULT_READ, .nth = 5, .error = EIO,
+	};
+	struct uk_task *t = f->t;
+	size_t chunk[] = { 4096, 65536, 1 << 20, 12345 };
+
+	fill(a, sizeof(a), 7);
+	assert_int_equal(put(t, "/seq", a, sizeof(a), true), (long)sizeof(a));
+	for (unsigned int round = 0; round < 4; round++) {
+		size_t off = 0;
+		long fd;
+
+		remount(f); /* an empty cache: every window is read */
+		t = f->t;
+		if (round == 3)
+			assert_true(bdev_fault_add(f->fdev, &rule) >= 0);
+		fd = U(t, SYS_openat, AT_FDCWD, "/seq", O_RDONLY);
+		assert_true(fd >= 0);
+		memset(back, 0, sizeof(back));
+		while (off < sizeof(back)) {
+			size_t n = sizeof(back) - off < chunk[round]
+					   ? sizeof(back) - off
+					   : chunk[round];
+			long r = U(t, SYS_read, fd, back + off, n);
+
+			assert_true(r > 0);
+			off += (size_t)r;
+		}
+		assert_int_equal(U(t, SYS_read, fd, back, 1), 0);
+		assert_memory_equal(a, back, sizeof(a));
+		assert_int_equal(U(t, SYS_close, fd), 0);
+		if (round == 3) {
+			assert_int_equal(bdev_fault_injected(f->fdev), 1);
+			bdev_fault_clear(f->fdev);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -696,6 +900,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rename_over_crash,
 						setup_crash, teardown),
 		cmocka_unit_test_setup_teardown(test_enospc, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_bios_one_fails,
+						setup_fault, teardown),
+		cmocka_unit_test_setup_teardown(test_async_readahead,
+						setup_fault, teardown),
+		cmocka_unit_test_setup_teardown(test_lazy_attrs_crash,
+						setup_crash, teardown),
 		cmocka_unit_test(test_corrupt_refused),
 		cmocka_unit_test_setup_teardown(test_read_only, setup,
 						teardown),

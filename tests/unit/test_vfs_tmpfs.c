@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * tests/unit/test_vfs_tmpfs.c - tmpfs and the VFS under load: sparse files
- * at large offsets, and threads racing creates, writes, renames, unlinks,
+ * at large offsets (SEEK_DATA/SEEK_HOLE visiting only present pages), the
+ * size limit charged per page in the page cache, and threads racing creates, writes, renames, unlinks,
  * lookups and listings in shared directories (every call must return a
  * result Linux could give; ASan checks the reference counting), then a
  * consistency check of the tree and a clean teardown.
@@ -9,6 +10,9 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <time.h>
+#include <sys/statfs.h>
+#include <linux/falloc.h>
 
 #include "vfs_test.h"
 #include "vfs.h"
@@ -37,6 +41,102 @@ static void test_sparse_large(void **state)
 	assert_int_equal(st.st_blocks, 8);
 	assert_int_equal(U(t, SYS_pread64, fd, buf, 8, 0), 5);
 	U(t, SYS_close, fd);
+}
+
+/*
+ * The fuzzer's hang: SEEK_DATA on a ~2^62-byte sparse file once scanned page
+ * by page under the inode lock. Only present pages may be visited now, so
+ * these return at once whatever the size.
+ */
+static void test_seek_huge_sparse(void **state)
+{
+	struct ukt *x = *state;
+	struct uk_task *t = x->root;
+	long fd = U(t, SYS_open, "/huge", O_CREAT | O_RDWR, 0644);
+	const long size = 1L << 62, far = (1L << 61) + 100;
+	struct timespec t0, t1;
+
+	assert_true(fd >= 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(U(t, SYS_ftruncate, fd, size), 0);
+	assert_int_equal(U(t, SYS_lseek, fd, 0, SEEK_DATA), -ENXIO);
+	assert_int_equal(U(t, SYS_lseek, fd, 12345, SEEK_HOLE), 12345);
+	assert_int_equal(U(t, SYS_pwrite64, fd, "x", 1, far), 1);
+	assert_int_equal(U(t, SYS_pwrite64, fd, "y", 1, 5000), 1);
+	assert_int_equal(U(t, SYS_lseek, fd, 0, SEEK_DATA), 4096);
+	assert_int_equal(U(t, SYS_lseek, fd, 4097, SEEK_DATA), 4097);
+	assert_int_equal(U(t, SYS_lseek, fd, 8192, SEEK_DATA), far & ~4095L);
+	assert_int_equal(U(t, SYS_lseek, fd, far, SEEK_HOLE),
+			 (far & ~4095L) + 4096);
+	assert_int_equal(U(t, SYS_lseek, fd, (far & ~4095L) + 4096, SEEK_DATA),
+			 -ENXIO);
+	assert_int_equal(U(t, SYS_lseek, fd, size - 1, SEEK_HOLE), size - 1);
+	assert_int_equal(U(t, SYS_lseek, fd, size, SEEK_DATA), -ENXIO);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* generous: a page-by-page walk would take years */
+	assert_true(t1.tv_sec - t0.tv_sec < 10);
+	U(t, SYS_close, fd);
+}
+
+/*
+ * The size limit, charged per page: a full tmpfs refuses new pages
+ * (ENOSPC, or a short write), overwriting present pages and reading holes
+ * costs nothing, and truncate, punch and unlink give the pages back.
+ */
+static void test_size_limit_pages(void **state)
+{
+	struct ukt *x = *state;
+	struct uk_task *t = x->root;
+	static char buf[8 * 4096];
+	struct statfs sf;
+	struct stat st;
+	long fd, free0;
+
+	memset(buf, 'z', sizeof(buf));
+	assert_int_equal(U(t, SYS_mkdir, "/lim", 0755), 0);
+	assert_int_equal(vfs_mount(t, "/lim", "tmpfs", "size=32k"), 0);
+	assert_int_equal(U(t, SYS_statfs, "/lim", &sf), 0);
+	free0 = (long)sf.f_bfree;
+	assert_int_equal(free0, 8);
+	fd = U(t, SYS_open, "/lim/f", O_CREAT | O_RDWR, 0644);
+	assert_true(fd >= 0);
+	/* a hole far away costs nothing, and reads as zeros */
+	assert_int_equal(U(t, SYS_ftruncate, fd, 1L << 40), 0);
+	assert_int_equal(U(t, SYS_pread64, fd, buf, 4096, 1L << 30), 4096);
+	assert_int_equal(buf[0], 0);
+	assert_int_equal(buf[4095], 0);
+	memset(buf, 'z', sizeof(buf));
+	assert_int_equal(U(t, SYS_statfs, "/lim", &sf), 0);
+	assert_int_equal((long)sf.f_bfree, free0);
+	/* 6 pages fit, the 9th does not: a short write */
+	assert_int_equal(U(t, SYS_pwrite64, fd, buf, 6 * 4096, 0), 6 * 4096);
+	assert_int_equal(U(t, SYS_pwrite64, fd, buf, 6 * 4096, 0), 6 * 4096);
+	assert_int_equal(U(t, SYS_pwrite64, fd, buf, 4 * 4096, 6 * 4096),
+			 2 * 4096);
+	assert_int_equal(U(t, SYS_pwrite64, fd, buf, 1, 9 * 4096), -ENOSPC);
+	assert_int_equal(U(t, SYS_fstat, fd, &st), 0);
+	assert_int_equal(st.st_blocks, 8 * 8);
+	assert_int_equal(U(t, SYS_statfs, "/lim", &sf), 0);
+	assert_int_equal((long)sf.f_bfree, 0);
+	/* punch two pages: they can be used again */
+	assert_int_equal(U(t, SYS_fallocate, fd,
+			   FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 4096,
+			   2 * 4096), 0);
+	assert_int_equal(U(t, SYS_statfs, "/lim", &sf), 0);
+	assert_int_equal((long)sf.f_bfree, 2);
+	assert_int_equal(U(t, SYS_lseek, fd, 0, SEEK_HOLE), 4096);
+	assert_int_equal(U(t, SYS_lseek, fd, 4096, SEEK_DATA), 3 * 4096);
+	assert_int_equal(U(t, SYS_pwrite64, fd, buf, 4096, 100 * 4096), 4096);
+	/* truncate gives back all but the first page */
+	assert_int_equal(U(t, SYS_ftruncate, fd, 100), 0);
+	assert_int_equal(U(t, SYS_fstat, fd, &st), 0);
+	assert_int_equal(st.st_blocks, 8);
+	assert_int_equal(U(t, SYS_pread64, fd, buf, 4096, 0), 100);
+	U(t, SYS_close, fd);
+	assert_int_equal(U(t, SYS_unlink, "/lim/f"), 0);
+	assert_int_equal(U(t, SYS_statfs, "/lim", &sf), 0);
+	assert_int_equal((long)sf.f_bfree, free0);
+	assert_int_equal(vfs_umount(t, "/lim"), 0);
 }
 
 #define THREADS 4
@@ -219,6 +319,10 @@ static void test_negative_dentries_bounded(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_seek_huge_sparse,
+						ukt_setup, ukt_teardown),
+		cmocka_unit_test_setup_teardown(test_size_limit_pages,
+						ukt_setup, ukt_teardown),
 		cmocka_unit_test_setup_teardown(test_sparse_large, ukt_setup,
 						ukt_teardown),
 		cmocka_unit_test_setup_teardown(test_threads, ukt_setup,
