@@ -389,6 +389,14 @@ static long u_readdir_ok(void)
 	closedir(d);
 	return 0;
 }
+static long u_link_own(void)
+{
+	return THEN(R(link("t/mine", "t/mine2")), st_summary("t/mine", true));
+}
+static long u_rename_own(void)
+{
+	return THEN(R(rename("t/mine2", "t/mine3")), st_summary("t/mine3", true));
+}
 static long u_chown_other(void) { return R(chown("t/mine", 0, 0)); }
 
 static long s_prep_sticky(void)
@@ -443,6 +451,8 @@ static const struct step steps[] = {
 	{ "u: access W_OK", u_access_w, true },
 	{ "u: opendir", u_readdir_ok, true },
 	{ "u: chown EPERM", u_chown_other, true },
+	{ "u: link own file", u_link_own, true },
+	{ "u: rename own file", u_rename_own, true },
 };
 
 /* Runs fn in dir, as 65534 in a child when unpriv. */
