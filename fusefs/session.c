@@ -301,8 +301,12 @@ void ffs_stop(struct ffs *fs)
 	if (fs->notifier_registered)
 		uk_notifier_unregister(fs->k, &fs->notifier);
 	fuse_session_exit(fs->se);
-	if (!atomic_load(&fs->unmounted))
-		fuse_session_unmount(fs->se);
+	/*
+	 * Also after an unmount from outside: libfuse sees the connection
+	 * gone (POLLERR on its descriptor) and only frees its copy of the
+	 * mount point then, touching no new mount at the same place.
+	 */
+	fuse_session_unmount(fs->se);
 	if (fs->thread_started) {
 		struct timespec ts;
 

@@ -25,6 +25,10 @@ chmod 755 "$tmp"
 img=$tmp/img mnt=$tmp/mnt sock=$tmp/uk.sock
 mkdir -p "$mnt"
 export UKERNEL_SOCKET=$sock
+# In a sanitized build the daemon's reports would go to /dev/null with its
+# stderr: send them to files, which fail the test (checked at the end).
+export ASAN_OPTIONS="log_path=$tmp/san:${ASAN_OPTIONS:-}"
+export UBSAN_OPTIONS="log_path=$tmp/san:print_stacktrace=1:${UBSAN_OPTIONS:-}"
 
 cleanup() {
 	local pid
@@ -153,4 +157,8 @@ programs)
 	fail "unknown case $case_"
 	;;
 esac
+if ls "$tmp"/san.* >/dev/null 2>&1; then
+	cat "$tmp"/san.*
+	fail "sanitizer reports (above)"
+fi
 echo PASS

@@ -504,7 +504,7 @@ static void compare_tree(const char *a, const char *b, const char *rel)
 	if (na != nb) {
 		printf("FAIL tree %s: %d vs %d entries\n", rel, na, nb);
 		failures++;
-		return;
+		goto out_free;
 	}
 	for (int i = 0; i < na; i++) {
 		const char *n = la[i]->d_name;
@@ -546,6 +546,15 @@ static void compare_tree(const char *a, const char *b, const char *rel)
 			}
 		}
 	}
+out_free:
+	for (int i = 0; i < na; i++)
+		free(la[i]);
+	for (int i = 0; i < nb; i++)
+		free(lb[i]);
+	if (na >= 0)
+		free(la);
+	if (nb >= 0)
+		free(lb);
 }
 
 int main(int argc, char **argv)
