@@ -673,7 +673,10 @@ static void ffs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 /*
  * The open file behind fi->fh: opened as the caller, with the flags the
  * host passed (O_CREAT/O_EXCL/O_NOCTTY never reach us; O_TRUNC does, with
- * atomic_o_trunc). The host keeps its page cache across opens
+ * atomic_o_trunc). O_DIRECT is the host's business (it bypasses its own
+ * page cache and sends the caller's requests as they are); we serve them
+ * from our page cache, which is coherent with everything, rather than
+ * demand ukfs's alignment from requests the caller aligned for the host. The host keeps its page cache across opens
  * (keep_cache): every change that did not come through the mount
  * invalidates it (session.c), so it is never stale.
  */
@@ -695,7 +698,8 @@ static void ffs_open(fuse_req_t req, fuse_ino_t ino,
 		goto out;
 	f = vfs_open_checked(r.t, &p, (unsigned int)fi->flags &
 				      ~(unsigned int)(O_CREAT | O_EXCL |
-						      O_NOCTTY | O_CLOEXEC));
+						      O_NOCTTY | O_CLOEXEC |
+						      O_DIRECT));
 	vfs_path_put(&p);
 	if (IS_ERR(f)) {
 		ret = (int)PTR_ERR(f);
@@ -729,7 +733,8 @@ static void ffs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	dfd = node_fd(&r, parent);
 	ret = dfd < 0 ? dfd :
 	      SC4(&r, SYS_openat, dfd, name,
-		  (fi->flags | O_CREAT) & ~(O_NOCTTY | O_CLOEXEC), mode);
+		  (fi->flags | O_CREAT) & ~(O_NOCTTY | O_CLOEXEC | O_DIRECT),
+		  mode);
 	if (ret < 0)
 		goto out;
 	f = vfs_fget(r.t, (unsigned int)ret);

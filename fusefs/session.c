@@ -211,7 +211,12 @@ struct ffs *ffs_start(struct uk_kernel *k, const struct ffs_opts *o,
 						 FFS_DEFAULT_ATTR_TIMEOUT;
 	fs->negative_timeout = o->negative_timeout >= 0 ?
 				       o->negative_timeout : fs->entry_timeout;
-	fs->max_threads = o->max_threads;
+	/*
+	 * libfuse's default of 10 workers in all is too few: F_SETLKW and
+	 * blocking flock sleep in a worker, and the unlock that would wake
+	 * them needs one too.
+	 */
+	fs->max_threads = o->max_threads ? o->max_threads : 64;
 	fs->read_only = o->read_only;
 	fs->log = o->log;
 	fs->log_arg = o->log_arg;

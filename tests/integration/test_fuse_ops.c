@@ -305,6 +305,37 @@ static long s_locks(void)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* F_SETLKW sleeps until the holder (another process) unlocks. */
+static long s_setlkw(void)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	int fd = open("f", O_RDWR), st;
+	pid_t pid;
+
+	if (fd < 0 || fcntl(fd, F_SETLK, &fl) < 0)
+		return -errno;
+	pid = fork();
+	if (pid == 0) {
+		int fd2 = open("f", O_RDWR);
+		struct flock q = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+		struct timespec a, b;
+
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		if (fcntl(fd2, F_SETLKW, &q) < 0)
+			_exit(1);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		/* it waited for the unlock 200 ms later */
+		_exit((b.tv_sec - a.tv_sec) * 1000 +
+			      (b.tv_nsec - a.tv_nsec) / 1000000 >= 100 ? 0 : 2);
+	}
+	usleep(200000);
+	fl.l_type = F_UNLCK;
+	fcntl(fd, F_SETLK, &fl);
+	waitpid(pid, &st, 0);
+	close(fd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 static long s_flock(void)
 {
 	int a = open("f", O_RDONLY), b = open("f", O_RDONLY);
@@ -438,7 +469,7 @@ static const struct step steps[] = {
 	{ "xattrs", s_xattr }, { "fallocate+SEEK_DATA/HOLE", s_fallocate_seek },
 	{ "SEEK_DATA ENXIO", s_seek_data_eof },
 	{ "copy_file_range", s_copy_range }, { "fcntl locks", s_locks },
-	{ "flock", s_flock }, { "mmap shared", s_mmap },
+	{ "F_SETLKW waits", s_setlkw }, { "flock", s_flock }, { "mmap shared", s_mmap },
 	{ "access", s_access }, { "statfs", s_statfs },
 	{ "prepare sticky", s_prep_sticky },
 	{ "u: open 0600 EACCES", u_read_private, true },
