@@ -71,10 +71,32 @@ static inline struct ffs *req_fs(fuse_req_t req)
 }
 
 /*
- * Makes the task of the request's caller. Supplementary groups come from
- * /proc (fuse_req_getgroups) and only for a caller that is not root: root
- * passes every check they could matter for (CAP_DAC_OVERRIDE, CAP_CHOWN,
- * CAP_FSETID), and reading /proc costs more than the rest of a request.
+ * Each worker thread keeps one task and gives it the caller of each request
+ * (ids, groups, pid): a task made per request cost five allocations and the
+ * uaccess set-up's global mutex and two sigactions. The task's fd table is
+ * emptied after each request, so nothing of one caller reaches the next.
+ * The thread's exit (libfuse retires idle workers) releases it.
+ */
+static pthread_key_t task_key;
+static pthread_once_t task_key_once = PTHREAD_ONCE_INIT;
+
+static void task_key_free(void *t)
+{
+	uk_task_exit(t);
+}
+
+static void task_key_make(void)
+{
+	if (pthread_key_create(&task_key, task_key_free))
+		abort(); /* only at start-up, when nothing can be done */
+}
+
+/*
+ * Makes the request's caller the current task of this worker.
+ * Supplementary groups come from /proc (fuse_req_getgroups) and only for a
+ * caller that is not root: root passes every check they could matter for
+ * (CAP_DAC_OVERRIDE, CAP_CHOWN, CAP_FSETID), and reading /proc costs more
+ * than the rest of a request.
  */
 static int rq_begin(fuse_req_t req, struct rq *r)
 {
@@ -91,19 +113,31 @@ static int rq_begin(fuse_req_t req, struct rq *r)
 			cred.ngroups = n < UK_NGROUPS_MAX ? (unsigned int)n :
 							    UK_NGROUPS_MAX;
 	}
-	t = uk_task_new(r->fs->k, c->pid > 0 ? c->pid : 0, &cred);
-	if (IS_ERR_OR_NULL(t))
-		return t ? (int)PTR_ERR(t) : -ENOMEM;
-	t->fs->umask = 0; /* a private task: nobody else reads it */
-	t->frontend = UK_FRONTEND_FUSE;
-	t->owner = r->fs;
+	pthread_once(&task_key_once, task_key_make);
+	t = pthread_getspecific(task_key);
+	if (!t || t->kernel != r->fs->k) {
+		t = uk_task_new(r->fs->k, 0, &cred);
+		if (IS_ERR_OR_NULL(t))
+			return t ? (int)PTR_ERR(t) : -ENOMEM;
+		t->fs->umask = 0; /* the host applied the caller's umask */
+		t->frontend = UK_FRONTEND_FUSE;
+		t->owner = r->fs;
+		if (pthread_setspecific(task_key, t)) {
+			uk_task_exit(t);
+			return -ENOMEM;
+		}
+	}
+	/* Only this thread reads the task: no cred_lock needed. */
+	t->cred = cred;
+	t->pid = t->tid = c->pid;
 	r->t = t;
 	return 0;
 }
 
+/* Closes what the request installed in the task's fd table. */
 static void rq_end(struct rq *r)
 {
-	uk_task_exit(r->t);
+	vfs_close_range(r->t, 0, ~0u, false);
 }
 
 /* A syscall as the caller; args are words as pt_regs would hold them. */
