@@ -329,6 +329,9 @@ static void ffs_init(void *userdata, struct fuse_conn_info *conn)
 				      FUSE_CAP_SPLICE_READ |
 				      FUSE_CAP_SPLICE_WRITE |
 				      FUSE_CAP_SPLICE_MOVE);
+	if (getenv("UKERNEL_FUSE_SPLICE_READ")) /* measuring it: docs/fuse.md */
+		conn->want |= conn->capable & (FUSE_CAP_SPLICE_READ |
+					       FUSE_CAP_SPLICE_MOVE);
 	conn->max_write = 1u << 20;
 	conn->max_read = 0;
 	conn->max_readahead = conn->max_readahead ? conn->max_readahead : 1u << 20;
@@ -847,6 +850,39 @@ static void ffs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	else
 		fuse_reply_write(req, (size_t)ret);
 	rq_end(&r);
+}
+
+/*
+ * write_buf: the data is in memory unless splice_read moved it into a pipe;
+ * then it is copied out first (the page cache is memory either way).
+ */
+static void ffs_write_buf(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_bufvec *bufv, off_t off,
+			  struct fuse_file_info *fi)
+{
+	size_t size = fuse_buf_size(bufv);
+	struct fuse_bufvec dst = FUSE_BUFVEC_INIT(size);
+	ssize_t got;
+	char *buf;
+
+	if (bufv->count == 1 && !(bufv->buf[0].flags & FUSE_BUF_IS_FD)) {
+		ffs_write(req, ino, (const char *)bufv->buf[0].mem +
+				    bufv->off, bufv->buf[0].size - bufv->off,
+			  off, fi);
+		return;
+	}
+	buf = malloc(size ? size : 1);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	dst.buf[0].mem = buf;
+	got = fuse_buf_copy(&dst, bufv, 0);
+	if (got < 0)
+		fuse_reply_err(req, (int)-got);
+	else
+		ffs_write(req, ino, buf, (size_t)got, off, fi);
+	free(buf);
 }
 
 /* The lock owner keys of the lock engine for a FUSE lock owner. */
@@ -1476,6 +1512,7 @@ const struct fuse_lowlevel_ops ffs_ops = {
 	.create = ffs_create,
 	.read = ffs_read,
 	.write = ffs_write,
+	.write_buf = ffs_write_buf,
 	.flush = ffs_flush,
 	.release = ffs_release,
 	.fsync = ffs_fsync,
