@@ -110,6 +110,19 @@ lifecycle)
 	start
 	fusermount3 -u "$mnt" || fail "fusermount3 -u"
 	stop
+	# --ro: readable, every write refused by the host (EROFS).
+	start --ro
+	[ "$(cat "$mnt/p")" = persistent ] || fail "--ro: not readable"
+	err=$( { echo x > "$mnt/q"; } 2>&1 )
+	case $err in *"Read-only file system"*) ;; *) fail "--ro: write gave '$err'" ;; esac
+	mkdir "$mnt/dd" 2>/dev/null && fail "--ro: mkdir succeeded"
+	stop
+	# --tmpfs with a mount: the root's inode number is not 1 there.
+	"$ukerneld" --tmpfs --socket "$sock" --mount "$mnt" || fail "--tmpfs --mount"
+	mkdir -p "$mnt/a/b" && echo t > "$mnt/a/b/f" && ln "$mnt/a/b/f" "$mnt/a/h" &&
+		[ "$(stat -c %h "$mnt/a/h")" = 2 ] && [ "$(cat "$mnt/a/h")" = t ] ||
+		fail "tmpfs through the mount"
+	stop
 	;;
 programs)
 	start

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -181,6 +182,24 @@ static void ring_to_mount(void)
 	CHECK(pread(fd, b, 4, 0) == 4 && !memcmp(b, "FROM", 4),
 	      "mount: an already open descriptor too");
 	close(fd);
+
+	/* A shared mapping on the mount sees the ring's write too. */
+	{
+		int mfd = open(M("/r1"), O_RDONLY);
+		char *map = mfd < 0 ? MAP_FAILED :
+			    mmap(NULL, 4096, PROT_READ, MAP_SHARED, mfd, 0);
+
+		CHECK(map != MAP_FAILED && !memcmp(map, "FROM", 4),
+		      "mount: mmap of /r1");
+		CHECK(r_write("/r1", "MMAP", 0, 0) == 4, "ring: overwrite again");
+		CHECK(map != MAP_FAILED && !memcmp(map, "MMAP", 4),
+		      "mount: the mapping shows it at once");
+		if (map != MAP_FAILED)
+			munmap(map, 4096);
+		if (mfd >= 0)
+			close(mfd);
+		r_write("/r1", "FROM", 0, 0);
+	}
 
 	/* Size and mtime: append. */
 	CHECK(r_write("/r1", "+more", -1, O_APPEND) == 5, "ring: append");
