@@ -231,16 +231,12 @@ static int path_stat(const struct vfs_path *p, struct stat *st)
 	return ret;
 }
 
-/* The generation of a ukfs inode (its row); 0 for other file systems. */
+/* The generation of a ukfs inode (its row's); 0 for other file systems. */
 static uint64_t inode_gen(struct vfs_inode *inode)
 {
-	struct ukfs_inode row;
-
 	if (inode->i_sb->s_magic != UKFS_SUPER_MAGIC)
 		return 0;
-	if (ukfs_inode_get(UKSB(inode->i_sb)->meta, inode->i_ino, &row))
-		return 0;
-	return row.gen;
+	return UKI(inode)->gen;
 }
 
 /*
@@ -263,9 +259,7 @@ static int make_entry(struct rq *r, const struct vfs_path *p,
 	if (ret)
 		return ret;
 	nodeid = ffs_ino_to_nodeid(fs, e->attr.st_ino);
-	if (nodeid != FUSE_ROOT_ID && !ffs_node_known(fs, nodeid))
-		e->generation = inode_gen(p->dentry->d_inode);
-	n = ffs_node_get(fs, p, nodeid, e->generation);
+	n = ffs_node_get(fs, p, nodeid, inode_gen(p->dentry->d_inode));
 	if (!n)
 		return -ENOMEM;
 	e->ino = nodeid;
