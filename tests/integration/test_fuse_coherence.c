@@ -224,6 +224,18 @@ static void ring_to_mount(void)
 			      st.st_atime == 111,
 		      "mount: times at once");
 	}
+	/* Link counts: a link and an unlink through the ring. */
+	CHECK(m_stat("/r1", &st) == 0 && st.st_nlink == 1, "mount: nlink 1");
+	CHECK(uk_syscall(SYS_linkat, AT_FDCWD, "/r1", AT_FDCWD, "/r1l", 0) == 0,
+	      "ring: link /r1 /r1l");
+	CHECK(m_stat("/r1", &st) == 0 && st.st_nlink == 2,
+	      "mount: nlink 2 at once (%lu)", (unsigned long)st.st_nlink);
+	CHECK(uk_syscall(SYS_unlinkat, AT_FDCWD, "/r1l", 0) == 0,
+	      "ring: unlink /r1l");
+	CHECK(m_stat("/r1", &st) == 0 && st.st_nlink == 1 &&
+		      m_stat("/r1l", &st) == -ENOENT,
+	      "mount: nlink 1 and /r1l gone at once");
+
 	/* Truncate. */
 	CHECK(uk_syscall(SYS_truncate, "/r1", 4) == 0, "ring: truncate to 4");
 	CHECK(m_read("/r1", a, sizeof(a)) == 4 && !strcmp(a, "FROM"),
