@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <syslog.h>
@@ -307,9 +308,25 @@ void ffs_stop(struct ffs *fs)
 		uk_notifier_unregister(fs->k, &fs->notifier);
 	fuse_session_exit(fs->se);
 	/*
-	 * Also after an unmount from outside: libfuse sees the connection
-	 * gone (POLLERR on its descriptor) and only frees its copy of the
-	 * mount point then, touching no new mount at the same place.
+	 * As root, unmount ourselves: at once when nobody uses the mount;
+	 * when it is busy (a cwd, an open file), MNT_FORCE first, which
+	 * aborts the FUSE connection (the programs inside get ENOTCONN and
+	 * our workers' reads end), then detach it. A lazy unmount alone
+	 * would keep the connection, and our workers, alive until they left.
+	 */
+	if (geteuid() == 0 && !atomic_load(&fs->unmounted) &&
+	    ffs_is_mounted(fs->mountpoint) && umount2(fs->mountpoint, 0) < 0 &&
+	    errno == EBUSY) {
+		ffs_log(fs, LOG_NOTICE, "%s is busy: aborting its connection",
+			fs->mountpoint);
+		umount2(fs->mountpoint, MNT_FORCE);
+		umount2(fs->mountpoint, MNT_DETACH);
+	}
+	/*
+	 * Also after an unmount from outside or above: libfuse sees the
+	 * connection gone (POLLERR on its descriptor) and only frees its
+	 * copy of the mount point then, touching no new mount at the same
+	 * place. Without root, this is fusermount3 -u -z.
 	 */
 	fuse_session_unmount(fs->se);
 	if (fs->thread_started) {
