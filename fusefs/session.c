@@ -340,7 +340,14 @@ void ffs_stop(struct ffs *fs)
 		}
 		/* Unused: the unmount ended it. Busy: abort, then wait. */
 		if (pthread_timedjoin_np(fs->thread, NULL, &ts)) {
+			/*
+			 * Still busy (no root for MNT_FORCE): abort through
+			 * fusectl if we may, else the lazily detached mount
+			 * lives, and we with it, until its programs leave.
+			 */
 			abort_connection(fs);
+			ffs_log(fs, LOG_NOTICE, "waiting for the programs using "
+				"%s to leave it", fs->mountpoint);
 			pthread_join(fs->thread, NULL);
 		}
 	}
