@@ -229,7 +229,16 @@ struct ffs *ffs_start(struct uk_kernel *k, const struct ffs_opts *o,
 	fs->sb = fs->root.mnt->mnt_sb;
 	fs->root_ino = fs->root.dentry->d_inode->i_ino;
 
-	snprintf(opt, sizeof(opt), "fsname=%s,subtype=ukernel%s%s",
+	/*
+	 * default_permissions: the host checks the mode bits too, with the
+	 * attributes it caches (kept coherent by invalidation). Without it
+	 * the host never checks search permission on a directory whose child
+	 * entry it has cached: a walk through a cached dentry sends no LOOKUP,
+	 * so nobody would refuse it. Every request that reaches us is still
+	 * checked by the kernel core, as the caller.
+	 */
+	snprintf(opt, sizeof(opt),
+		 "fsname=%s,subtype=ukernel,default_permissions%s%s",
 		 o->fsname ? o->fsname : "ukernel",
 		 o->allow_other ? ",allow_other" : "",
 		 o->read_only ? ",ro" : "");
