@@ -362,6 +362,33 @@ long vfs_do_open(struct uk_task *t, int dfd, const char *name,
 	return do_open_checked(t, dfd, name, how, lf);
 }
 
+/*
+ * Opens path as t with open(2)'s flags, for a front-end that already holds
+ * the inode (FUSE's open by node id, as the reopen through /proc/self/fd
+ * would): may_open's checks, O_TRUNC, then a new open file description
+ * (reference 1, in no fd table). Returns it or ERR_PTR(-errno).
+ */
+struct vfs_file *vfs_open_checked(struct uk_task *t,
+				  const struct vfs_path *path,
+				  unsigned int flags)
+{
+	struct uk_vfs *vfs = t->kernel->vfs;
+	int ret;
+
+	pthread_rwlock_rdlock(&vfs->ns_lock);
+	ret = may_open(t, path, flags, false);
+	pthread_rwlock_unlock(&vfs->ns_lock);
+	if (ret)
+		return ERR_PTR(ret);
+	if ((flags & O_TRUNC) && !(flags & O_PATH) &&
+	    S_ISREG(path->dentry->d_inode->i_mode)) {
+		ret = vfs_do_truncate(t, path->dentry, 0, NULL);
+		if (ret)
+			return ERR_PTR(ret);
+	}
+	return vfs_open_path(t, path, flags);
+}
+
 /* The flags are checked before the name is copied, as Linux does. */
 static long do_open_user(struct uk_task *t, int dfd, uk_uptr uname,
 			 struct open_how *how, bool strict)

@@ -750,6 +750,14 @@ struct open_how;
 long vfs_do_open(struct uk_task *t, int dfd, const char *name,
 		 struct open_how *how, bool strict);
 
+/*
+ * open(2) of a path the caller already holds (FUSE's open by node id):
+ * may_open's checks, O_TRUNC, a new description in no fd table, or ERR_PTR.
+ */
+struct vfs_file *vfs_open_checked(struct uk_task *t,
+				  const struct vfs_path *path,
+				  unsigned int flags);
+
 /* I/O cores (the checks of the syscalls, shared by the extras). */
 long vfs_read(struct vfs_file *f, struct vfs_iter *to, int64_t *pos);
 long vfs_write(struct vfs_file *f, struct vfs_iter *from, int64_t *pos);
