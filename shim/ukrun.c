@@ -98,7 +98,7 @@ static bool served(const char *path)
 	return ok;
 }
 
-/* Runs argv and waits; its exit status, or -1. */
+/* Runs argv (stdout on our stderr) and waits; its exit status, or -1. */
 static int run(char *const argv[])
 {
 	pid_t pid = fork();
@@ -107,6 +107,8 @@ static int run(char *const argv[])
 	if (pid < 0)
 		return -1;
 	if (!pid) {
+		/* Our stdout is the command's: helpers talk on stderr. */
+		dup2(2, 1);
 		execvp(argv[0], argv);
 		fprintf(stderr, "ukrun: %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
