@@ -316,8 +316,9 @@ int main(int argc, char **argv)
 	{
 		const char *old = getenv("LD_PRELOAD");
 
+		/* The user's preloads keep their place before ours. */
 		if (old && *old)
-			snprintf(preload, sizeof(preload), "%s:%s", lib, old);
+			snprintf(preload, sizeof(preload), "%s:%s", old, lib);
 		else
 			snprintf(preload, sizeof(preload), "%s", lib);
 	}

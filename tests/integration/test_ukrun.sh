@@ -9,9 +9,17 @@ set -u
 ukrun=$1 ukd=$2
 dir=$(mktemp -d /tmp/ukrun-test.XXXXXX)
 export XDG_RUNTIME_DIR=$dir/run XDG_DATA_HOME=$dir/data
-unset UKERNEL_SOCKET UKERNEL_NAME UKERNEL_ROOT LD_PRELOAD
+unset UKERNEL_SOCKET UKERNEL_NAME UKERNEL_ROOT LD_PRELOAD ASAN_OPTIONS
 mkdir -p "$XDG_RUNTIME_DIR"
 fail=0
+
+# An ASan build's shim runs in foreign programs only after the ASan
+# runtime: preload it first (ukrun appends itself after LD_PRELOAD).
+asan=$(ldd "$ukrun" | awk '/libasan/ { print $3 }')
+if [ -n "$asan" ]; then
+	export LD_PRELOAD=$asan
+	export ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0
+fi
 
 cleanup() {
 	local l
