@@ -304,8 +304,12 @@ char *const *shim_exec_env(char *const envp[], char *buf, size_t bufsz,
 	struct envbuf b = { buf, buf + bufsz - 1 };
 	size_t n = 0;
 
-	if (!shim_connected() && !shim_inherited && !shim_vfd_any() &&
-	    !shim_cwd_is_virtual())
+	/*
+	 * Nothing virtual to pass on: the environment stays as it is (and
+	 * a host-only child pays nothing). An image that came from an exec
+	 * and has not told the daemon yet passes the exec on.
+	 */
+	if (!shim_vfd_any() && !shim_cwd_is_virtual() && !shim_exec_pending())
 		return envp;
 	if (bufsz < 64)
 		return NULL;
