@@ -260,7 +260,8 @@ int main(int argc, char **argv)
 
 	/* The image and the socket its daemon listens on. */
 	if (tmpfs) {
-		snprintf(name, sizeof(name), "default");
+		/* Not "default": that is the default image's socket. */
+		snprintf(name, sizeof(name), "tmpfs");
 	} else {
 		if (!image) {
 			if (default_image(img, sizeof(img)) < 0)

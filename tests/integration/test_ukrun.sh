@@ -64,7 +64,6 @@ want=$(printf 'c3\n%s\n0 regular empty file\n5\n3\n/uk/t\n%s' "$host" "$host")
 check "coreutils" "$want" "$out"
 
 # -i IMAGE and --root.
-"$ukrun" >/dev/null 2>&1 # (usage)
 ukctl=$(dirname "$ukd")/ukctl
 "$ukctl" mkfs "$dir/img.uk" --size 64M >/dev/null || bad "mkfs"
 out=$("$ukrun" -i "$dir/img.uk" --root /vroot -- sh -c 'cat /etc/hostname > /vroot/a && cat /vroot/a && test ! -e /uk/t/h')
@@ -74,7 +73,8 @@ check "-i and --root" "$host" "$out"
 # --tmpfs with a short idle timeout: the daemon goes away by itself.
 out=$("$ukrun" --tmpfs --idle-timeout 0.5 -- sh -c 'cat /etc/hostname > /uk/x; cat /uk/x')
 check "--tmpfs" "$host" "$out"
-pid=$(cat "$XDG_RUNTIME_DIR/ukernel/default.sock.lock" 2>/dev/null)
+[ -S "$XDG_RUNTIME_DIR/ukernel/tmpfs.sock" ] && ok "tmpfs has its own socket" || bad "no tmpfs.sock"
+pid=$(cat "$XDG_RUNTIME_DIR/ukernel/tmpfs.sock.lock" 2>/dev/null)
 gone=0
 for i in $(seq 100); do
 	if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then gone=1; break; fi
