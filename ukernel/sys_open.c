@@ -17,7 +17,7 @@
 #include <linux/close_range.h>
 #include <linux/openat2.h>
 
-#include "vfs.h"
+#include "vfs_notify.h"
 
 #define UK_O_VALID                                                             \
 	(O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND |        \
@@ -270,10 +270,12 @@ static long do_open_checked(struct uk_task *t, int dfd, const char *name,
 	struct vfs_nameidata nd;
 	struct vfs_path path;
 	struct vfs_file *f;
+	struct vfs_notify_batch nb;
 	unsigned int flags;
 	bool created = false, write_locked;
 	int fd, ret;
 
+	vfs_nb_init(&nb, t);
 	flags = (unsigned int)how->flags;
 	if (flags & UK_O_TMPFILE_BIT)
 		lf |= LOOKUP_DIRECTORY | LOOKUP_FOLLOW;
@@ -303,6 +305,11 @@ static long do_open_checked(struct uk_task *t, int dfd, const char *name,
 	if (flags & O_CREAT) {
 		ret = open_create_locked(t, &nd, name, flags,
 					 (mode_t)how->mode, &path, &created);
+		if (!ret && created)
+			vfs_nb_name(&nb, UK_NOTIFY_CREATE,
+				    nd.path.dentry->d_inode,
+				    path.dentry->d_inode, 0, nd.last,
+				    nd.last_len);
 	} else {
 		ret = vfs_walk_locked(&nd, name);
 		path = nd.path;
@@ -312,6 +319,8 @@ static long do_open_checked(struct uk_task *t, int dfd, const char *name,
 	if (!ret)
 		vfs_path_get(&path);
 	vfs_ns_unlock(vfs);
+	/* The file exists now even if may_open refuses it (as Linux). */
+	vfs_nb_send(&nb);
 	if (ret)
 		goto out_nd;
 opened:
