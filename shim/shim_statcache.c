@@ -391,3 +391,12 @@ int shim_statcache_stat(int vdirfd, const char *dpath, bool follow,
 	sc_misses++;
 	return sc_fill(dpath, len, follow, st, euid, egid);
 }
+
+long shim_statcache_fstatat(int vdirfd, const char *dpath, void *st,
+			    int flags)
+{
+	if (flags & ~AT_SYMLINK_NOFOLLOW)
+		return shim_vcall(SYS_newfstatat, vdirfd, dpath, st, flags);
+	return shim_statcache_stat(vdirfd, dpath,
+				   !(flags & AT_SYMLINK_NOFOLLOW), st);
+}

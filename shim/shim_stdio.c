@@ -420,9 +420,10 @@ SHIM_EXPORT FILE *freopen64(const char *path, const char *mode, FILE *fp)
  * A program exec'd with a vfd as descriptor 0, 1 or 2 (a shell's
  * `prog > /uk/f`) would have glibc's stdin/stdout/stderr talk to the
  * placeholder. Before main runs, each such stream is replaced by a cookie
- * stream on the same number (stderr unbuffered, as glibc's). Priority 200:
- * after the core's own constructors (default priority runs later; ours are
- * numbered so the vfd table is loaded first: see shim.h).
+ * stream on the same number (stderr unbuffered, as glibc's). No priority:
+ * constructors without one run in link order, so this runs after the
+ * core's (core.c is linked first), which loads the inherited vfd table;
+ * a numbered priority would run before it.
  */
 static void std_replace(int fd, FILE **slot)
 {
@@ -465,12 +466,12 @@ static void shim_stdio_fini(void)
 	pthread_mutex_unlock(&vs_lock);
 }
 
-__attribute__((constructor(65000))) static void shim_stdio_ctor(void)
+__attribute__((constructor)) static void shim_stdio_ctor(void)
 {
 	shim_stdio_init();
 }
 
-__attribute__((destructor(65000))) static void shim_stdio_dtor(void)
+__attribute__((destructor)) static void shim_stdio_dtor(void)
 {
 	shim_stdio_fini();
 }
