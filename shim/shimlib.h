@@ -33,6 +33,13 @@ SHIM_HIDDEN bool shim_dir_is_virtual(DIR *d);
  */
 SHIM_HIDDEN FILE *shim_stdio_fdopen(int fd, const char *mode);
 
+/*
+ * Standard descriptor fd (0, 1 or 2) is about to become virtual (a dup2
+ * onto it): stdin/stdout/stderr become our streams, which follow what the
+ * number is, so glibc's printf & co. reach the daemon (fd.c calls it).
+ */
+SHIM_HIDDEN void shim_stdio_std_redirect(int fd);
+
 /* ---- mmap shadows (shim_mmap.c) ------------------------------------------- */
 
 /*
