@@ -37,6 +37,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -399,4 +401,14 @@ long shim_statcache_fstatat(int vdirfd, const char *dpath, void *st,
 		return shim_vcall(SYS_newfstatat, vdirfd, dpath, st, flags);
 	return shim_statcache_stat(vdirfd, dpath,
 				   !(flags & AT_SYMLINK_NOFOLLOW), st);
+}
+
+/* UKSHIM_STATCACHE_STATS=1: hits and misses on stderr at exit (tuning). */
+__attribute__((destructor)) static void sc_report(void)
+{
+	const char *e = getenv("UKSHIM_STATCACHE_STATS");
+
+	if (e && *e == '1')
+		fprintf(stderr, "ukshim statcache: %lu hits, %lu misses\n",
+			(unsigned long)sc_hits, (unsigned long)sc_misses);
 }
