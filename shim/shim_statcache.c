@@ -371,8 +371,12 @@ int shim_statcache_stat(int vdirfd, const char *dpath, bool follow,
 	uint32_t euid, egid;
 	size_t len;
 
-	if (vdirfd != AT_FDCWD || dpath[0] != '/' || shim_connect() < 0 ||
-	    !sc_creds(&euid, &egid))
+	/*
+	 * A pointer below 4096 is the daemon's to refuse (EFAULT), as the
+	 * ring client leaves it; a wild one faults here as in glibc.
+	 */
+	if ((uintptr_t)st < 4096 || vdirfd != AT_FDCWD || dpath[0] != '/' ||
+	    shim_connect() < 0 || !sc_creds(&euid, &egid))
 		return (int)shim_vcall(SYS_newfstatat, vdirfd, dpath, st,
 				       follow ? 0 : AT_SYMLINK_NOFOLLOW);
 	len = strlen(dpath);
