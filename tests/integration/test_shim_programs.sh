@@ -15,10 +15,19 @@ shift 4
 cases=("$@")
 [ ${#cases[@]} -gt 0 ] || cases=(coreutils dash bash tar sqlite python mtwrite)
 
-# An ASan-built shim cannot be preloaded into the system's programs.
-if nm -D "$shim" 2>/dev/null | grep -q __asan_init; then
-	echo "skip: $shim is built with ASan; programs here are not"
-	exit 77
+# An ASan build's shim runs in the system's programs only after the ASan
+# runtime (first in LD_PRELOAD); their own leaks are not ours to report.
+pre=$shim
+asan=$(ldd "$shim" | awk '/libasan/ { print $3 }')
+if [ -n "$asan" ]; then
+	pre=$asan:$shim
+	export ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0
+	# coreutils call aligned_alloc(4096, 1), which glibc allows and
+	# ASan's allocator reports as an error before our code runs.
+	if [ "${cases[*]}" = coreutils ]; then
+		echo "skip: coreutils' aligned_alloc(4096, 1) aborts under ASan"
+		exit 77
+	fi
 fi
 
 tmp=$(mktemp -d /tmp/ukshim-prog.XXXXXX)
@@ -43,7 +52,7 @@ export UKERNEL_SOCKET=$tmp/s UKERNEL_ROOT=/uk
 fail=0
 
 # under CMD...: CMD with the shim preloaded.
-under() { LD_PRELOAD=$shim "$@"; }
+under() { LD_PRELOAD=$pre "$@"; }
 
 # tree DIR: one line per entry below DIR, then a hash per regular file.
 tree() {
