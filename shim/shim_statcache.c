@@ -235,9 +235,9 @@ static bool cacheable_err(long r)
 
 /*
  * The miss path: one batch with an lstat of every prefix from the first
- * one without a valid directory entry, and the stat of p itself when
- * follow. Entries become valid where their hints matched; the rest become
- * hints. Returns what a plain stat of p returns.
+ * one without a valid directory entry (and a stat of p when follow and p
+ * turns out to be a link). Entries become valid where their hints
+ * matched; the rest become hints. Returns what a plain stat of p returns.
  */
 static int sc_fill(const char *p, size_t len, bool follow, struct stat *st,
 		   uint32_t euid, uint32_t egid)
@@ -286,17 +286,19 @@ static int sc_fill(const char *p, size_t len, bool follow, struct stat *st,
 		req[nreq].args[1] = (long)&sts[i];
 		nreq++;
 	}
-	if (follow) {
-		req[nreq].nr = SYS_stat;
-		req[nreq].args[0] = (long)paths[n - 1];
-		req[nreq].args[1] = (long)&sts[n];
-		nreq++;
-	}
 	if (uk_submit(req, nreq) < 0)
 		return -EIO;
+	/*
+	 * stat of a path whose last component is no link is its lstat, and
+	 * fails as its lstat fails; only a final link needs its own call.
+	 */
 	ret = (int)req[nreq - 1].result;
+	if (!ret && follow && S_ISLNK(sts[n - 1].st_mode))
+		ret = (int)shim_vcall(SYS_stat, paths[n - 1], &sts[n]);
+	else
+		sts[n] = sts[n - 1];
 	if (!ret)
-		*st = follow ? sts[n] : sts[n - 1];
+		*st = sts[n];
 
 	/* Record what the walk met, prefix by prefix. */
 	chain_ok = true;
@@ -350,7 +352,7 @@ static int sc_fill(const char *p, size_t len, bool follow, struct stat *st,
 	 * stat of a path whose last component is no link is its lstat: the
 	 * same entry under the follow key (for a result or a cached error).
 	 */
-	if (follow && nreq >= 2 && req[nreq - 2].result == ret &&
+	if (follow && req[nreq - 1].result == ret &&
 	    (ret ? cacheable_err(ret) : !S_ISLNK(sts[n - 1].st_mode))) {
 		struct sc_entry e;
 
