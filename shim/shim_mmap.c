@@ -12,7 +12,7 @@
  *    A clean copy of the shadow tells which pages the program changed;
  *    those are written back to the daemon at msync, munmap, fsync and
  *    close of a descriptor of the file (the core calls
- *    shim_mmap_sync_fd()), and at exit.
+ *    shim_mmap_sync_fd()), before an exec, and at exit.
  * Each shadow holds its own duplicate of the vfd, so writing back still
  * works after the program closed its descriptor (POSIX keeps a mapping
  * valid after close).
@@ -471,8 +471,7 @@ long shim_mmap_fsync(int fd, long nr)
 	return r < 0 ? r : shim_vcall(nr, fd);
 }
 
-/* At exit, dirty shadows go back before the connection does. */
-__attribute__((destructor)) static void shim_mmap_dtor(void)
+void shim_mmap_sync_all(void)
 {
 	if (!mm_nregions)
 		return;
@@ -480,4 +479,10 @@ __attribute__((destructor)) static void shim_mmap_dtor(void)
 	for (struct mfile *f = mm_files; f; f = f->next)
 		mfile_sync_locked(f);
 	pthread_mutex_unlock(&mm_lock);
+}
+
+/* At exit, dirty shadows go back before the connection does. */
+__attribute__((destructor)) static void shim_mmap_dtor(void)
+{
+	shim_mmap_sync_all();
 }

@@ -47,6 +47,8 @@ SHIM_HIDDEN void shim_stdio_std_redirect(int fd);
  * vfd fd back to the daemon (fsync and close call it). 0 or -errno.
  */
 SHIM_HIDDEN int shim_mmap_sync_fd(int fd);
+/* Writes back every shadow's dirty pages (before an exec drops them). */
+SHIM_HIDDEN void shim_mmap_sync_all(void);
 /* fsync (nr SYS_fsync) or fdatasync of vfd fd, shadows first. */
 SHIM_HIDDEN long shim_mmap_fsync(int fd, long nr);
 

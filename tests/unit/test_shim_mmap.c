@@ -152,6 +152,31 @@ static void test_exit_writes_back(void **state)
 	assert_int_equal(byte_at(p, 7), 0xd7);
 }
 
+static void test_exec_writes_back(void **state)
+{
+	const char *p = UKT_ROOT "/exec";
+	int fd = make_file(p, PG), st;
+	pid_t c;
+
+	(void)state;
+	close(fd);
+	c = fork();
+	if (c == 0) {
+		int f = open(p, O_RDWR);
+		unsigned char *m = mmap(NULL, PG, PROT_READ | PROT_WRITE,
+					MAP_SHARED, f, 0);
+
+		if (m == MAP_FAILED)
+			_exit(2);
+		m[9] = 0xd9;
+		execl("/bin/true", "true", (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(c, &st, 0), c);
+	assert_int_equal(st, 0);
+	assert_int_equal(byte_at(p, 9), 0xd9);
+}
+
 static void test_two_mappings_share(void **state)
 {
 	const char *p = UKT_ROOT "/two";
@@ -257,6 +282,7 @@ static int run(void)
 		cmocka_unit_test(test_munmap_after_close),
 		cmocka_unit_test(test_fsync_and_close_write_back),
 		cmocka_unit_test(test_exit_writes_back),
+		cmocka_unit_test(test_exec_writes_back),
 		cmocka_unit_test(test_two_mappings_share),
 		cmocka_unit_test(test_partial_munmap),
 		cmocka_unit_test(test_errors),
