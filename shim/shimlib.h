@@ -16,6 +16,16 @@
 
 #include "shim.h"
 
+/* ---- copies (shim_copy.c) ------------------------------------------------- */
+
+/*
+ * shim_strncpy_safe() for a string whose previous byte src[-1] the caller
+ * has just read directly: the rest of that page is copied with plain loads
+ * (no syscall), later pages fault-safely. Same returns: the length,
+ * -EFAULT, -ENAMETOOLONG.
+ */
+SHIM_HIDDEN long shim_strncpy_after(char *dst, const char *src, size_t len);
+
 /* ---- directory streams (shim_dir.c) --------------------------------------- */
 
 /*
