@@ -220,6 +220,7 @@ __attribute__((constructor)) static void shim_init(void)
 /* ---- the connection ---------------------------------------------------------------------- */
 
 static _Atomic int down;           /* 1: lost the daemon for good */
+static void protect_socket(void);
 static _Atomic int warned;
 static _Atomic bool ever_connected;
 
@@ -243,19 +244,29 @@ static void warn_once(const char *why)
 /* Runs once a connection is made: our descriptors out of the way, umask. */
 static void after_connect(void)
 {
-	int fd = uk_client.fd, n;
 	long m;
 
-	n = shim_private_move(fd);
-	if (n >= 0) {
-		uk_client.fd = n;
-		shim_private_set(0, n);
-	}
+	protect_socket();
 	/* The daemon applies the task's umask: make it ours. */
 	m = shim_host_syscall(SYS_umask, 022, 0, 0, 0, 0, 0);
 	shim_host_syscall(SYS_umask, m, 0, 0, 0, 0, 0);
 	uk_syscall_ring(SYS_umask, m);
 	atomic_store(&ever_connected, true);
+}
+
+/* Moves the client's socket up among our private descriptors. */
+static void protect_socket(void)
+{
+	int fd = uk_client.fd, n;
+
+	if (fd < 0 || shim_fd_is_private(fd) ||
+	    atomic_load(&uk_client.state) != CL_READY)
+		return;
+	n = shim_private_move(fd);
+	if (n >= 0) {
+		uk_client.fd = n;
+		shim_private_set(0, n);
+	}
 }
 
 int shim_connect(void)
@@ -277,15 +288,7 @@ int shim_connect(void)
 		shim_busy++;
 		if (uk_client_ensure() == 0) {
 			shim_busy--;
-			s = uk_client.fd;
-			if (!shim_fd_is_private(s)) {
-				int n = shim_private_move(s);
-
-				if (n >= 0) {
-					uk_client.fd = n;
-					shim_private_set(0, n);
-				}
-			}
+			protect_socket();
 			errno = saved;
 			return 0;
 		}
@@ -328,6 +331,16 @@ long shim_vcall6(long nr, const long a[6])
 	shim_busy++;
 	r = uk_ring_call(nr, a, true);
 	shim_busy--;
+	/*
+	 * The client library reconnects by itself in a forked child (its
+	 * first call, or its own fork's prepare handler): its new socket
+	 * lands at a low number, where the program could close it.
+	 */
+	if (__builtin_expect(uk_client.fd !=
+				     atomic_load_explicit(&priv_fd[0],
+							  memory_order_relaxed),
+			     0))
+		protect_socket();
 	if (__builtin_expect(r == -ENOTCONN, 0)) {
 		/* The daemon stopped or died under us. */
 		warn_once("the daemon stopped");

@@ -45,6 +45,8 @@ int __fxstatat64(int ver, int dirfd, const char *path, struct stat64 *st,
 		 int flags);
 ssize_t __readlink_chk(const char *path, char *buf, size_t len,
 		       size_t buflen);
+ssize_t __readlinkat_chk(int dirfd, const char *path, char *buf, size_t len,
+			 size_t buflen);
 char *__getcwd_chk(char *buf, size_t size, size_t buflen);
 void __chk_fail(void) __attribute__((noreturn));
 
@@ -387,6 +389,14 @@ ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t len)
 ssize_t readlink(const char *path, char *buf, size_t len)
 {
 	return readlinkat(AT_FDCWD, path, buf, len);
+}
+
+ssize_t __readlinkat_chk(int dirfd, const char *path, char *buf, size_t len,
+			 size_t buflen)
+{
+	if (len > buflen)
+		__chk_fail();
+	return readlinkat(dirfd, path, buf, len);
 }
 
 ssize_t __readlink_chk(const char *path, char *buf, size_t len,
@@ -775,8 +785,12 @@ char *getcwd(char *buf, size_t size)
 		return NULL;
 	}
 	if (!buf) {
-		/* glibc's extension: allocate (size bytes, or just enough) */
-		buf = malloc(size > (size_t)r ? size : (size_t)r);
+		/* glibc's extension: allocate size bytes, or just enough */
+		if (size && (size_t)r > size) {
+			errno = ERANGE;
+			return NULL;
+		}
+		buf = malloc(size ? size : (size_t)r);
 		if (!buf)
 			return NULL;
 	} else if ((size_t)r > size) {

@@ -386,8 +386,7 @@ static bool spawn_virtual(const char *path,
 	char vp[SHIM_PATH_MAX];
 	int vd;
 
-	if (shim_connected() || shim_vfd_any() || shim_cwd_is_virtual() ||
-	    shim_inherited)
+	if (shim_vfd_any() || shim_cwd_is_virtual() || shim_exec_pending())
 		return true;
 	if (shim_path_resolve(AT_FDCWD, path, &vd, vp, sizeof(vp)) != 0)
 		return true;

@@ -156,13 +156,12 @@ static int get_master(void)
 	return m;
 }
 
-/* Two requests in one hand-off; r[i] the results. 0 or -EIO. */
-static int vbatch2(long nr0, long a0, long b0, long c0, long nr1, long a1,
-		   long r[2])
+/* Two requests (three argument words each) in one hand-off. 0 or -EIO. */
+static int vbatch2(const long q0[4], const long q1[4], long r[2])
 {
 	struct uk_req q[2] = {
-		{ .nr = nr0, .args = { a0, b0, c0 } },
-		{ .nr = nr1, .args = { a1 } },
+		{ .nr = q0[0], .args = { q0[1], q0[2], q0[3] } },
+		{ .nr = q1[0], .args = { q1[1], q1[2], q1[3] } },
 	};
 	int saved = errno, ret;
 
@@ -175,6 +174,49 @@ static int vbatch2(long nr0, long a0, long b0, long c0, long nr1, long a1,
 	r[0] = q[0].result;
 	r[1] = q[1].result;
 	return 0;
+}
+
+/*
+ * Fillers. The daemon gives a new file its lowest free number, which is
+ * usually one the host uses for a host fd (0, 1, 2...), so the file must
+ * be moved to the host's number: a second round trip. Instead of closing
+ * the daemon's number after the move, the same batch puts a filler there
+ * (a dup of an O_PATH descriptor of the daemon's "/", so it pins no file
+ * and no lock), and the daemon's next lowest free number matches the
+ * host's. Fillers sit only at numbers the host uses for host fds, are
+ * O_CLOEXEC (an exec'd image starts without them), and a vfd placed on one
+ * later simply replaces it (dup3). The filler source stays where the
+ * daemon put it (its lowest free number: usually a host fd's, so it is a
+ * filler too); a vfd placed on it replaces it and the next one is made
+ * when needed. The daemon's table stops at nr_open (1024 by default), so
+ * the source cannot live up with our private descriptors.
+ */
+static _Atomic int filler_src = -1;
+
+static int get_filler_src(void)
+{
+	int p = atomic_load(&filler_src), expect = -1;
+	long f;
+
+	if (p >= 0)
+		return p;
+	f = shim_vcall(SYS_openat, AT_FDCWD, "/",
+		       O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+	if (f < 0)
+		return -1;
+	if (!atomic_compare_exchange_strong(&filler_src, &expect, (int)f)) {
+		shim_vcall(SYS_close, f); /* another thread made one */
+		return expect;
+	}
+	return (int)f;
+}
+
+/* A vfd placed at n replaced whatever the daemon had there. */
+static void placed_at(int n)
+{
+	int expect = n;
+
+	atomic_compare_exchange_strong(&filler_src, &expect, -1);
 }
 
 /* A free host number >= minfd held by a new placeholder, or -errno. */
@@ -207,15 +249,29 @@ int shim_vfd_install(int dfd, int minfd, bool cloexec)
 		 * The daemon picked its lowest free number, which the host
 		 * may use for a host fd: move it to ours. dup3 also replaces
 		 * anything stale the daemon holds at h (host-free numbers
-		 * are ours to take).
+		 * are ours to take). Then a filler at dfd if the host uses
+		 * that number, else close it.
 		 */
-		if (vbatch2(SYS_dup3, dfd, h, cloexec ? O_CLOEXEC : 0,
-			    SYS_close, dfd, r) || r[0] < 0) {
+		long mv[4] = { SYS_dup3, dfd, h, cloexec ? O_CLOEXEC : 0 };
+		long cl[4] = { SYS_close, dfd, 0, 0 };
+		int fs = -1;
+
+		if (!shim_fd_is_virtual(dfd) &&
+		    HOST(SYS_fcntl, dfd, F_GETFD, 0) >= 0)
+			fs = get_filler_src();
+		if (fs >= 0) {
+			cl[0] = SYS_dup3;
+			cl[1] = fs;
+			cl[2] = dfd;
+			cl[3] = O_CLOEXEC;
+		}
+		if (vbatch2(mv, cl, r) || r[0] < 0) {
 			HOST(SYS_close, h, 0, 0);
 			shim_vcall(SYS_close, dfd);
 			return r[0] < 0 ? (int)r[0] : -EIO;
 		}
 	}
+	placed_at(h);
 	shim_vfd_mark(h, true);
 	return h;
 }
@@ -233,6 +289,7 @@ int shim_vfd_dup(int oldfd, int minfd, bool cloexec)
 		HOST(SYS_close, h, 0, 0);
 		return (int)r;
 	}
+	placed_at(h);
 	shim_vfd_mark(h, true);
 	return h;
 }
@@ -249,6 +306,7 @@ int shim_vfd_place(int fd, bool cloexec)
 	r = HOST(SYS_dup3, m, fd, cloexec ? O_CLOEXEC : 0);
 	if (r < 0)
 		return (int)r;
+	placed_at(fd);
 	shim_vfd_mark(fd, true);
 	return fd;
 }
@@ -304,8 +362,12 @@ char *const *shim_exec_env(char *const envp[], char *buf, size_t bufsz,
 	struct envbuf b = { buf, buf + bufsz - 1 };
 	size_t n = 0;
 
-	if (!shim_connected() && !shim_inherited && !shim_vfd_any() &&
-	    !shim_cwd_is_virtual())
+	/*
+	 * Nothing virtual to pass on: the environment stays as it is (and
+	 * a host-only child pays nothing). An image that came from an exec
+	 * and has not told the daemon yet passes the exec on.
+	 */
+	if (!shim_vfd_any() && !shim_cwd_is_virtual() && !shim_exec_pending())
 		return envp;
 	if (bufsz < 64)
 		return NULL;

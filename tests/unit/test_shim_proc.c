@@ -87,6 +87,29 @@ static void test_fork_shares_offset(void **state)
 	close(fd);
 }
 
+/* The shell pattern: open, fork, close in the parent; the child uses it later. */
+static void test_fork_then_parent_closes(void **state)
+{
+	char buf[16];
+	pid_t pid;
+	int fd, st;
+
+	(void)state;
+	assert_int_equal(st_put("/uk/fpc", "kept"), 0);
+	fd = open("/uk/fpc", O_RDONLY);
+	assert_true(fd >= 0);
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		usleep(100 * 1000);
+		_exit(read(fd, buf, sizeof(buf)) == 4 ? 0 : 1);
+	}
+	assert_int_equal(close(fd), 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 static void test_exec_inherits_vfd(void **state)
 {
 	char arg[16], out[256];
@@ -344,6 +367,7 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fork_shares_offset),
+		cmocka_unit_test(test_fork_then_parent_closes),
 		cmocka_unit_test(test_exec_inherits_vfd),
 		cmocka_unit_test(test_exec_virtual_stdout),
 		cmocka_unit_test(test_vfork),

@@ -314,6 +314,13 @@ static void test_virtual_cwd(void **state)
 		free(g);
 	}
 	assert_int_equal(getcwd(cwd, 3) == NULL && errno == ERANGE, 1);
+	assert_int_equal(getcwd(NULL, 3) == NULL && errno == ERANGE, 1);
+	{
+		char *g = getcwd(NULL, 100);
+
+		assert_string_equal(g, "/uk");
+		free(g);
+	}
 	/* fchdir into a virtual directory, then back out to the host. */
 	fd = open("/uk/c1/c2", O_RDONLY | O_DIRECTORY);
 	assert_int_equal(chdir(host), 0);
