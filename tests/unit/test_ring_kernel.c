@@ -208,6 +208,71 @@ static void test_fork_race_parent_registers(void **state)
 	stop();
 }
 
+/*
+ * The exec'd child (this program run again with --exec-child SOCK FD
+ * CLOFD): its connection says it exec'd; the task its parent registered
+ * at fork() is found by its pid (the token did not survive exec), with
+ * FD, which the parent closed right after fork(), and without CLOFD,
+ * which was O_CLOEXEC. Exit 0 when so.
+ */
+static int exec_child_main(char **argv)
+{
+	long fd = atol(argv[3]), clofd = atol(argv[4]);
+	char buf[8];
+
+	if (uk_connect_ex(argv[2], UK_CONNECT_EXEC) < 0)
+		return 3;
+	if (uk_syscall(SYS_pread64, fd, buf, 5, 0) != 5 ||
+	    memcmp(buf, "hello", 5))
+		return 4;
+	if (uk_syscall(SYS_pread64, clofd, buf, 5, 0) != -EBADF)
+		return 5;
+	return 0;
+}
+
+static void exec_race_client(void *arg)
+{
+	char sfd[24], sclo[24], c;
+	int go[2], st;
+	long fd, clofd;
+	pid_t pid;
+
+	(void)arg;
+	rt_connect();
+	fd = uk_syscall(SYS_openat, AT_FDCWD, "/x", O_CREAT | O_RDWR, 0644);
+	clofd = uk_syscall(SYS_openat, AT_FDCWD, "/x", O_RDONLY | O_CLOEXEC);
+	RT_CHECK(fd >= 0 && clofd >= 0);
+	RT_CHECK(uk_syscall(SYS_write, fd, "hello", 5) == 5);
+	snprintf(sfd, sizeof(sfd), "%ld", fd);
+	snprintf(sclo, sizeof(sclo), "%ld", clofd);
+	RT_CHECK(pipe(go) == 0);
+	pid = fork();
+	RT_CHECK(pid >= 0);
+	if (pid == 0) {
+		/* No call before exec: the token is lost with our memory. */
+		if (read(go[0], &c, 1) != 1)
+			_exit(2);
+		execl("/proc/self/exe", "test_ring_kernel", "--exec-child",
+		      rt_sock, sfd, sclo, (char *)NULL);
+		_exit(127);
+	}
+	RT_CHECK(uk_syscall(SYS_close, fd) == 0);
+	RT_CHECK(uk_syscall(SYS_close, clofd) == 0);
+	RT_CHECK(write(go[1], "g", 1) == 1);
+	RT_CHECK(waitpid(pid, &st, 0) == pid);
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		fprintf(stderr, "exec'd child: status %#x\n", st);
+	RT_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+static void test_fork_exec_child_found_by_pid(void **state)
+{
+	(void)state;
+	start(NULL);
+	rt_run(exec_race_client, NULL);
+	stop();
+}
+
 /* FORK_PREPARE in a loop (no fork): the server keeps 32 of them. */
 static void prepare_loop_client(void *arg)
 {
@@ -344,13 +409,17 @@ static void test_dead_client_releases_locks(void **state)
 	close(p[1]);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	if (argc == 5 && !strcmp(argv[1], "--exec-child"))
+		return exec_child_main(argv);
+
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_file_io),
 		cmocka_unit_test(test_fork_shares_files),
 		cmocka_unit_test(test_fork_race_parent_registers),
 		cmocka_unit_test(test_fork_registrations_bounded),
+		cmocka_unit_test(test_fork_exec_child_found_by_pid),
 		cmocka_unit_test(test_allowed_uid_limited_by_creds),
 		cmocka_unit_test(test_dead_client_releases_locks),
 	};
