@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "shim.h"
+#include "shimlib.h"
 #include "shim_internal.h"
 
 static char root[256] = "/uk";
@@ -103,7 +104,8 @@ int shim_path_resolve(int dirfd, const char *path, int *vdirfd, char *out,
 		off = match_root(path);
 		if (off < 0)
 			return 0;
-		n = shim_strncpy_safe(out, path + off, outlen);
+		/* match_root read path[0..off) directly (shimlib). */
+		n = shim_strncpy_after(out, path + off, outlen);
 		if (n < 0)
 			return (int)n;
 		if (n == 0) {

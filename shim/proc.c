@@ -33,6 +33,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "shimlib.h"
 #include "wrap.h"
 
 extern char **environ;
@@ -162,6 +163,7 @@ static long do_exec(int dirfd, const char *path, char *const argv[],
 	env = shim_exec_env(envp, envbuf, sizeof(envbuf), vec, n);
 	if (!env)
 		return -E2BIG;
+	shim_mmap_sync_all(); /* exec drops the shadows: dirty pages first */
 	if (path && !*path && (flags & AT_EMPTY_PATH) &&
 	    shim_fd_is_virtual(dirfd)) {
 		/* fexecve of a vfd */

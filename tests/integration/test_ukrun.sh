@@ -71,6 +71,14 @@ check "-i and --root" "$host" "$out"
 [ -S "$XDG_RUNTIME_DIR/ukernel/img.sock" ] && ok "socket named after the image" || bad "no img.sock"
 
 # --tmpfs with a short idle timeout: the daemon goes away by itself.
+# The default image's daemon (10 s idle) serves the same socket name,
+# "default": stop it first, or ukrun --tmpfs would just use it (shimlib).
+l=$XDG_RUNTIME_DIR/ukernel/default.sock.lock
+if [ -f "$l" ]; then
+	p=$(cat "$l")
+	kill -TERM "$p" 2>/dev/null
+	for i in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+fi
 out=$("$ukrun" --tmpfs --idle-timeout 0.5 -- sh -c 'cat /etc/hostname > /uk/x; cat /uk/x')
 check "--tmpfs" "$host" "$out"
 [ -S "$XDG_RUNTIME_DIR/ukernel/tmpfs.sock" ] && ok "tmpfs has its own socket" || bad "no tmpfs.sock"
