@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "fusefs.h"
 #include "uk.h"
 #include "uk_err.h"
 
@@ -53,6 +54,12 @@ void uk_daemon_log(int priority, const char *fmt, ...)
 static void ring_log(void *arg, const char *msg)
 {
 	uk_daemon_log(LOG_NOTICE, "ring: %s", msg);
+}
+
+/* The FUSE front-end's messages. */
+static void fuse_log(void *arg, int priority, const char *msg)
+{
+	uk_daemon_log(priority, "fuse: %s", msg);
 }
 
 /* ---- names and paths ------------------------------------------------------ */
@@ -400,6 +407,7 @@ static int serve(const struct uk_daemon_opts *o, int sfd, int *ready_fd)
 	};
 	struct uk_image_opts io = { .cache_size = o->cache_size };
 	struct uk_ring_server *srv;
+	struct ffs *ffs = NULL;
 	struct uk_kernel *k;
 	char err[512] = "";
 	char msg[600];
@@ -442,6 +450,26 @@ static int serve(const struct uk_daemon_opts *o, int sfd, int *ready_fd)
 			 o->socket_path, strerror((int)-PTR_ERR(srv)));
 		goto err_unlock;
 	}
+	if (o->mountpoint) {
+		struct ffs_opts fo = {
+			.mountpoint = o->mountpoint,
+			.fsname = o->image ? o->image : "tmpfs",
+			.allow_other = o->allow_other,
+			.read_only = o->mount_ro,
+			.entry_timeout = o->entry_timeout,
+			.attr_timeout = o->attr_timeout,
+			.negative_timeout = -1,
+			.log = fuse_log,
+		};
+
+		ffs = ffs_start(k, &fo, err, sizeof(err));
+		if (IS_ERR(ffs)) {
+			snprintf(msg, sizeof(msg), "%s", err);
+			ffs = NULL;
+			goto err_stop_ring;
+		}
+		uk_daemon_log(LOG_INFO, "mounted on %s", o->mountpoint);
+	}
 	/* The shim will read the virtual root from here; for now it is told. */
 	uk_daemon_log(LOG_INFO, "pid %d serving %s on %s (virtual root %s)",
 		      (int)getpid(), o->image ? o->image : "a tmpfs",
@@ -456,6 +484,8 @@ static int serve(const struct uk_daemon_opts *o, int sfd, int *ready_fd)
 
 	wait_for_end(o, sfd, srv);
 
+	/* Unmount first: the host's programs see the mount go, not hang. */
+	ffs_stop(ffs);
 	/* Stop accepting; calls already published finish; tasks exit. */
 	uk_ring_server_stop(srv);
 	status = UK_DAEMON_EXIT_OK;
@@ -469,6 +499,8 @@ static int serve(const struct uk_daemon_opts *o, int sfd, int *ready_fd)
 	uk_daemon_log(LOG_INFO, "stopped");
 	return status;
 
+err_stop_ring:
+	uk_ring_server_stop(srv);
 err_unlock:
 	uk_daemon_unlock_socket(o->socket_path, lock_fd);
 err_free_kernel:

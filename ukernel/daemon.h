@@ -35,6 +35,12 @@ struct uk_daemon_opts {
 	unsigned int idle_ms;    /* exit after this long with no client; 0: never */
 	unsigned int n_allow_uids;
 	uid_t allow_uids[UK_RING_MAX_ALLOW];
+	/* The FUSE mount (fusefs/fusefs.h); mountpoint NULL: none. */
+	const char *mountpoint;  /* absolute host directory */
+	bool allow_other;        /* -o allow_other */
+	bool mount_ro;           /* -o ro */
+	double entry_timeout;    /* seconds; < 0: the front-end's default */
+	double attr_timeout;
 };
 
 /*
@@ -79,8 +85,9 @@ int uk_daemon_probe_socket(const char *path, char *errbuf, size_t errlen);
  * only once the child listens (or 1, having printed the child's error);
  * the child calls setsid, logs to syslog, and moves to "/" with its stdio
  * on /dev/null once ready. Then: kernel, image, socket lock, stale socket,
- * ring server; waits for SIGTERM/SIGINT (signalfd; SIGHUP is ignored) or
- * the idle timeout; stops the ring server (in-flight calls finish), syncs
+ * ring server, the FUSE mount when asked (a dead one left at the mount
+ * point is cleaned up first); waits for SIGTERM/SIGINT (signalfd; SIGHUP is ignored) or
+ * the idle timeout; unmounts, stops the ring server (in-flight calls finish), syncs
  * and frees the kernel (write back, commit, close the image), removes the
  * socket and its lock. Returns the process's exit status.
  */

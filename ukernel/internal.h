@@ -35,6 +35,7 @@ struct uk_vfs;      /* mount table and root: owned by the VFS (vfs/ files) */
 struct uk_sysstats; /* per-syscall counters: owned by the dispatch layer */
 struct uk_trace;    /* trace hooks: owned by the dispatch layer */
 struct uk_policy;   /* policy rules: owned by the dispatch layer */
+struct uk_notifier; /* change notifiers: vfs_notify.h */
 
 struct uk_kernel {
 	struct uk_kernel_opts opts;
@@ -47,6 +48,15 @@ struct uk_kernel {
 	_Atomic(struct uk_trace *) trace;
 	_Atomic(struct uk_policy *) policy;
 	atomic_int next_pid; /* for tasks created without a host pid */
+	/*
+	 * Change notifiers (vfs_notify.c): a list published with release,
+	 * read with acquire (NULL, the common case, costs one load);
+	 * notify_lock serialises writers; notify_active counts deliveries in
+	 * flight, so unregister can wait for them.
+	 */
+	_Atomic(struct uk_notifier *) notifiers;
+	pthread_mutex_t notify_lock;
+	atomic_long notify_active;
 };
 
 /* ---- task ------------------------------------------------------------- */
@@ -80,6 +90,12 @@ struct uk_task_io {
 	uint64_t rchar, wchar, syscr, syscw;
 };
 
+/*
+ * The front-end a task came through (vfs_notify.h's events carry the
+ * task): in-process callers and tests, the ring server, the FUSE session.
+ */
+enum uk_frontend { UK_FRONTEND_LOCAL = 0, UK_FRONTEND_RING, UK_FRONTEND_FUSE };
+
 struct uk_fs_struct;    /* cwd, root, umask: owned by the VFS */
 struct uk_files_struct; /* fd table: owned by the VFS */
 
@@ -94,6 +110,8 @@ struct uk_task {
 	void *mm_priv;              /* the mm backend's per-task data */
 	struct uk_task_io io;       /* updated only by the task's own calls */
 	void *owner;                /* for the front-end that made the task */
+	/* Which front-end made it: a notifier skips its own changes. */
+	enum uk_frontend frontend;
 };
 
 /* ---- uaccess (dispatch layer) ----------------------------------------- */

@@ -38,6 +38,9 @@ struct uk_kernel *uk_kernel_new(const struct uk_kernel_opts *opts)
 	atomic_init(&k->policy, NULL);
 	/* pids handed to tasks created without a host pid start here */
 	atomic_init(&k->next_pid, 1);
+	atomic_init(&k->notifiers, NULL);
+	atomic_init(&k->notify_active, 0);
+	pthread_mutex_init(&k->notify_lock, NULL);
 
 	ret = uk_uaccess_init();
 	if (ret)
@@ -68,6 +71,7 @@ void uk_kernel_free(struct uk_kernel *k)
 	uk_vfs_exit(k);
 	uk_policy_exit(k);
 	uk_stats_exit(k);
+	pthread_mutex_destroy(&k->notify_lock);
 	free(k);
 }
 

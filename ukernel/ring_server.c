@@ -375,6 +375,7 @@ static struct ring_task *task_get(struct uk_ring_server *srv, pid_t pid,
 	rt->task->mm = &uk_ring_mm_ops;
 	rt->task->mm_priv = rt;
 	rt->task->owner = rt;
+	rt->task->frontend = UK_FRONTEND_RING;
 	if (parent)
 		rt_put(parent);
 	uk_ring_publish_ids(rt);

@@ -11,7 +11,22 @@
 #include <sys/time.h>
 #include <utime.h>
 
-#include "vfs.h"
+#include "vfs_notify.h"
+
+/*
+ * notify_change and, when it worked, the ATTR event (after every lock of
+ * the change is dropped: the callers hold only references).
+ */
+static long change_attr(struct uk_task *t, struct vfs_dentry *d,
+			struct vfs_iattr *attr)
+{
+	struct vfs_inode *inode = d->d_inode;
+	int ret = vfs_notify_change(d, attr);
+
+	if (!ret)
+		vfs_notify_inode(t, inode, UK_NOTIFY_ATTR, 0, 0);
+	return ret;
+}
 
 /* ---- chmod ------------------------------------------------------------- */
 
@@ -33,7 +48,7 @@ static long chmod_common(struct uk_task *t, const struct vfs_path *path,
 		mode &= ~S_ISGID;
 	attr.ia_valid = VFS_ATTR_MODE;
 	attr.ia_mode = mode;
-	return vfs_notify_change(path->dentry, &attr);
+	return change_attr(t, path->dentry, &attr);
 }
 
 static long do_fchmodat(struct uk_task *t, int dfd, uk_uptr name, mode_t mode,
@@ -114,7 +129,7 @@ static long chown_common(struct uk_task *t, const struct vfs_path *path,
 		      !vfs_capable(c, UK_CAP_FSETID))))
 			attr.ia_valid |= VFS_ATTR_KILL_SGID;
 	}
-	return vfs_notify_change(path->dentry, &attr);
+	return change_attr(t, path->dentry, &attr);
 }
 
 static long do_fchownat(struct uk_task *t, int dfd, uk_uptr name, uid_t uid,
@@ -214,7 +229,7 @@ static long vfs_utimes(struct uk_task *t, const struct vfs_path *path,
 		else if (times[1].tv_nsec != UTIME_NOW)
 			attr.ia_mtime = times[1];
 	}
-	return vfs_notify_change(path->dentry, &attr);
+	return change_attr(t, path->dentry, &attr);
 }
 
 /*

@@ -19,8 +19,9 @@
  * both. Stops at end of input or at a short write. Returns the bytes
  * copied, or -errno if nothing was copied.
  */
-static long do_copy_direct(struct vfs_file *in, int64_t *pos_in,
-			   struct vfs_file *out, int64_t *pos_out, size_t len)
+static long do_copy_direct(struct uk_task *t, struct vfs_file *in,
+			   int64_t *pos_in, struct vfs_file *out,
+			   int64_t *pos_out, size_t len)
 {
 	size_t chunk = len < COPY_CHUNK ? len : COPY_CHUNK;
 	long done = 0, n, w;
@@ -38,6 +39,7 @@ static long do_copy_direct(struct vfs_file *in, int64_t *pos_in,
 		if (want > chunk)
 			want = chunk;
 		vfs_iter_single(&it, NULL, buf, want);
+		it.origin = t; /* the events are t's (vfs_notify.h) */
 		n = vfs_read(in, &it, pos_in);
 		if (n <= 0) {
 			if (!done)
@@ -45,6 +47,7 @@ static long do_copy_direct(struct vfs_file *in, int64_t *pos_in,
 			break;
 		}
 		vfs_iter_single(&it, NULL, buf, (size_t)n);
+		it.origin = t;
 		w = vfs_write(out, &it, pos_out);
 		if (w <= 0) {
 			if (!done)
@@ -182,7 +185,7 @@ SYSCALL_DEFINE6(copy_file_range, unsigned int, fd_in, uk_uptr, off_in,
 		goto out_put;
 	if (len > MAX_RW_COUNT)
 		len = MAX_RW_COUNT;
-	ret = do_copy_direct(in, &pos_in, out, &pos_out, len);
+	ret = do_copy_direct(task, in, &pos_in, out, &pos_out, len);
 	account_copy(task, ret);
 	if (ret > 0) {
 		if (off_in) {
@@ -268,7 +271,7 @@ static long do_sendfile(struct uk_task *t, unsigned int out_fd,
 	if (S_ISDIR(in->f_inode->i_mode))
 		goto out_put;
 
-	ret = do_copy_direct(in, &pos, out, &out_pos, count);
+	ret = do_copy_direct(t, in, &pos, out, &out_pos, count);
 	account_copy(t, ret);
 	if (ret > 0) {
 		file_pos_set(out, out_pos);

@@ -9,6 +9,7 @@
  * EOPNOTSUPP after the checks, as tmpfs answers on Linux.
  */
 #include "vfs_extras.h"
+#include "vfs_notify.h"
 
 /* The mode bits of <linux/falloc.h>, spelled out for the wire ABI. */
 #define UK_FALLOC_FL_KEEP_SIZE 0x01
@@ -87,6 +88,8 @@ long vfs_fallocate(struct uk_task *t, struct vfs_file *f, int mode,
 	pthread_mutex_lock(&inode->i_lock);
 	vfs_inode_touch_mc(inode);
 	pthread_mutex_unlock(&inode->i_lock);
+	vfs_notify_inode(t, inode, UK_NOTIFY_DATA, (uint64_t)offset,
+			 (uint64_t)len);
 	return 0;
 }
 

@@ -6,14 +6,15 @@
  *
  * Each runs its walks and its change under one write hold of ns_lock, and
  * checks in Linux's order (fs/namei.c), so the errno of a call that is
- * wrong in several ways is the one Linux gives.
+ * wrong in several ways is the one Linux gives. Their change events
+ * (vfs_notify.h) are recorded under ns_lock and sent after it is dropped.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
 #include <sys/sysmacros.h>
 
-#include "vfs.h"
+#include "vfs_notify.h"
 
 /* A name copied from the user, or the error of uk_getname. */
 struct kname {
@@ -76,12 +77,14 @@ static long do_create(struct uk_task *t, int dfd, uk_uptr uname,
 	struct vfs_dentry *d = NULL; /* set by filename_create_locked */
 	struct vfs_inode *dir;
 	struct kname *name = malloc(sizeof(*name));
+	struct vfs_notify_batch nb;
 	uid_t uid = t->cred.fsuid;
 	gid_t gid = t->cred.fsgid;
 	int ret;
 
 	if (!name)
 		return -ENOMEM;
+	vfs_nb_init(&nb, t);
 	ret = get_kname(t, uname, name, false);
 	if (ret)
 		goto out_free;
@@ -119,8 +122,12 @@ static long do_create(struct uk_task *t, int dfd, uk_uptr uname,
 			      : -EPERM;
 		break;
 	}
+	if (!ret)
+		vfs_nb_name(&nb, UK_NOTIFY_CREATE, dir, d->d_inode, 0, nd.last,
+			    nd.last_len);
 out_unlock:
 	vfs_ns_unlock(vfs);
+	vfs_nb_send(&nb);
 	vfs_nd_done(&nd);
 out_free:
 	free(name);
@@ -215,10 +222,12 @@ static long do_remove(struct uk_task *t, int dfd, uk_uptr uname, bool isdir)
 	struct vfs_dentry *d = NULL; /* set by the lookup below */
 	struct vfs_inode *dir;
 	struct kname *name = malloc(sizeof(*name));
+	struct vfs_notify_batch nb;
 	int ret, rofs;
 
 	if (!name)
 		return -ENOMEM;
+	vfs_nb_init(&nb, t);
 	ret = get_kname(t, uname, name, false);
 	if (ret)
 		goto out_free;
@@ -271,10 +280,16 @@ static long do_remove(struct uk_task *t, int dfd, uk_uptr uname, bool isdir)
 		ret = dir->i_op->rmdir ? dir->i_op->rmdir(dir, d) : -EPERM;
 	else
 		ret = dir->i_op->unlink ? dir->i_op->unlink(dir, d) : -EPERM;
-	if (!ret)
+	if (!ret) {
+		/* The victim's nlink and ctime changed too. */
+		vfs_nb_name(&nb, UK_NOTIFY_DELETE, dir, d->d_inode, 0, nd.last,
+			    nd.last_len);
+		vfs_nb_inode(&nb, UK_NOTIFY_ATTR, d->d_inode);
 		vfs_d_delete(d);
+	}
 out_unlock:
 	vfs_ns_unlock(vfs);
+	vfs_nb_send(&nb);
 	vfs_nd_done(&nd);
 out_free:
 	free(name);
@@ -326,11 +341,13 @@ static long do_linkat(struct uk_task *t, int olddfd, uk_uptr uold, int newdfd,
 	struct kname *names = malloc(2 * sizeof(*names));
 	struct vfs_dentry *d = NULL; /* set by filename_create_locked */
 	struct vfs_inode *dir, *inode;
+	struct vfs_notify_batch nb;
 	unsigned int lf = 0;
 	int ret;
 
 	if (!names)
 		return -ENOMEM;
+	vfs_nb_init(&nb, t);
 	ret = -EINVAL;
 	if (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH))
 		goto out_free;
@@ -403,12 +420,19 @@ static long do_linkat(struct uk_task *t, int olddfd, uk_uptr uold, int newdfd,
 	}
 	ret = dir->i_op->link ? dir->i_op->link(ond.path.dentry, dir, d)
 			      : -EPERM;
+	if (!ret) {
+		/* The new name, and the inode's nlink and ctime. */
+		vfs_nb_name(&nb, UK_NOTIFY_CREATE, dir, inode, 0, nnd.last,
+			    nnd.last_len);
+		vfs_nb_inode(&nb, UK_NOTIFY_ATTR, inode);
+	}
 out_unlock:
 	vfs_nd_done(&nnd);
 out_ond:
 	vfs_nd_done(&ond);
 out_unlock_only:
 	vfs_ns_unlock(vfs);
+	vfs_nb_send(&nb);
 out_free:
 	free(names);
 	return ret;
@@ -445,7 +469,8 @@ static bool is_ancestor(const struct vfs_dentry *a, const struct vfs_dentry *d)
  */
 static int vfs_rename_locked(struct uk_task *t, struct vfs_inode *old_dir,
 			     struct vfs_dentry *old, struct vfs_inode *new_dir,
-			     struct vfs_dentry *new, unsigned int flags)
+			     struct vfs_dentry *new, unsigned int flags,
+			     struct vfs_notify_batch *nb)
 {
 	struct vfs_inode *source = old->d_inode, *target = new->d_inode;
 	bool is_dir = S_ISDIR(source->i_mode);
@@ -498,6 +523,23 @@ static int vfs_rename_locked(struct uk_task *t, struct vfs_inode *old_dir,
 		free(bbuf);
 		return ret;
 	}
+	/*
+	 * Events: each name that went away, then each that appeared, then
+	 * the inodes whose ctime (and a victim's nlink) changed.
+	 */
+	vfs_nb_name(nb, UK_NOTIFY_DELETE, old_dir, source, 0, old->d_name,
+		    old->d_namelen);
+	if (target)
+		vfs_nb_name(nb, UK_NOTIFY_DELETE, new_dir, target, 1,
+			    new->d_name, new->d_namelen);
+	vfs_nb_name(nb, UK_NOTIFY_CREATE, new_dir, source, 1, new->d_name,
+		    new->d_namelen);
+	if (flags & RENAME_EXCHANGE)
+		vfs_nb_name(nb, UK_NOTIFY_CREATE, old_dir, target, 0,
+			    old->d_name, old->d_namelen);
+	vfs_nb_inode(nb, UK_NOTIFY_ATTR, source);
+	if (target)
+		vfs_nb_inode(nb, UK_NOTIFY_ATTR, target);
 	if (flags & RENAME_EXCHANGE) {
 		vfs_d_exchange(old, new, abuf, bbuf);
 	} else {
@@ -515,10 +557,12 @@ static long do_renameat2(struct uk_task *t, int olddfd, uk_uptr uold,
 	struct vfs_nameidata ond, nnd;
 	struct kname *names = malloc(2 * sizeof(*names));
 	struct vfs_dentry *old, *new;
+	struct vfs_notify_batch nb;
 	int ret, rofs;
 
 	if (!names)
 		return -ENOMEM;
+	vfs_nb_init(&nb, t);
 	ret = -EINVAL;
 	if (flags & ~(unsigned int)(RENAME_NOREPLACE | RENAME_EXCHANGE |
 				    RENAME_WHITEOUT))
@@ -606,13 +650,14 @@ static long do_renameat2(struct uk_task *t, int olddfd, uk_uptr uold,
 	if (ret)
 		goto out_unlock;
 	ret = vfs_rename_locked(t, ond.path.dentry->d_inode, old,
-				nnd.path.dentry->d_inode, new, flags);
+				nnd.path.dentry->d_inode, new, flags, &nb);
 out_unlock:
 	vfs_nd_done(&nnd);
 out_ond:
 	vfs_nd_done(&ond);
 out_unlock_only:
 	vfs_ns_unlock(vfs);
+	vfs_nb_send(&nb);
 out_free:
 	free(names);
 	return ret;

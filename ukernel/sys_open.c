@@ -17,7 +17,7 @@
 #include <linux/close_range.h>
 #include <linux/openat2.h>
 
-#include "vfs.h"
+#include "vfs_notify.h"
 
 #define UK_O_VALID                                                             \
 	(O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND |        \
@@ -270,10 +270,12 @@ static long do_open_checked(struct uk_task *t, int dfd, const char *name,
 	struct vfs_nameidata nd;
 	struct vfs_path path;
 	struct vfs_file *f;
+	struct vfs_notify_batch nb;
 	unsigned int flags;
 	bool created = false, write_locked;
 	int fd, ret;
 
+	vfs_nb_init(&nb, t);
 	flags = (unsigned int)how->flags;
 	if (flags & UK_O_TMPFILE_BIT)
 		lf |= LOOKUP_DIRECTORY | LOOKUP_FOLLOW;
@@ -303,6 +305,11 @@ static long do_open_checked(struct uk_task *t, int dfd, const char *name,
 	if (flags & O_CREAT) {
 		ret = open_create_locked(t, &nd, name, flags,
 					 (mode_t)how->mode, &path, &created);
+		if (!ret && created)
+			vfs_nb_name(&nb, UK_NOTIFY_CREATE,
+				    nd.path.dentry->d_inode,
+				    path.dentry->d_inode, 0, nd.last,
+				    nd.last_len);
 	} else {
 		ret = vfs_walk_locked(&nd, name);
 		path = nd.path;
@@ -312,6 +319,8 @@ static long do_open_checked(struct uk_task *t, int dfd, const char *name,
 	if (!ret)
 		vfs_path_get(&path);
 	vfs_ns_unlock(vfs);
+	/* The file exists now even if may_open refuses it (as Linux). */
+	vfs_nb_send(&nb);
 	if (ret)
 		goto out_nd;
 opened:
@@ -351,6 +360,33 @@ long vfs_do_open(struct uk_task *t, int dfd, const char *name,
 	if (lf < 0)
 		return lf;
 	return do_open_checked(t, dfd, name, how, lf);
+}
+
+/*
+ * Opens path as t with open(2)'s flags, for a front-end that already holds
+ * the inode (FUSE's open by node id, as the reopen through /proc/self/fd
+ * would): may_open's checks, O_TRUNC, then a new open file description
+ * (reference 1, in no fd table). Returns it or ERR_PTR(-errno).
+ */
+struct vfs_file *vfs_open_checked(struct uk_task *t,
+				  const struct vfs_path *path,
+				  unsigned int flags)
+{
+	struct uk_vfs *vfs = t->kernel->vfs;
+	int ret;
+
+	pthread_rwlock_rdlock(&vfs->ns_lock);
+	ret = may_open(t, path, flags, false);
+	pthread_rwlock_unlock(&vfs->ns_lock);
+	if (ret)
+		return ERR_PTR(ret);
+	if ((flags & O_TRUNC) && !(flags & O_PATH) &&
+	    S_ISREG(path->dentry->d_inode->i_mode)) {
+		ret = vfs_do_truncate(t, path->dentry, 0, NULL);
+		if (ret)
+			return ERR_PTR(ret);
+	}
+	return vfs_open_path(t, path, flags);
 }
 
 /* The flags are checked before the name is copied, as Linux does. */

@@ -118,6 +118,7 @@ struct uk_task *uk_task_fork(struct uk_task *parent, pid_t child_pid)
 	t->ppid = parent->pid;
 	t->mm = parent->mm;
 	t->mm_priv = parent->mm_priv;
+	t->frontend = parent->frontend;
 	t->owner = parent->owner;
 	t->fs = uk_fs_copy(parent->fs);
 	if (IS_ERR_OR_NULL(t->fs)) {

@@ -14,8 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 
 #include "config.h"
+#include "fusefs.h"
 #include "ukfs_meta.h"
 
 #define EXIT_USAGE 2
@@ -30,6 +32,7 @@ static void usage_main(FILE *out)
 		"commands:\n"
 		"  mkfs IMAGE --size SIZE [--inodes N]   create a ukfs image\n"
 		"  fsck IMAGE [--repair]                 check (and repair) an image\n"
+		"  umount DIR                            unmount a ukerneld FUSE mount\n"
 		"  help [COMMAND]                        this text, or a command's\n"
 		"\n"
 		"SIZE takes a K, M, G or T suffix (powers of 1024). An IMAGE is a\n"
@@ -213,6 +216,40 @@ static int cmd_fsck(int argc, char **argv)
 	return ret;
 }
 
+/*
+ * umount DIR: unmounts the FUSE mount of a ukerneld at DIR (as root with
+ * umount2, detaching it when busy; otherwise with fusermount3 -u). The
+ * daemon sees its session end and goes on serving the ring.
+ */
+static int cmd_umount(int argc, char **argv)
+{
+	char path[PATH_MAX];
+	int ret;
+
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("usage: %s umount DIR\n\nUnmounts the ukerneld FUSE "
+		       "mount at DIR.\n", prog);
+		return 0;
+	}
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s umount DIR\n", prog);
+		return EXIT_USAGE;
+	}
+	/* A dead mount cannot be resolved: use the path as given. */
+	if (!realpath(argv[1], path))
+		snprintf(path, sizeof(path), "%s", argv[1]);
+	ret = ffs_umount(path);
+	if (ret == -EINVAL && ffs_cleanup_stale(path) == 1)
+		return 0;
+	if (ret) {
+		fprintf(stderr, "%s: umount %s: %s\n", prog, argv[1],
+			ret == -EINVAL ? "not a ukerneld mount" :
+					 strerror(-ret));
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd;
@@ -240,6 +277,8 @@ int main(int argc, char **argv)
 		return cmd_mkfs(argc - 1, argv + 1);
 	if (!strcmp(cmd, "fsck"))
 		return cmd_fsck(argc - 1, argv + 1);
+	if (!strcmp(cmd, "umount"))
+		return cmd_umount(argc - 1, argv + 1);
 	fprintf(stderr, "%s: unknown command '%s'\n", prog, cmd);
 	usage_main(stderr);
 	return EXIT_USAGE;

@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "fusefs.h"
 
 static void usage(FILE *out)
 {
@@ -38,6 +39,11 @@ static void usage(FILE *out)
 		"  --foreground, -f       stay attached and log to stderr\n"
 		"  --allow-uid UID,...    also accept these users (uids or names)\n"
 		"  --idle-timeout SECS    exit after SECS with no client connected\n"
+		"  --mount DIR            also mount the file system at DIR (FUSE)\n"
+		"  --allow-other          let every user use the mount (FUSE)\n"
+		"  --ro                   make the mount read-only (FUSE)\n"
+		"  --entry-timeout SECS   host cache time of names (default 60)\n"
+		"  --attr-timeout SECS    host cache time of attributes (default 60)\n"
 		"  --help, -h             this text\n"
 		"  --version, -V          the version\n"
 		"\n"
@@ -108,6 +114,22 @@ static int parse_seconds(const char *s, unsigned int *ms)
 	return 0;
 }
 
+/* A cache timeout: seconds, 0 allowed, at most a day. */
+static int parse_timeout(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	if ((*s < '0' || *s > '9') && *s != '.')
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || *end || v < 0 || v > 86400)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
 /* "1000,bob,65534" into o->allow_uids; names through getpwnam. */
 static int parse_uids(char *list, struct uk_daemon_opts *o)
 {
@@ -164,12 +186,19 @@ int main(int argc, char **argv)
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "allow-uid", required_argument, NULL, 'a' },
 		{ "idle-timeout", required_argument, NULL, 'i' },
+		{ "mount", required_argument, NULL, 'm' },
+		{ "allow-other", no_argument, NULL, 'o' },
+		{ "ro", no_argument, NULL, 'R' },
+		{ "entry-timeout", required_argument, NULL, 'e' },
+		{ "attr-timeout", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
-	struct uk_daemon_opts o = { .root = "/uk" };
-	char *image = NULL, *sock = NULL;
+	struct uk_daemon_opts o = { .root = "/uk", .entry_timeout = -1,
+				    .attr_timeout = -1 };
+	char *image = NULL, *sock = NULL, *mnt = NULL;
+	const char *mnt_arg = NULL;
 	const char *sock_arg = NULL;
 	char path[PATH_MAX];
 	bool tmpfs = false;
@@ -210,6 +239,27 @@ int main(int argc, char **argv)
 				return bad_usage("bad idle timeout '%s' "
 						 "(seconds)", optarg);
 			break;
+		case 'm':
+			if (!optarg[0])
+				return bad_usage("--mount needs a directory");
+			mnt_arg = optarg;
+			break;
+		case 'o':
+			o.allow_other = true;
+			break;
+		case 'R':
+			o.mount_ro = true;
+			break;
+		case 'e':
+			if (parse_timeout(optarg, &o.entry_timeout))
+				return bad_usage("bad entry timeout '%s' "
+						 "(seconds)", optarg);
+			break;
+		case 'A':
+			if (parse_timeout(optarg, &o.attr_timeout))
+				return bad_usage("bad attribute timeout '%s' "
+						 "(seconds)", optarg);
+			break;
 		case 'h':
 			usage(stdout);
 			return UK_DAEMON_EXIT_OK;
@@ -233,6 +283,32 @@ int main(int argc, char **argv)
 		return bad_usage("unexpected argument '%s'",
 				 argv[optind + (tmpfs ? 0 : 1)]);
 
+	if (!mnt_arg && (o.allow_other || o.mount_ro || o.entry_timeout >= 0 ||
+			 o.attr_timeout >= 0))
+		return bad_usage("--allow-other, --ro and the timeouts need "
+				 "--mount");
+	if (mnt_arg) {
+		if (!ffs_available()) {
+			fprintf(stderr, "ukerneld: --mount: this ukerneld was "
+				"built without the FUSE front-end (libfuse3 "
+				"not found)\n");
+			return UK_DAEMON_EXIT_FAIL;
+		}
+		/*
+		 * Absolute, for the daemon in "/". realpath fails on a dead
+		 * mount (ENOTCONN): then the path as given, made absolute;
+		 * the daemon cleans the dead mount up.
+		 */
+		mnt = realpath(mnt_arg, NULL);
+		if (!mnt && (errno == ENOTCONN || errno == ECONNABORTED))
+			mnt = absolute(mnt_arg);
+		if (!mnt) {
+			fprintf(stderr, "ukerneld: %s: %s\n", mnt_arg,
+				strerror(errno));
+			return UK_DAEMON_EXIT_FAIL;
+		}
+		o.mountpoint = mnt;
+	}
 	if (!tmpfs) {
 		/* Absolute, so that SQLite finds its journal after chdir /. */
 		image = realpath(argv[optind], NULL);
@@ -258,6 +334,7 @@ int main(int argc, char **argv)
 	}
 	o.socket_path = sock;
 	ret = uk_daemon_run(&o);
+	free(mnt);
 	free(sock);
 	free(image);
 	return ret;

@@ -420,6 +420,12 @@ struct vfs_iter {
 	size_t iov_offset;    /* into iov[0] */
 	size_t count;         /* bytes left */
 	struct iovec single;  /* storage for one-segment iters */
+	/*
+	 * Whose call this is, for change events (vfs_notify.h): task by
+	 * default; a kernel-memory iter of a syscall (copy_file_range)
+	 * sets it to the calling task after init.
+	 */
+	struct uk_task *origin;
 };
 
 void vfs_iter_init(struct vfs_iter *it, struct uk_task *task,
@@ -731,6 +737,14 @@ struct open_how;
 long vfs_do_open(struct uk_task *t, int dfd, const char *name,
 		 struct open_how *how, bool strict);
 
+/*
+ * open(2) of a path the caller already holds (FUSE's open by node id):
+ * may_open's checks, O_TRUNC, a new description in no fd table, or ERR_PTR.
+ */
+struct vfs_file *vfs_open_checked(struct uk_task *t,
+				  const struct vfs_path *path,
+				  unsigned int flags);
+
 /* I/O cores (the checks of the syscalls, shared by the extras). */
 long vfs_read(struct vfs_file *f, struct vfs_iter *to, int64_t *pos);
 long vfs_write(struct vfs_file *f, struct vfs_iter *from, int64_t *pos);
@@ -742,8 +756,8 @@ int vfs_fsync_range(struct vfs_file *f, int64_t start, int64_t end,
 		    bool datasync);
 /* Checks a read/write range: -EINVAL for negative, -EFBIG/-EOVERFLOW. */
 int vfs_rw_verify_area(struct vfs_file *f, int64_t pos, size_t count);
-/* Relatime atime update after a read. */
-void vfs_touch_atime(const struct vfs_path *path);
+/* Relatime atime update after a read; true if atime moved. */
+bool vfs_touch_atime(const struct vfs_path *path);
 /* Truncates (the checks of truncate(2) done by the caller). */
 int vfs_do_truncate(struct uk_task *t, struct vfs_dentry *d, int64_t length,
 		    struct vfs_file *filp);

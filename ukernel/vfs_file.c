@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "vfs.h"
+#include "vfs_notify.h"
 
 /* ---- files ------------------------------------------------------------- */
 
@@ -100,6 +100,7 @@ void vfs_iter_init(struct vfs_iter *it, struct uk_task *task,
 		   const struct iovec *iov, unsigned long nr_segs, size_t count)
 {
 	it->task = task;
+	it->origin = task;
 	it->iov = iov;
 	it->nr_segs = nr_segs;
 	it->iov_offset = 0;
@@ -232,29 +233,33 @@ static inline bool ts_after(const struct timespec *a, const struct timespec *b)
  * or is more than a day old. The common case (nothing to do) is decided
  * without i_lock from relaxed loads; i_lock is taken only to write.
  */
-void vfs_touch_atime(const struct vfs_path *path)
+bool vfs_touch_atime(const struct vfs_path *path)
 {
 	struct vfs_inode *inode = path->dentry->d_inode;
 	struct timespec now;
+	bool moved = false;
 
 	if (path->mnt->mnt_flags & VFS_MNT_NOATIME)
-		return;
+		return false;
 	if (ts_after_racy(&inode->i_atime, &inode->i_mtime) &&
 	    ts_after_racy(&inode->i_atime, &inode->i_ctime)) {
 		clock_gettime(CLOCK_REALTIME_COARSE, &now);
 		if (now.tv_sec - __atomic_load_n(&inode->i_atime.tv_sec,
 						 __ATOMIC_RELAXED) <
 		    24 * 3600)
-			return;
+			return false;
 	}
 	pthread_mutex_lock(&inode->i_lock);
 	now = vfs_now();
 	if (!ts_after(&inode->i_atime, &inode->i_mtime) ||
 	    !ts_after(&inode->i_atime, &inode->i_ctime) ||
-	    now.tv_sec - inode->i_atime.tv_sec >= 24 * 3600)
+	    now.tv_sec - inode->i_atime.tv_sec >= 24 * 3600) {
 		inode->i_atime = now;
+		moved = true;
+	}
 	pthread_mutex_unlock(&inode->i_lock);
 	vfs_mark_inode_dirty(inode);
+	return moved;
 }
 
 /*
@@ -286,8 +291,9 @@ long vfs_read(struct vfs_file *f, struct vfs_iter *to, int64_t *pos)
 	/* Even a read at EOF is an access (filemap_read's file_accessed). */
 	if (ret >= 0 && !(atomic_load_explicit(&f->f_flags,
 					       memory_order_relaxed) &
-			  O_NOATIME))
-		vfs_touch_atime(&f->f_path);
+			  O_NOATIME) &&
+	    vfs_touch_atime(&f->f_path))
+		vfs_notify_inode(to->origin, inode, UK_NOTIFY_ATTR, 0, 0);
 	return ret;
 }
 
@@ -359,6 +365,9 @@ long vfs_write_append(struct vfs_file *f, struct vfs_iter *from,
 	ret = f->f_op->write_iter(f, from, pos);
 out_unlock:
 	pthread_rwlock_unlock(&inode->i_rwsem);
+	if (ret > 0)
+		vfs_notify_inode(from->origin, inode, UK_NOTIFY_DATA,
+				 (uint64_t)(*pos - ret), (uint64_t)ret);
 	if (ret > 0 && (atomic_load(&f->f_flags) & (O_SYNC | O_DSYNC)))
 		vfs_fsync_range(f, *pos - ret, *pos - 1,
 				(atomic_load(&f->f_flags) & O_SYNC) != O_SYNC);
@@ -462,6 +471,7 @@ int vfs_do_truncate(struct uk_task *t, struct vfs_dentry *d, int64_t length,
 {
 	struct vfs_inode *inode = d->d_inode;
 	struct vfs_iattr attr = { 0 };
+	int ret;
 
 	if (length > inode->i_sb->s_maxbytes)
 		return -EFBIG;
@@ -475,5 +485,10 @@ int vfs_do_truncate(struct uk_task *t, struct vfs_dentry *d, int64_t length,
 		    (S_ISGID | S_IXGRP))
 			attr.ia_valid |= VFS_ATTR_KILL_SGID;
 	}
-	return vfs_notify_change(d, &attr);
+	ret = vfs_notify_change(d, &attr);
+	/* Everything from the new end on changed, and the size. */
+	if (!ret)
+		vfs_notify_inode(t, inode, UK_NOTIFY_DATA | UK_NOTIFY_ATTR,
+				 (uint64_t)length, 0);
+	return ret;
 }

@@ -18,6 +18,7 @@
 #include <sys/xattr.h>
 
 #include "vfs_extras.h"
+#include "vfs_notify.h"
 
 #define XATTR_USER_PREFIX "user."
 #define XATTR_TRUSTED_PREFIX "trusted."
@@ -274,9 +275,13 @@ int vfs_setxattr(struct uk_task *t, const struct vfs_path *path,
 	if (!size)
 		value = ""; /* an empty value, not a removal */
 	if (inode->i_op && inode->i_op->setxattr)
-		return inode->i_op->setxattr(path->dentry, name, value, size,
-					     flags);
-	return vfs_simple_xattr_set(inode, name, value, size, flags);
+		ret = inode->i_op->setxattr(path->dentry, name, value, size,
+					    flags);
+	else
+		ret = vfs_simple_xattr_set(inode, name, value, size, flags);
+	if (!ret)
+		vfs_notify_inode(t, inode, UK_NOTIFY_ATTR, 0, 0);
+	return ret;
 }
 
 long vfs_listxattr(struct uk_task *t, struct vfs_dentry *d, char *list,
@@ -305,6 +310,10 @@ int vfs_removexattr(struct uk_task *t, const struct vfs_path *path,
 	if (ret)
 		return ret;
 	if (inode->i_op && inode->i_op->removexattr)
-		return inode->i_op->removexattr(path->dentry, name);
-	return vfs_simple_xattr_remove(inode, name);
+		ret = inode->i_op->removexattr(path->dentry, name);
+	else
+		ret = vfs_simple_xattr_remove(inode, name);
+	if (!ret)
+		vfs_notify_inode(t, inode, UK_NOTIFY_ATTR, 0, 0);
+	return ret;
 }

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fusefs/internal.h - what the FUSE front-end's files share: the front-end
+ * (struct ffs), its node table (FUSE node ids and their lookup counts),
+ * and the per-request context (a task with the caller's credentials).
+ *
+ * Locking: ffs->node_lock protects the node table and every node's
+ * nlookup; it is a leaf (taken under ns_lock read in readdirplus, never
+ * the other way round) and never held across a reply or a VFS call.
+ */
+#ifndef UK_FUSEFS_INTERNAL_H
+#define UK_FUSEFS_INTERNAL_H
+
+#define FUSE_USE_VERSION 314
+
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fusefs.h"
+#include "internal.h" /* ukernel/internal.h: tasks, uaccess */
+#include "vfs.h"
+#include "vfs_notify.h"
+
+/*
+ * One inode the host kernel knows, named by its ukfs inode number (the
+ * FUSE node id; the root is 1 in ukfs as in FUSE). It pins a dentry (and
+ * so the inode) until the kernel forgets every lookup it was given.
+ */
+struct ffs_node {
+	uint64_t ino;
+	uint64_t gen;
+	uint64_t nlookup;        /* node_lock; the root's never drops */
+	struct vfs_path path;    /* a reference: some dentry of the inode */
+	struct ffs_node *hnext;  /* node table chain (node_lock) */
+};
+
+struct ffs {
+	struct uk_kernel *k;
+	struct vfs_super *sb;        /* the served super block (root's) */
+	struct vfs_path root;        /* a reference on the kernel's root */
+	uint64_t root_ino;           /* its inode number (node id 1) */
+	struct fuse_session *se;
+	char *mountpoint;
+	unsigned long conn_dev;      /* st_dev of the mount (abort file) */
+	double entry_timeout, attr_timeout, negative_timeout;
+	unsigned int max_threads;
+	bool read_only;
+	void (*log)(void *arg, int priority, const char *msg);
+	void *log_arg;
+
+	pthread_mutex_t node_lock;   /* see the top of this file */
+	struct ffs_node **nodes;
+	size_t nodes_mask;
+	size_t nr_nodes;
+
+	pthread_t thread;            /* runs fuse_session_loop_mt */
+	bool thread_started;
+	atomic_bool stopping;
+	atomic_bool unmounted;
+	struct uk_notifier notifier;
+	bool notifier_registered;
+	atomic_bool connected;       /* init done: notifications allowed */
+};
+
+/* ---- node table (node.c) ------------------------------------------------ */
+
+int ffs_nodes_init(struct ffs *fs);
+/* Drops every node (after the session ended). */
+void ffs_nodes_exit(struct ffs *fs);
+/*
+ * The node for path's inode with one more lookup (the reply about to be
+ * sent); made when new, pinning path, with generation gen. Returns it, or NULL without memory.
+ */
+struct ffs_node *ffs_node_get(struct ffs *fs, const struct vfs_path *path,
+			      uint64_t ino, uint64_t gen);
+/* Undoes nlookup lookups (forget); frees the node at zero. */
+void ffs_node_forget(struct ffs *fs, uint64_t ino, uint64_t nlookup);
+/*
+ * A referenced copy of ino's pinned path (caller: vfs_path_put), or
+ * -ESTALE when the kernel asks about a node it had forgotten.
+ */
+int ffs_node_path(struct ffs *fs, uint64_t ino, struct vfs_path *out);
+/* True when the host kernel holds ino (invalidation is worth a call). */
+bool ffs_node_known(struct ffs *fs, uint64_t ino);
+
+/* ---- requests (ops.c) ------------------------------------------------------ */
+
+/* Node ids: inode numbers, with the root's swapped with 1 (FUSE_ROOT_ID). */
+static inline uint64_t ffs_ino_to_nodeid(const struct ffs *fs, uint64_t ino)
+{
+	if (ino == fs->root_ino)
+		return FUSE_ROOT_ID;
+	if (ino == FUSE_ROOT_ID)
+		return fs->root_ino;
+	return ino;
+}
+
+/*
+ * Set on a thread once it has run a FUSE request handler: such a thread
+ * never sends notifications (session.c says why).
+ */
+extern __thread bool ffs_in_handler;
+
+extern const struct fuse_lowlevel_ops ffs_ops;
+
+void ffs_log(struct ffs *fs, int priority, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif /* UK_FUSEFS_INTERNAL_H */

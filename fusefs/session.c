@@ -1,0 +1,323 @@
+// SPDX-License-Identifier: MIT
+/*
+ * fusefs/session.c - the FUSE session's life inside ukerneld: mount (after
+ * cleaning up a dead mount left at the same place), the multi-threaded
+ * loop on a thread of its own, the change notifier that keeps the host
+ * kernel's caches coherent with the ring's changes, and unmount.
+ *
+ * Invalidation and deadlocks. libfuse warns that calling
+ * fuse_lowlevel_notify_inval_* from a request handler can deadlock: the
+ * host may hold a lock (a directory's i_rwsem, a locked page) while it
+ * waits for that very request's reply. Events that FUSE requests cause are
+ * never forwarded (the host made the change itself and updated its caches),
+ * and a FUSE worker thread forwards nothing at all, whatever the origin
+ * (ffs_in_handler). Every other event comes from a ring worker, a local
+ * task or the kernel, after the VFS dropped its locks: the notification is
+ * sent synchronously there, so a ring write is invalid in the host's cache
+ * before the ring call returns. The host side of such a notification waits
+ * at most for FUSE requests in flight (a page locked by a FUSE read), and
+ * those are served by the FUSE workers, which never wait for a ring worker:
+ * no cycle. docs/fuse.md has the longer argument.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+__thread bool ffs_in_handler;
+
+/* ---- the notifier ------------------------------------------------------------ */
+
+static void ffs_event(struct uk_notifier *n, const struct uk_notify_event *ev)
+{
+	struct ffs *fs = uk_container_of(n, struct ffs, notifier);
+	struct fuse_session *se = fs->se;
+	uint64_t nodeid, dir;
+
+	if (ffs_in_handler || ev->sb != fs->sb ||
+	    (ev->origin && ev->origin->frontend == UK_FRONTEND_FUSE) ||
+	    !atomic_load_explicit(&fs->connected, memory_order_acquire) ||
+	    atomic_load_explicit(&fs->stopping, memory_order_relaxed))
+		return;
+	if (ev->mask & (UK_NOTIFY_DATA | UK_NOTIFY_ATTR)) {
+		nodeid = ffs_ino_to_nodeid(fs, ev->ino);
+		/* Only what the host holds: anything else costs a syscall. */
+		if (ffs_node_known(fs, nodeid)) {
+			if (ev->mask & UK_NOTIFY_DATA)
+				fuse_lowlevel_notify_inval_inode(
+					se, nodeid, (off_t)ev->off,
+					(off_t)ev->len);
+			else
+				fuse_lowlevel_notify_inval_inode(se, nodeid,
+								 -1, 0);
+		}
+	}
+	if (!(ev->mask & (UK_NOTIFY_CREATE | UK_NOTIFY_DELETE)) ||
+	    !ev->name || !ev->namelen)
+		return;
+	dir = ffs_ino_to_nodeid(fs, ev->dir_ino);
+	if (!ffs_node_known(fs, dir))
+		return;
+	nodeid = ev->ino ? ffs_ino_to_nodeid(fs, ev->ino) : 0;
+	/*
+	 * notify_delete also tells the host that the name's inode lost a link
+	 * (and drops it from open directories' views); it fails with ENOENT
+	 * when the host's dentry is not that inode, then the plain
+	 * invalidation does.
+	 */
+	if ((ev->mask & UK_NOTIFY_DELETE) && nodeid &&
+	    ffs_node_known(fs, nodeid) &&
+	    fuse_lowlevel_notify_delete(se, dir, nodeid, ev->name,
+					ev->namelen) == 0)
+		return;
+	/* Also drops a cached negative entry when a name appears. */
+	fuse_lowlevel_notify_inval_entry(se, dir, ev->name, ev->namelen);
+}
+
+/* ---- the loop ------------------------------------------------------------------ */
+
+static void *loop_thread(void *arg)
+{
+	struct ffs *fs = arg;
+	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+	int ret;
+
+	if (!cfg) {
+		ffs_log(fs, LOG_ERR, "fuse: no memory for the loop");
+		atomic_store(&fs->unmounted, true);
+		return NULL;
+	}
+	/* One /dev/fuse descriptor per worker: no contention on reads. */
+	fuse_loop_cfg_set_clone_fd(cfg, 1);
+	if (fs->max_threads)
+		fuse_loop_cfg_set_max_threads(cfg, fs->max_threads);
+	ret = fuse_session_loop_mt(fs->se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	atomic_store(&fs->connected, false);
+	atomic_store(&fs->unmounted, true);
+	if (!atomic_load(&fs->stopping))
+		ffs_log(fs, LOG_NOTICE, "%s was unmounted%s", fs->mountpoint,
+			ret ? " (session error)" : "");
+	return NULL;
+}
+
+/* ---- start and stop ---------------------------------------------------------- */
+
+/* Adds "-o opt" to args; 0 or -ENOMEM. */
+static int add_opt(struct fuse_args *args, const char *opt)
+{
+	if (fuse_opt_add_arg(args, "-o") || fuse_opt_add_arg(args, opt))
+		return -ENOMEM;
+	return 0;
+}
+
+/* Whether allow_other is permitted: root, or user_allow_other. */
+static bool allow_other_ok(void)
+{
+	char line[256];
+	bool ok = geteuid() == 0;
+	FILE *f;
+
+	if (ok)
+		return true;
+	f = fopen("/etc/fuse.conf", "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "user_allow_other", 16) == 0)
+			ok = true;
+	fclose(f);
+	return ok;
+}
+
+bool ffs_available(void)
+{
+	return true;
+}
+
+bool ffs_unmounted(struct ffs *fs)
+{
+	return fs && atomic_load(&fs->unmounted);
+}
+
+static void ffs_free(struct ffs *fs)
+{
+	ffs_nodes_exit(fs);
+	vfs_path_put(&fs->root);
+	free(fs->mountpoint);
+	free(fs);
+}
+
+struct ffs *ffs_start(struct uk_kernel *k, const struct ffs_opts *o,
+		      char *errbuf, size_t errlen)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct uk_vfs *vfs = k->vfs;
+	struct ffs *fs;
+	char opt[1200];
+	struct stat st;
+	int ret;
+
+	if (access("/dev/fuse", R_OK | W_OK) < 0) {
+		snprintf(errbuf, errlen, "cannot mount %s: /dev/fuse: %s",
+			 o->mountpoint, strerror(errno));
+		return ERR_PTR(-ENODEV);
+	}
+	if (o->allow_other && !allow_other_ok()) {
+		snprintf(errbuf, errlen, "allow_other needs root or "
+			 "user_allow_other in /etc/fuse.conf");
+		return ERR_PTR(-EPERM);
+	}
+	ret = ffs_cleanup_stale(o->mountpoint);
+	if (ret < 0) {
+		snprintf(errbuf, errlen, "%s: a dead mount is there and cannot "
+			 "be removed: %s", o->mountpoint, strerror(-ret));
+		return ERR_PTR(ret);
+	}
+	if (ret == 1 && o->log)
+		o->log(o->log_arg, LOG_NOTICE,
+		       "removed the dead mount left at the mount point");
+	if (ffs_is_mounted(o->mountpoint)) {
+		snprintf(errbuf, errlen, "%s: a ukernel file system is "
+			 "already mounted there", o->mountpoint);
+		return ERR_PTR(-EBUSY);
+	}
+	if (stat(o->mountpoint, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		ret = errno ? -errno : -ENOTDIR;
+		snprintf(errbuf, errlen, "mount point %s: %s", o->mountpoint,
+			 strerror(S_ISDIR(st.st_mode) ? -ret : ENOTDIR));
+		return ERR_PTR(ret);
+	}
+
+	fs = calloc(1, sizeof(*fs));
+	if (!fs || ffs_nodes_init(fs)) {
+		free(fs);
+		snprintf(errbuf, errlen, "out of memory");
+		return ERR_PTR(-ENOMEM);
+	}
+	fs->k = k;
+	fs->mountpoint = strdup(o->mountpoint);
+	fs->entry_timeout = o->entry_timeout >= 0 ? o->entry_timeout :
+						   FFS_DEFAULT_ENTRY_TIMEOUT;
+	fs->attr_timeout = o->attr_timeout >= 0 ? o->attr_timeout :
+						 FFS_DEFAULT_ATTR_TIMEOUT;
+	fs->negative_timeout = o->negative_timeout >= 0 ?
+				       o->negative_timeout : fs->entry_timeout;
+	fs->max_threads = o->max_threads;
+	fs->read_only = o->read_only;
+	fs->log = o->log;
+	fs->log_arg = o->log_arg;
+	pthread_rwlock_rdlock(&vfs->ns_lock);
+	fs->root.mnt = vfs->root_mnt;
+	fs->root.dentry = vfs->root_mnt->mnt_root;
+	vfs_path_get(&fs->root);
+	pthread_rwlock_unlock(&vfs->ns_lock);
+	fs->sb = fs->root.mnt->mnt_sb;
+	fs->root_ino = fs->root.dentry->d_inode->i_ino;
+
+	snprintf(opt, sizeof(opt), "fsname=%s,subtype=ukernel%s%s",
+		 o->fsname ? o->fsname : "ukernel",
+		 o->allow_other ? ",allow_other" : "",
+		 o->read_only ? ",ro" : "");
+	if (fuse_opt_add_arg(&args, "ukerneld") || add_opt(&args, opt)) {
+		snprintf(errbuf, errlen, "out of memory");
+		ret = -ENOMEM;
+		goto err_free;
+	}
+	fs->se = fuse_session_new(&args, &ffs_ops, sizeof(ffs_ops), fs);
+	fuse_opt_free_args(&args);
+	if (!fs->se) {
+		snprintf(errbuf, errlen, "cannot create the FUSE session");
+		ret = -EINVAL;
+		goto err_free;
+	}
+	if (fuse_session_mount(fs->se, fs->mountpoint)) {
+		snprintf(errbuf, errlen, "cannot mount %s (see the log)",
+			 fs->mountpoint);
+		ret = -EPERM;
+		goto err_session;
+	}
+	/* Before the loop: the host may send events from its first reply. */
+	fs->notifier.event = ffs_event;
+	uk_notifier_register(k, &fs->notifier);
+	fs->notifier_registered = true;
+	ret = -pthread_create(&fs->thread, NULL, loop_thread, fs);
+	if (ret) {
+		snprintf(errbuf, errlen, "cannot start the FUSE thread");
+		goto err_unmount;
+	}
+	fs->thread_started = true;
+	/* The connection's number (for the abort file) once INIT is done. */
+	if (stat(fs->mountpoint, &st) == 0)
+		fs->conn_dev = (unsigned long)minor(st.st_dev);
+	return fs;
+
+err_unmount:
+	uk_notifier_unregister(k, &fs->notifier);
+	fs->notifier_registered = false;
+	fuse_session_unmount(fs->se);
+err_session:
+	fuse_session_destroy(fs->se);
+err_free:
+	ffs_free(fs);
+	return ERR_PTR(ret);
+}
+
+/*
+ * Ends the connection even while programs still use the mount (a lazy
+ * unmount keeps it alive until they leave): the abort file of fusectl,
+ * so that every worker's read of /dev/fuse returns and the loop ends.
+ */
+static void abort_connection(struct ffs *fs)
+{
+	char path[64];
+	int fd;
+
+	if (!fs->conn_dev)
+		return;
+	snprintf(path, sizeof(path), "/sys/fs/fuse/connections/%lu/abort",
+		 fs->conn_dev);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (write(fd, "1", 1) < 0)
+		ffs_log(fs, LOG_WARNING, "fuse: %s: %s", path, strerror(errno));
+	close(fd);
+}
+
+void ffs_stop(struct ffs *fs)
+{
+	if (!fs)
+		return;
+	atomic_store(&fs->stopping, true);
+	if (fs->notifier_registered)
+		uk_notifier_unregister(fs->k, &fs->notifier);
+	fuse_session_exit(fs->se);
+	if (!atomic_load(&fs->unmounted))
+		fuse_session_unmount(fs->se);
+	if (fs->thread_started) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 200 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		/* Unused: the unmount ended it. Busy: abort, then wait. */
+		if (pthread_timedjoin_np(fs->thread, NULL, &ts)) {
+			abort_connection(fs);
+			pthread_join(fs->thread, NULL);
+		}
+	}
+	fuse_session_destroy(fs->se);
+	ffs_free(fs);
+}
