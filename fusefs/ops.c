@@ -36,6 +36,9 @@
 #include "internal.h"
 #include "vfs_extras.h"
 
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452
+#endif
 #ifndef STATX_BASIC_STATS
 #define STATX_BASIC_STATS 0x7ffu
 #endif
