@@ -70,6 +70,7 @@ enum ring_ev_type { EV_LISTEN, EV_STOP, EV_CONN, EV_PIDFD };
 struct uk_ring_server {
 	struct uk_kernel *k;
 	struct uk_ring_kernel_ops kops;
+	void *watch;                  /* kops.watch's cookie, or NULL */
 	struct uk_ring_server_opts o;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	uid_t uid;
@@ -1373,10 +1374,20 @@ uk_ring_server_start_ops(struct uk_kernel *k,
 		if (ret)
 			goto err_workers;
 	}
+	/* The vvar's change counters follow every change from now on. */
+	if (srv->kops.watch) {
+		ret = srv->kops.watch(k, srv, &srv->watch);
+		if (ret)
+			goto err_workers;
+	}
 	ret = -pthread_create(&srv->monitor, NULL, monitor_main, srv);
 	if (ret)
-		goto err_workers;
+		goto err_watch;
 	return srv;
+
+err_watch:
+	if (srv->watch)
+		srv->kops.unwatch(k, srv->watch);
 
 err_workers:
 	atomic_store(&srv->stopping, true);
@@ -1408,6 +1419,12 @@ void uk_ring_server_stop(struct uk_ring_server *srv)
 	uint64_t one = 1;
 	struct ring_task *rt;
 
+	/*
+	 * No more counter updates (another front-end may still change files):
+	 * the global vvar goes away below.
+	 */
+	if (srv->watch)
+		srv->kops.unwatch(srv->k, srv->watch);
 	/* Stop accepting: the monitor returns, the socket goes. */
 	if (write(srv->stop_fd, &one, sizeof(one)) < 0)
 		ring_log(srv, "stop: eventfd write: %s", strerror(errno));

@@ -31,6 +31,15 @@ struct uk_ring_kernel_ops {
 	void (*task_exit)(struct uk_task *task);
 	long (*dispatch)(struct uk_task *task, unsigned long nr,
 			 const unsigned long args[6]);
+	/*
+	 * Optional: from now on, the kernel calls uk_ring_inode_changed(srv,
+	 * st_dev, st_ino) for every change of an inode, whoever made it, before
+	 * the changing call returns (*cookie is the watch's). unwatch ends
+	 * that and returns only when no such call is still running.
+	 */
+	int (*watch)(struct uk_kernel *k, struct uk_ring_server *srv,
+		     void **cookie);
+	void (*unwatch)(struct uk_kernel *k, void *cookie);
 };
 
 #define UK_RING_MAX_ALLOW 32
