@@ -186,6 +186,7 @@ int pb_host_init(struct pb_backend *b, const char *name)
 		.syscall = host_syscall,
 		.user_begin = host_user_begin,
 		.user_end = host_user_end,
+		.isolate_faults = true,
 	};
 	return 0;
 }

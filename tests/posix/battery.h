@@ -53,6 +53,8 @@ struct pb_backend {
 	 */
 	bool (*user_begin)(struct pb_backend *b, int *status);
 	void (*user_end)(struct pb_backend *b, int status);
+	/* Run steps with an @fault argument in a forked child (host only). */
+	bool isolate_faults;
 	void *priv;
 };
 

@@ -84,11 +84,11 @@ if ! ready; then
 fi
 
 if [ "$mode" = fuse ]; then
-	"$battery" --backend fuse --table "$table" "$dir/mnt"
+	"$battery" --backend fuse --table "$table" "$dir/mnt" "${PB_CASES:-*}"
 	rc=$?
 else
 	UKERNEL_SOCKET=$sock LD_PRELOAD=$shimlib \
-		"$battery" --backend shim --table "$table" /uk
+		"$battery" --backend shim --table "$table" /uk "${PB_CASES:-*}"
 	rc=$?
 fi
 if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
