@@ -17,6 +17,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "shimlib.h"
 #include "wrap.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -33,6 +34,7 @@ static long vdup3(int oldfd, int newfd, int flags)
 
 	if ((unsigned int)newfd >= SHIM_MAX_FD)
 		return -EBADF;
+	shim_stdio_std_redirect(newfd); /* printf must follow (shimlib) */
 	r = shim_vcall(SYS_dup3, oldfd, newfd, flags);
 	if (r < 0)
 		return r;

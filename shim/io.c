@@ -16,6 +16,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "shimlib.h"
 #include "wrap.h"
 
 int __open_2(const char *path, int flags);
@@ -133,7 +134,10 @@ int close(int fd)
 {
 	IF_BUSY(SHIM_REAL(close)(fd));
 	if (shim_fd_is_virtual(fd)) {
-		long r = shim_vcall(SYS_close, fd);
+		long r;
+
+		shim_mmap_sync_fd(fd); /* shared mappings' dirty pages */
+		r = shim_vcall(SYS_close, fd);
 
 		shim_vfd_forget(fd);
 		return (int)shim_ret(r);
@@ -344,13 +348,13 @@ int posix_fadvise64(int fd, off64_t off, off64_t len, int advice)
 
 int fsync(int fd)
 {
-	FD_ROUTE(fd, shim_vcall(SYS_fsync, fd));
+	FD_ROUTE(fd, shim_mmap_fsync(fd, SYS_fsync));
 	return SHIM_REAL(fsync)(fd);
 }
 
 int fdatasync(int fd)
 {
-	FD_ROUTE(fd, shim_vcall(SYS_fdatasync, fd));
+	FD_ROUTE(fd, shim_mmap_fsync(fd, SYS_fdatasync));
 	return SHIM_REAL(fdatasync)(fd);
 }
 

@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <utime.h>
 
+#include "shimlib.h"
 #include "wrap.h"
 
 #ifndef SYS_fchmodat2
@@ -63,8 +64,7 @@ static int host_fstatat(int dirfd, const char *path, void *st, int flags)
 
 static int vstatat(int dirfd, const char *path, void *st, int flags)
 {
-	PATH_ROUTE(dirfd, path,
-		   shim_vcall(SYS_newfstatat, vd, vp, st, flags));
+	PATH_ROUTE(dirfd, path, shim_statcache_fstatat(vd, vp, st, flags));
 	return host_fstatat(dirfd, path, st, flags);
 }
 

@@ -464,8 +464,15 @@ int shim_mmap_sync_fd(int fd)
 	return ret;
 }
 
+long shim_mmap_fsync(int fd, long nr)
+{
+	int r = shim_mmap_sync_fd(fd);
+
+	return r < 0 ? r : shim_vcall(nr, fd);
+}
+
 /* At exit, dirty shadows go back before the connection does. */
-__attribute__((destructor(65000))) static void shim_mmap_dtor(void)
+__attribute__((destructor)) static void shim_mmap_dtor(void)
 {
 	if (!mm_nregions)
 		return;

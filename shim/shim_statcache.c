@@ -371,8 +371,8 @@ int shim_statcache_stat(int vdirfd, const char *dpath, bool follow,
 
 	if (vdirfd != AT_FDCWD || dpath[0] != '/' || shim_connect() < 0 ||
 	    !sc_creds(&euid, &egid))
-		return (int)shim_vcall(follow ? SYS_stat : SYS_lstat, dpath,
-				       st);
+		return (int)shim_vcall(SYS_newfstatat, vdirfd, dpath, st,
+				       follow ? 0 : AT_SYMLINK_NOFOLLOW);
 	len = strlen(dpath);
 	while (len > 1 && dpath[len - 1] == '/')
 		len--; /* "/a/" is "/a" (a directory, or ENOTDIR below) */
@@ -390,4 +390,13 @@ int shim_statcache_stat(int vdirfd, const char *dpath, bool follow,
 	}
 	sc_misses++;
 	return sc_fill(dpath, len, follow, st, euid, egid);
+}
+
+long shim_statcache_fstatat(int vdirfd, const char *dpath, void *st,
+			    int flags)
+{
+	if (flags & ~AT_SYMLINK_NOFOLLOW)
+		return shim_vcall(SYS_newfstatat, vdirfd, dpath, st, flags);
+	return shim_statcache_stat(vdirfd, dpath,
+				   !(flags & AT_SYMLINK_NOFOLLOW), st);
 }

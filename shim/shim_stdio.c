@@ -420,36 +420,57 @@ SHIM_EXPORT FILE *freopen64(const char *path, const char *mode, FILE *fp)
  * A program exec'd with a vfd as descriptor 0, 1 or 2 (a shell's
  * `prog > /uk/f`) would have glibc's stdin/stdout/stderr talk to the
  * placeholder. Before main runs, each such stream is replaced by a cookie
- * stream on the same number (stderr unbuffered, as glibc's). Priority 200:
- * after the core's own constructors (default priority runs later; ours are
- * numbered so the vfd table is loaded first: see shim.h).
+ * stream on the same number (stderr unbuffered, as glibc's). No priority:
+ * constructors without one run in link order, so this runs after the
+ * core's (core.c is linked first), which loads the inherited vfd table;
+ * a numbered priority would run before it.
  */
-static void std_replace(int fd, FILE **slot)
-{
-	int fl;
-	FILE *nfp;
+/* glibc's FILE flag for an unbuffered stream (libio.h, stable ABI). */
+#define VS_UNBUFFERED 0x0002
 
-	if (!shim_fd_is_virtual(fd))
+/*
+ * Makes standard stream fd (0, 1 or 2) one of ours. Our stream's cookie
+ * calls read/write on the NUMBER fd, which our wrappers route to the
+ * daemon or the host by what fd is at that moment, so the stream stays
+ * right when a shell later puts a host descriptor back on it. Buffering
+ * follows the stream it replaces (line-buffered on a terminal, stderr
+ * unbuffered); what the old stream buffered is flushed to where it was
+ * going first.
+ */
+static void std_replace(int fd)
+{
+	FILE **slot = fd == 0 ? &stdin : fd == 1 ? &stdout : &stderr;
+	FILE *old = *slot, *nfp;
+	int mode;
+
+	if (vs_of(old))
 		return;
-	fl = fcntl(fd, F_GETFL);
-	if (fl < 0)
-		return;
-	/* O_RDWR: the stream goes the way its glibc original went. */
-	if ((fl & O_ACCMODE) == O_RDWR)
-		fl = (fl & ~O_ACCMODE) | (fd == 0 ? O_RDONLY : O_WRONLY);
-	nfp = vs_open(fd, fl);
+	if (fd)
+		fflush(old);
+	nfp = vs_open(fd, fd == 0 ? O_RDONLY : O_WRONLY);
 	if (!nfp)
 		return;
+	if (fd == 2 || (old->_flags & VS_UNBUFFERED))
+		mode = _IONBF;
+	else if (__flbf(old))
+		mode = _IOLBF;
+	else
+		mode = _IOFBF;
+	setvbuf(nfp, NULL, mode, mode == _IONBF ? 0 : BUFSIZ);
 	*slot = nfp;
-	if (fd == 2)
-		setvbuf(nfp, NULL, _IONBF, 0);
+}
+
+void shim_stdio_std_redirect(int fd)
+{
+	if (fd >= 0 && fd <= 2)
+		std_replace(fd);
 }
 
 static void shim_stdio_init(void)
 {
-	std_replace(0, &stdin);
-	std_replace(1, &stdout);
-	std_replace(2, &stderr);
+	for (int fd = 0; fd <= 2; fd++)
+		if (shim_fd_is_virtual(fd))
+			std_replace(fd);
 }
 
 /*
@@ -465,12 +486,12 @@ static void shim_stdio_fini(void)
 	pthread_mutex_unlock(&vs_lock);
 }
 
-__attribute__((constructor(65000))) static void shim_stdio_ctor(void)
+__attribute__((constructor)) static void shim_stdio_ctor(void)
 {
 	shim_stdio_init();
 }
 
-__attribute__((destructor(65000))) static void shim_stdio_dtor(void)
+__attribute__((destructor)) static void shim_stdio_dtor(void)
 {
 	shim_stdio_fini();
 }

@@ -197,8 +197,34 @@ struct walk {
 	ftw_fn ofn;
 	int flags;              /* FTW_PHYS, FTW_MOUNT, FTW_DEPTH, ... */
 	dev_t dev;              /* FTW_MOUNT: the start's device */
+	struct { dev_t dev; ino_t ino; } *seen; /* directories walked */
+	size_t nseen, capseen;
 	char path[PATH_MAX];
 };
+
+/*
+ * Following links, a directory met twice is walked once (glibc's rule,
+ * which also stops loops): true when it was seen before, else records it.
+ */
+static bool walk_seen(struct walk *w, const struct stat *st)
+{
+	for (size_t i = 0; i < w->nseen; i++)
+		if (w->seen[i].dev == st->st_dev && w->seen[i].ino == st->st_ino)
+			return true;
+	if (w->nseen == w->capseen) {
+		size_t cap = w->capseen ? 2 * w->capseen : 64;
+		void *n = realloc(w->seen, cap * sizeof(*w->seen));
+
+		if (!n)
+			return false;
+		w->seen = n;
+		w->capseen = cap;
+	}
+	w->seen[w->nseen].dev = st->st_dev;
+	w->seen[w->nseen].ino = st->st_ino;
+	w->nseen++;
+	return false;
+}
 
 /* Calls the program's function; FTW_CHDIR moved us to the parent first. */
 static int walk_call(struct walk *w, const struct stat *st, int type,
@@ -270,6 +296,8 @@ static int walk_one(struct walk *w, size_t len, int base, int level)
 		return 0;
 	}
 
+	if (!(w->flags & FTW_PHYS) && walk_seen(w, &st))
+		return 0;
 	/* A directory: read every name first, so only one stream is open. */
 	DIR *d = opendir(w->path);
 	char **names = NULL;
@@ -380,6 +408,8 @@ static int walk_start(const char *dir, nftw_fn nfn, ftw_fn ofn, int flags)
 		return -1;
 	w->nfn = nfn;
 	w->ofn = ofn;
+	w->seen = NULL;
+	w->nseen = w->capseen = 0;
 	w->flags = flags;
 	memcpy(w->path, dir, len + 1);
 	/* base: the last component, trailing slashes aside. */
@@ -399,6 +429,7 @@ static int walk_start(const char *dir, nftw_fn nfn, ftw_fn ofn, int flags)
 		free(cwd);
 		errno = e;
 	}
+	free(w->seen);
 	free(w);
 	return r;
 }

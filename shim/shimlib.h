@@ -33,6 +33,13 @@ SHIM_HIDDEN bool shim_dir_is_virtual(DIR *d);
  */
 SHIM_HIDDEN FILE *shim_stdio_fdopen(int fd, const char *mode);
 
+/*
+ * Standard descriptor fd (0, 1 or 2) is about to become virtual (a dup2
+ * onto it): stdin/stdout/stderr become our streams, which follow what the
+ * number is, so glibc's printf & co. reach the daemon (fd.c calls it).
+ */
+SHIM_HIDDEN void shim_stdio_std_redirect(int fd);
+
 /* ---- mmap shadows (shim_mmap.c) ------------------------------------------- */
 
 /*
@@ -40,6 +47,8 @@ SHIM_HIDDEN FILE *shim_stdio_fdopen(int fd, const char *mode);
  * vfd fd back to the daemon (fsync and close call it). 0 or -errno.
  */
 SHIM_HIDDEN int shim_mmap_sync_fd(int fd);
+/* fsync (nr SYS_fsync) or fdatasync of vfd fd, shadows first. */
+SHIM_HIDDEN long shim_mmap_fsync(int fd, long nr);
 
 /* ---- the stat cache (shim_statcache.c) ------------------------------------ */
 
@@ -52,6 +61,13 @@ SHIM_HIDDEN int shim_mmap_sync_fd(int fd);
  */
 SHIM_HIDDEN int shim_statcache_stat(int vdirfd, const char *dpath,
 				    bool follow, struct stat *st);
+/*
+ * The virtual side of fstatat(vdirfd, dpath, st, flags) (namei.c's
+ * wrappers): through the cache when it can be (no flags but
+ * AT_SYMLINK_NOFOLLOW), else straight to the daemon. >= 0 or -errno.
+ */
+SHIM_HIDDEN long shim_statcache_fstatat(int vdirfd, const char *dpath,
+					void *st, int flags);
 /* Counters of hits and misses, for tests and the benchmark. */
 SHIM_HIDDEN void shim_statcache_counts(unsigned long *hits,
 				       unsigned long *misses);

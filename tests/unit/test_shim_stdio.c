@@ -67,18 +67,23 @@ static void stdio_work(const char *base, struct log *l)
 	logf_(l, "fgets %s", fgets(line, sizeof(line), f));
 	n = fscanf(f, "%63s", word);
 	logf_(l, "fscanf %d %s\n", n, word);
-	logf_(l, "getline %zd [%s]\n", getline(&gl, &glcap, f), gl);
+	{
+		ssize_t g = getline(&gl, &glcap, f);
+
+		logf_(l, "getline %zd [%s]\n", g, gl);
+	}
 	logf_(l, "fread %zu\n", fread(line, 1, sizeof(line), f));
 	logf_(l, "feof %d\n", feof(f) != 0);
 	logf_(l, "fseek %d\n", fseek(f, 6, SEEK_SET));
 	n = fscanf(f, "%d", &x);
 	logf_(l, "fscanf %d %d ftell %ld\n", n, x, ftell(f));
-	logf_(l, "fseek end %d ftell %ld\n", fseek(f, -3, SEEK_END),
-	      ftell(f));
+	n = fseek(f, -3, SEEK_END);
+	logf_(l, "fseek end %d ftell %ld\n", n, ftell(f));
 	logf_(l, "fgetc %c\n", fgetc(f));
 	rewind(f);
 	logf_(l, "rewind fgetc %c\n", fgetc(f));
-	logf_(l, "ungetc %d fgetc %c\n", ungetc('Z', f), fgetc(f));
+	n = ungetc('Z', f);
+	logf_(l, "ungetc %d fgetc %c\n", n, fgetc(f));
 	logf_(l, "fclose %d\n", fclose(f));
 	free(gl);
 
@@ -105,12 +110,14 @@ static void stdio_work(const char *base, struct log *l)
 	/* Errors, with errno. */
 	path_in(q, base, "missing");
 	errno = 0;
-	logf_(l, "missing %d errno %d\n", fopen(q, "r") != NULL, errno);
+	n = fopen(q, "r") != NULL;
+	logf_(l, "missing %d errno %d\n", n, errno);
 	errno = 0;
-	logf_(l, "x on existing %d errno %d\n", fopen(p, "wx") != NULL,
-	      errno);
+	n = fopen(p, "wx") != NULL;
+	logf_(l, "x on existing %d errno %d\n", n, errno);
 	errno = 0;
-	logf_(l, "bad mode %d errno %d\n", fopen(p, "q") != NULL, errno);
+	n = fopen(p, "q") != NULL;
+	logf_(l, "bad mode %d errno %d\n", n, errno);
 	path_in(q, base, "new-x");
 	f = fopen(q, "wx");
 	logf_(l, "x new %d\n", f != NULL);
@@ -118,7 +125,9 @@ static void stdio_work(const char *base, struct log *l)
 		fclose(f);
 	errno = 0;
 	f = fopen(p, "r");
-	logf_(l, "fputc on r %d ferror %d\n", fputc('a', f), ferror(f) != 0);
+	n = fputc('a', f);
+	logf_(l, "fputc on r %d ferror %d errno %d\n", n, ferror(f) != 0,
+	      errno);
 	fclose(f);
 }
 
