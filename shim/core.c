@@ -314,6 +314,9 @@ long shim_vcall6(long nr, const long a[6])
 {
 	long r;
 
+	if (__builtin_expect(atomic_load_explicit(&down, memory_order_relaxed),
+			     0))
+		return -EIO;
 	if (__builtin_expect(atomic_load_explicit(&uk_client.state,
 						  memory_order_acquire) !=
 				     CL_READY,

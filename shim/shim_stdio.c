@@ -313,14 +313,20 @@ static FILE *vs_retarget(struct vstream *c, int newfd, int flags)
 	return fp;
 }
 
-/* Replaces the standard stream *slot with nfp when it was old. */
-static FILE *swap_std(FILE *old, FILE *nfp)
+/* Which standard stream fp is: 0, 1, 2, or -1 for none. */
+static int std_index(const FILE *fp)
 {
-	if (old == stdin)
+	return fp == stdin ? 0 : fp == stdout ? 1 : fp == stderr ? 2 : -1;
+}
+
+/* Makes nfp standard stream std (std_index()), if it is one. */
+static FILE *swap_std(int std, FILE *nfp)
+{
+	if (std == 0)
 		stdin = nfp;
-	else if (old == stdout)
+	else if (std == 1)
 		stdout = nfp;
-	else if (old == stderr) {
+	else if (std == 2) {
 		stderr = nfp;
 		setvbuf(nfp, NULL, _IONBF, 0);
 	}
@@ -365,12 +371,14 @@ static FILE *do_freopen(const char *path, const char *mode, FILE *fp)
 		/* Ours, to a host file: a glibc stream takes over. */
 		FILE *nfp;
 
+		int std = std_index(fp);
+
 		fflush(fp);
 		nfp = SHIM_REAL(fopen)(path, mode);
 		if (!nfp)
 			return NULL;
 		fclose(fp);
-		return swap_std(fp, nfp);
+		return swap_std(std, nfp);
 	}
 	fflush(fp);
 	oldfd = c ? c->fd : fileno(fp);
@@ -400,7 +408,7 @@ static FILE *do_freopen(const char *path, const char *mode, FILE *fp)
 
 		if (!nfp)
 			return NULL;
-		return swap_std(fp, nfp);
+		return swap_std(std_index(fp), nfp);
 	}
 }
 

@@ -1,0 +1,217 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""bench/run shim [--json] [--quick]
+
+libukshim.so beside the host and two other interposers, in one run: the
+same driver (build-release/bench/bench-shim, plain libc calls) does stat of
+fresh paths, open+close, create+write 4 KiB+close+unlink, 4 KiB random
+pread of a cached file, repeated stat of one file, 1 GiB sequential write +
+fsync and 1 GiB sequential read,
+  - through the shim on /uk (LD_PRELOAD, a ukerneld on a fresh ukfs image),
+  - natively in a directory of the host file system the build tree is on,
+  - under fakechroot (LD_PRELOAD of libfakechroot, FAKECHROOT_BASE),
+  - under proot (ptrace; counts scaled down, it is slow),
+and a host-only run (the driver on the native directory with the shim
+preloaded: it never touches /uk) beside the plain native run. Ratios are
+native / ours (>= 1: we are faster); vs_proot is proot / ours.
+Targets (not asserted): stat, open+close, pread >= 1.0; repeated stat >= 10;
+sequential >= 0.8; >= 10x proot; host-only overhead < 2%.
+--quick: small counts and 64 MiB transfers (a smoke run).
+"""
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+OPS = [
+    ("stat", "stat of a path (first time)"),
+    ("openclose", "open + close"),
+    ("create", "create+write 4K+close+unlink"),
+    ("pread", "4 KiB random pread, cached"),
+    ("rstat", "repeated stat of one file"),
+    ("seqwrite", "seq write + fsync (total)"),
+    ("seqread", "seq read (total)"),
+]
+SMALL = ["stat", "openclose", "create", "pread", "rstat"]
+
+
+def driver(cmd, env=None):
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, env=env)
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)}: exit {p.returncode}: "
+                           f"{p.stderr.strip()[-400:]}")
+    return json.loads(p.stdout)
+
+
+def wait_socket(path, proc, log):
+    for _ in range(400):
+        if proc.poll() is not None:
+            sys.exit(f"shim bench: ukerneld exited: {open(log).read()}")
+        try:
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(path)
+            s.close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit("shim bench: ukerneld did not start")
+
+
+def find_fakechroot():
+    if not shutil.which("fakechroot"):
+        return None
+    out = subprocess.run(["dpkg", "-L", "libfakechroot"], text=True,
+                         stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL).stdout
+    for line in out.splitlines():
+        if line.endswith("/libfakechroot.so"):
+            return line
+    return None
+
+
+def startup_us(env, n=200):
+    """Mean wall time of running /bin/true n times under env."""
+    t = time.perf_counter()
+    for _ in range(n):
+        subprocess.run(["/bin/true"], env=env)
+    return (time.perf_counter() - t) / n * 1e6
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--quick", action="store_true")
+    a = ap.parse_args()
+
+    root = os.environ.get("UK_ROOT", os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+    build = os.environ.get("UK_BUILD", os.path.join(root, "build-release"))
+    bench = os.path.join(build, "bench", "bench-shim")
+    shim = os.path.join(build, "shim", "libukshim.so")
+    ukd = os.path.join(build, "ukernel", "ukerneld")
+    ukctl = os.path.join(build, "ukernel", "ukctl")
+    base = os.path.join(build, "bench-data")
+    os.makedirs(base, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix="shim.", dir=base)
+    q = ["--quick"] if a.quick else []
+    res, notes = {}, []
+    daemon = None
+    try:
+        native = os.path.join(tmp, "native")
+        os.makedirs(native)
+        fs = subprocess.run(["stat", "-f", "-c", "%T", native], text=True,
+                            stdout=subprocess.PIPE).stdout.strip()
+        img = os.path.join(tmp, "img")
+        subprocess.run([ukctl, "mkfs", img, "--size",
+                        "512M" if a.quick else "3G"], check=True,
+                       stdout=subprocess.DEVNULL)
+        sock = os.path.join(tmp, "s")
+        log = os.path.join(tmp, "ukerneld.log")
+        daemon = subprocess.Popen([ukd, img, "--foreground", "--socket",
+                                   sock, "--root", "/uk", "--cache-size",
+                                   "1G"], stderr=open(log, "w"))
+        wait_socket(sock, daemon, log)
+        env_shim = dict(os.environ, LD_PRELOAD=shim, UKERNEL_SOCKET=sock,
+                        UKERNEL_ROOT="/uk")
+        subprocess.run(["mkdir", "-p", "/uk/bench"], env=env_shim,
+                       check=True)
+
+        cols = {}
+        cols["shim"] = driver([bench, "/uk/bench"] + q, env_shim)
+        nat1 = driver([bench, native] + q)
+        host1 = driver([bench, native, "--ops", ",".join(SMALL)] + q,
+                       env_shim)
+        nat2 = driver([bench, native, "--ops", ",".join(SMALL)] + q)
+        host2 = driver([bench, native, "--ops", ",".join(SMALL)] + q,
+                       env_shim)
+        cols["native"] = {k: min(v, nat2.get(k, v)) for k, v in
+                          nat1.items()}
+        hostonly = {k: min(host1[k], host2[k]) for k in SMALL}
+
+        lib = find_fakechroot()
+        if lib:
+            fcroot = os.path.join(tmp, "fcroot")
+            os.makedirs(os.path.join(fcroot, "d"))
+            env_fc = dict(os.environ, LD_PRELOAD=lib,
+                          FAKECHROOT_BASE=fcroot)
+            try:
+                cols["fakechroot"] = driver([bench, "/d"] + q, env_fc)
+            except RuntimeError as e:
+                notes.append(f"fakechroot failed: {e}")
+        else:
+            notes.append("fakechroot: not installed (scripts/setup)")
+        if shutil.which("proot"):
+            pr = os.path.join(tmp, "pr")
+            os.makedirs(pr)
+            try:
+                cols["proot"] = driver(["proot", "-b", f"{pr}:/d", bench,
+                                        "/d", "--scale", "0.05"] + q)
+            except RuntimeError as e:
+                notes.append(f"proot failed: {e}")
+        else:
+            notes.append("proot: not installed (scripts/setup)")
+
+        env_plain = dict(os.environ)
+        env_plain.pop("LD_PRELOAD", None)
+        env_host = dict(env_plain, LD_PRELOAD=shim)
+        s0 = min(startup_us(env_plain), startup_us(env_plain))
+        s1 = min(startup_us(env_host), startup_us(env_host))
+    finally:
+        if daemon:
+            daemon.terminate()
+            daemon.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    for op, _ in OPS:
+        s = cols["shim"][op]
+        n = cols["native"][op]
+        res[f"{op}_shim_ns"] = round(s, 1)
+        res[f"{op}_native_ns"] = round(n, 1)
+        res[f"{op}_ratio"] = round(n / s, 3)
+        for other in ("fakechroot", "proot"):
+            if other in cols:
+                res[f"{op}_{other}_ns"] = round(cols[other][op], 1)
+        if "proot" in cols:
+            res[f"{op}_vs_proot"] = round(cols["proot"][op] / s, 2)
+    sn = sum(cols["native"][k] for k in SMALL)
+    sh = sum(hostonly[k] for k in SMALL)
+    res["hostonly_overhead_pct"] = round((sh / sn - 1) * 100, 2)
+    for k in SMALL:
+        res[f"hostonly_{k}_ns"] = round(hostonly[k], 1)
+    res["hostonly_startup_us"] = round(s1, 1)
+    res["native_startup_us"] = round(s0, 1)
+    res["native_fs"] = fs
+    res["quick"] = a.quick
+    if notes:
+        res["notes"] = notes
+
+    if a.json:
+        print(json.dumps(res, indent=1))
+        return
+    print(f"shim bench ({'quick' if a.quick else 'full'}; native = {fs} "
+          f"under {base}; ns per op, sequential: ns for the whole transfer)")
+    hdr = ("op", "shim", "native", "ratio", "fakechroot", "proot",
+           "vs_proot")
+    print("%-32s %13s %13s %7s %13s %13s %9s" % hdr)
+    for op, what in OPS:
+        fc = res.get(f"{op}_fakechroot_ns", "n/a")
+        prt = res.get(f"{op}_proot_ns", "n/a")
+        vp = res.get(f"{op}_vs_proot", "n/a")
+        print("%-32s %13.1f %13.1f %7.2f %13s %13s %9s" % (
+            what, res[f"{op}_shim_ns"], res[f"{op}_native_ns"],
+            res[f"{op}_ratio"], fc, prt, vp))
+    print(f"host-only program with the shim: {res['hostonly_overhead_pct']}%"
+          f" slower over the small ops; start-up {s1:.0f} us vs {s0:.0f} us"
+          " (/bin/true)")
+    for n in notes:
+        print("note:", n)
+
+
+if __name__ == "__main__":
+    main()
