@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -62,10 +63,15 @@ static int fusermount(const char *a1, const char *a2, const char *path)
 
 int ffs_cleanup_stale(const char *path)
 {
-	struct stat st;
+	struct statfs sf;
 	int ret;
 
-	if (stat(path, &st) == 0 || (errno != ENOTCONN && errno != ECONNABORTED))
+	/*
+	 * statfs, not stat: the host answers stat of the mount's root from
+	 * its attribute cache even when the daemon is gone, statfs always
+	 * asks the daemon.
+	 */
+	if (statfs(path, &sf) == 0 || (errno != ENOTCONN && errno != ECONNABORTED))
 		return 0;
 	/*
 	 * The daemon behind it is gone: detach the mount (lazily, since

@@ -71,10 +71,32 @@ static inline struct ffs *req_fs(fuse_req_t req)
 }
 
 /*
- * Makes the task of the request's caller. Supplementary groups come from
- * /proc (fuse_req_getgroups) and only for a caller that is not root: root
- * passes every check they could matter for (CAP_DAC_OVERRIDE, CAP_CHOWN,
- * CAP_FSETID), and reading /proc costs more than the rest of a request.
+ * Each worker thread keeps one task and gives it the caller of each request
+ * (ids, groups, pid): a task made per request cost five allocations and the
+ * uaccess set-up's global mutex and two sigactions. The task's fd table is
+ * emptied after each request, so nothing of one caller reaches the next.
+ * The thread's exit (libfuse retires idle workers) releases it.
+ */
+static pthread_key_t task_key;
+static pthread_once_t task_key_once = PTHREAD_ONCE_INIT;
+
+static void task_key_free(void *t)
+{
+	uk_task_exit(t);
+}
+
+static void task_key_make(void)
+{
+	if (pthread_key_create(&task_key, task_key_free))
+		abort(); /* only at start-up, when nothing can be done */
+}
+
+/*
+ * Makes the request's caller the current task of this worker.
+ * Supplementary groups come from /proc (fuse_req_getgroups) and only for a
+ * caller that is not root: root passes every check they could matter for
+ * (CAP_DAC_OVERRIDE, CAP_CHOWN, CAP_FSETID), and reading /proc costs more
+ * than the rest of a request.
  */
 static int rq_begin(fuse_req_t req, struct rq *r)
 {
@@ -91,19 +113,31 @@ static int rq_begin(fuse_req_t req, struct rq *r)
 			cred.ngroups = n < UK_NGROUPS_MAX ? (unsigned int)n :
 							    UK_NGROUPS_MAX;
 	}
-	t = uk_task_new(r->fs->k, c->pid > 0 ? c->pid : 0, &cred);
-	if (IS_ERR_OR_NULL(t))
-		return t ? (int)PTR_ERR(t) : -ENOMEM;
-	t->fs->umask = 0; /* a private task: nobody else reads it */
-	t->frontend = UK_FRONTEND_FUSE;
-	t->owner = r->fs;
+	pthread_once(&task_key_once, task_key_make);
+	t = pthread_getspecific(task_key);
+	if (!t || t->kernel != r->fs->k) {
+		t = uk_task_new(r->fs->k, 0, &cred);
+		if (IS_ERR_OR_NULL(t))
+			return t ? (int)PTR_ERR(t) : -ENOMEM;
+		t->fs->umask = 0; /* the host applied the caller's umask */
+		t->frontend = UK_FRONTEND_FUSE;
+		t->owner = r->fs;
+		if (pthread_setspecific(task_key, t)) {
+			uk_task_exit(t);
+			return -ENOMEM;
+		}
+	}
+	/* Only this thread reads the task: no cred_lock needed. */
+	t->cred = cred;
+	t->pid = t->tid = c->pid;
 	r->t = t;
 	return 0;
 }
 
+/* Closes what the request installed in the task's fd table. */
 static void rq_end(struct rq *r)
 {
-	uk_task_exit(r->t);
+	vfs_close_range(r->t, 0, ~0u, false);
 }
 
 /* A syscall as the caller; args are words as pt_regs would hold them. */
@@ -197,16 +231,12 @@ static int path_stat(const struct vfs_path *p, struct stat *st)
 	return ret;
 }
 
-/* The generation of a ukfs inode (its row); 0 for other file systems. */
+/* The generation of a ukfs inode (its row's); 0 for other file systems. */
 static uint64_t inode_gen(struct vfs_inode *inode)
 {
-	struct ukfs_inode row;
-
 	if (inode->i_sb->s_magic != UKFS_SUPER_MAGIC)
 		return 0;
-	if (ukfs_inode_get(UKSB(inode->i_sb)->meta, inode->i_ino, &row))
-		return 0;
-	return row.gen;
+	return UKI(inode)->gen;
 }
 
 /*
@@ -229,9 +259,7 @@ static int make_entry(struct rq *r, const struct vfs_path *p,
 	if (ret)
 		return ret;
 	nodeid = ffs_ino_to_nodeid(fs, e->attr.st_ino);
-	if (nodeid != FUSE_ROOT_ID && !ffs_node_known(fs, nodeid))
-		e->generation = inode_gen(p->dentry->d_inode);
-	n = ffs_node_get(fs, p, nodeid, e->generation);
+	n = ffs_node_get(fs, p, nodeid, inode_gen(p->dentry->d_inode));
 	if (!n)
 		return -ENOMEM;
 	e->ino = nodeid;
@@ -295,6 +323,9 @@ static void ffs_init(void *userdata, struct fuse_conn_info *conn)
 				      FUSE_CAP_SPLICE_READ |
 				      FUSE_CAP_SPLICE_WRITE |
 				      FUSE_CAP_SPLICE_MOVE);
+	if (getenv("UKERNEL_FUSE_SPLICE_READ")) /* measuring it: docs/fuse.md */
+		conn->want |= conn->capable & (FUSE_CAP_SPLICE_READ |
+					       FUSE_CAP_SPLICE_MOVE);
 	conn->max_write = 1u << 20;
 	conn->max_read = 0;
 	conn->max_readahead = conn->max_readahead ? conn->max_readahead : 1u << 20;
@@ -673,7 +704,10 @@ static void ffs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 /*
  * The open file behind fi->fh: opened as the caller, with the flags the
  * host passed (O_CREAT/O_EXCL/O_NOCTTY never reach us; O_TRUNC does, with
- * atomic_o_trunc). The host keeps its page cache across opens
+ * atomic_o_trunc). O_DIRECT is the host's business (it bypasses its own
+ * page cache and sends the caller's requests as they are); we serve them
+ * from our page cache, which is coherent with everything, rather than
+ * demand ukfs's alignment from requests the caller aligned for the host. The host keeps its page cache across opens
  * (keep_cache): every change that did not come through the mount
  * invalidates it (session.c), so it is never stale.
  */
@@ -695,7 +729,8 @@ static void ffs_open(fuse_req_t req, fuse_ino_t ino,
 		goto out;
 	f = vfs_open_checked(r.t, &p, (unsigned int)fi->flags &
 				      ~(unsigned int)(O_CREAT | O_EXCL |
-						      O_NOCTTY | O_CLOEXEC));
+						      O_NOCTTY | O_CLOEXEC |
+						      O_DIRECT));
 	vfs_path_put(&p);
 	if (IS_ERR(f)) {
 		ret = (int)PTR_ERR(f);
@@ -729,7 +764,8 @@ static void ffs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	dfd = node_fd(&r, parent);
 	ret = dfd < 0 ? dfd :
 	      SC4(&r, SYS_openat, dfd, name,
-		  (fi->flags | O_CREAT) & ~(O_NOCTTY | O_CLOEXEC), mode);
+		  (fi->flags | O_CREAT) & ~(O_NOCTTY | O_CLOEXEC | O_DIRECT),
+		  mode);
 	if (ret < 0)
 		goto out;
 	f = vfs_fget(r.t, (unsigned int)ret);
@@ -808,6 +844,39 @@ static void ffs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	else
 		fuse_reply_write(req, (size_t)ret);
 	rq_end(&r);
+}
+
+/*
+ * write_buf: the data is in memory unless splice_read moved it into a pipe;
+ * then it is copied out first (the page cache is memory either way).
+ */
+static void ffs_write_buf(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_bufvec *bufv, off_t off,
+			  struct fuse_file_info *fi)
+{
+	size_t size = fuse_buf_size(bufv);
+	struct fuse_bufvec dst = FUSE_BUFVEC_INIT(size);
+	ssize_t got;
+	char *buf;
+
+	if (bufv->count == 1 && !(bufv->buf[0].flags & FUSE_BUF_IS_FD)) {
+		ffs_write(req, ino, (const char *)bufv->buf[0].mem +
+				    bufv->off, bufv->buf[0].size - bufv->off,
+			  off, fi);
+		return;
+	}
+	buf = malloc(size ? size : 1);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	dst.buf[0].mem = buf;
+	got = fuse_buf_copy(&dst, bufv, 0);
+	if (got < 0)
+		fuse_reply_err(req, (int)-got);
+	else
+		ffs_write(req, ino, buf, (size_t)got, off, fi);
+	free(buf);
 }
 
 /* The lock owner keys of the lock engine for a FUSE lock owner. */
@@ -1437,6 +1506,7 @@ const struct fuse_lowlevel_ops ffs_ops = {
 	.create = ffs_create,
 	.read = ffs_read,
 	.write = ffs_write,
+	.write_buf = ffs_write_buf,
 	.flush = ffs_flush,
 	.release = ffs_release,
 	.fsync = ffs_fsync,

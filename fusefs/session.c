@@ -211,7 +211,12 @@ struct ffs *ffs_start(struct uk_kernel *k, const struct ffs_opts *o,
 						 FFS_DEFAULT_ATTR_TIMEOUT;
 	fs->negative_timeout = o->negative_timeout >= 0 ?
 				       o->negative_timeout : fs->entry_timeout;
-	fs->max_threads = o->max_threads;
+	/*
+	 * libfuse's default of 10 workers in all is too few: F_SETLKW and
+	 * blocking flock sleep in a worker, and the unlock that would wake
+	 * them needs one too.
+	 */
+	fs->max_threads = o->max_threads ? o->max_threads : 64;
 	fs->read_only = o->read_only;
 	fs->log = o->log;
 	fs->log_arg = o->log_arg;
@@ -301,8 +306,12 @@ void ffs_stop(struct ffs *fs)
 	if (fs->notifier_registered)
 		uk_notifier_unregister(fs->k, &fs->notifier);
 	fuse_session_exit(fs->se);
-	if (!atomic_load(&fs->unmounted))
-		fuse_session_unmount(fs->se);
+	/*
+	 * Also after an unmount from outside: libfuse sees the connection
+	 * gone (POLLERR on its descriptor) and only frees its copy of the
+	 * mount point then, touching no new mount at the same place.
+	 */
+	fuse_session_unmount(fs->se);
 	if (fs->thread_started) {
 		struct timespec ts;
 

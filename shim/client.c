@@ -42,6 +42,13 @@ static char connect_err[160];
 static pthread_key_t slot_key;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static atomic_bool reconnect_pending; /* set in a forked child */
+/*
+ * The fork protocol (docs/ring.md): the token of the task the daemon made
+ * for our child at FORK_PREPARE, per forking thread; the child keeps its
+ * copy in child_fork_token until its first connection presents it.
+ */
+static __thread uint64_t th_fork_token;
+static uint64_t child_fork_token;
 
 /* This thread's slot: valid while gen matches uk_client.gen. */
 static __thread struct {
@@ -89,12 +96,15 @@ int uk_default_socket_path(char *buf, size_t len)
 }
 
 static void slot_release_at_exit(void *v);
+static void client_atfork_prepare(void);
+static void client_atfork_parent(void);
 static void client_atfork_child(void);
 
 static void init_once(void)
 {
 	pthread_key_create(&slot_key, slot_release_at_exit);
-	pthread_atfork(NULL, NULL, client_atfork_child);
+	pthread_atfork(client_atfork_prepare, client_atfork_parent,
+		       client_atfork_child);
 }
 
 /* Undoes a connection's mappings and socket (no state change). */
@@ -178,6 +188,7 @@ static int client_connect(const char *path, unsigned int flags)
 		.magic = UK_RING_MAGIC,
 		.version = UK_RING_VERSION,
 		.flags = flags,
+		.fork_token = child_fork_token,
 	};
 	struct uk_ring_welcome w;
 	struct uk_ring_mapped mp = { .magic = UK_RING_MAGIC };
@@ -190,6 +201,10 @@ static int client_connect(const char *path, unsigned int flags)
 		return -ENAMETOOLONG;
 	}
 	memcpy(a.sun_path, path, strlen(path) + 1);
+	/* The task our parent registered for us: asked for once only. */
+	if (child_fork_token)
+		h.flags |= UK_RING_HELLO_FORK;
+	child_fork_token = 0;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
@@ -307,6 +322,8 @@ static int connect_as(const char *path, unsigned int flags)
 			goto err_name;
 		}
 	}
+	/* Before the first call: marshal()'s copies need its handler. */
+	uk_cl_uaccess_init();
 	ret = client_connect(uk_client.path, flags);
 	atomic_store(&uk_client.state, ret ? CL_NONE : CL_READY);
 	if (ret) {
@@ -350,12 +367,49 @@ void uk_disconnect(void)
 	atomic_store(&uk_client.state, CL_NONE);
 }
 
+/*
+ * Before fork(), in the forking thread: the daemon makes the child's task
+ * now, a copy of our descriptors as they are at fork(), so that whatever
+ * we close afterwards the child still has (a child that has not connected
+ * yet connects first, to register its own child from its own table). A
+ * failure only loses that: the child then gets a copy of our table as it
+ * is at its first call.
+ */
+static void client_atfork_prepare(void)
+{
+	long args[6] = { 0 };
+	long r;
+
+	th_fork_token = 0;
+	if (atomic_load(&uk_client.state) != CL_READY &&
+	    !atomic_load(&reconnect_pending))
+		return;
+	args[0] = (long)syscall(SYS_gettid);
+	r = uk_ring_call(UK_RING_NR_FORK_PREPARE, args, false);
+	if (r > 0)
+		th_fork_token = (uint64_t)r;
+}
+
+/* After fork() in the parent: the daemon finds the child, watches it. */
+static void client_atfork_parent(void)
+{
+	long args[6] = { 0 };
+
+	if (!th_fork_token)
+		return;
+	args[0] = (long)th_fork_token;
+	th_fork_token = 0;
+	uk_ring_call(UK_RING_NR_FORK_DONE, args, false);
+}
+
 /* Only the forking thread lives on: the parent's ring is not ours. */
 static void client_atfork_child(void)
 {
 	uk_vvar_atfork_child();
 	th.slot = NULL;
 	th.depth = 0;
+	child_fork_token = th_fork_token;
+	th_fork_token = 0;
 	if (atomic_load(&uk_client.state) != CL_READY)
 		return;
 	atomic_fetch_add(&uk_client.gen, 1);
@@ -549,7 +603,13 @@ static bool plausible(long p)
 /*
  * Rewrites args to point into the data area [*used, cap) for what fits;
  * records the out-copies. The client's own address of data is used: the
- * daemon translates it back to its mapping.
+ * daemon translates it back to its mapping. The caller's memory is touched
+ * only with the fault-safe copies (uaccess.c): a bad in-pointer or path is
+ * left as it is, and the daemon's process_vm access of it gives -EFAULT
+ * before the call does anything, as Linux's copy_from_user would. A bad
+ * out-buffer is found by unmarshal() after the call, which then returns
+ * -EFAULT; the call has run by then (read moved the offset), as it has
+ * when the daemon writes a bad out-buffer with process_vm (after the call).
  */
 static void marshal(long nr, long args[6], unsigned char *data, size_t *used,
 		    size_t cap, struct mout *mo)
@@ -569,24 +629,22 @@ static void marshal(long nr, long args[6], unsigned char *data, size_t *used,
 			continue;
 		switch (m->kind) {
 		case A_PATH: {
-			const char *s = (const char *)args[i];
-			size_t n = 0;
+			long n = uk_cl_copy_path((char *)dst,
+						 (const char *)args[i], room);
 
-			while (n < room && s[n])
-				n++;
-			if (n == room)
-				continue; /* too long here: passed as is */
-			len = n + 1;
-			memcpy(dst, s, len);
+			/* Too long here, or a fault: passed as is. */
+			if (n < 0 || (size_t)n == room)
+				continue;
+			len = (size_t)n + 1;
 			break;
 		}
 		case A_IN_LEN:
 		case A_IN_FIX:
 			len = m->kind == A_IN_FIX ? (size_t)m->aux * 8 :
 						    (size_t)args[m->aux];
-			if (len > room)
+			if (len > room ||
+			    uk_cl_copy_in(dst, (const void *)args[i], len))
 				continue;
-			memcpy(dst, (const void *)args[i], len);
 			break;
 		default: /* A_OUT_LEN, A_OUT_FIX */
 			len = m->kind == A_OUT_FIX ? (size_t)m->aux * 8 :
@@ -606,17 +664,24 @@ static void marshal(long nr, long args[6], unsigned char *data, size_t *used,
 	}
 }
 
-static void unmarshal(const struct mout *mo, long result)
+/*
+ * Copies the out-buffers back; returns result, or -EFAULT when one of
+ * them stopped being writable during the call (another thread unmapped
+ * it): the kernel's copy_to_user would have failed the same way.
+ */
+static long unmarshal(const struct mout *mo, long result)
 {
 	if (result < 0)
-		return;
+		return result;
 	for (unsigned int k = 0; k < mo->n; k++) {
 		size_t len = mo->o[k].len;
 
 		if (mo->o[k].by_result)
 			len = (size_t)result < len ? (size_t)result : len;
-		memcpy(mo->o[k].user, mo->o[k].inl, len);
+		if (uk_cl_copy_out(mo->o[k].user, mo->o[k].inl, len))
+			result = -EFAULT;
 	}
+	return result;
 }
 
 /* ---- the call -------------------------------------------------------------------------- */
@@ -766,8 +831,7 @@ long uk_ring_call(long nr, const long in[6], bool do_marshal)
 	publish(s, idx);
 	ret = wait_done(s);
 	if (!ret) {
-		ret = (long)s->result;
-		unmarshal(&mo, ret);
+		ret = unmarshal(&mo, (long)s->result);
 	}
 	slot_done(s, temp);
 	th.depth--;
@@ -847,9 +911,7 @@ static int submit_chunk(struct uk_req *reqs, unsigned int n)
 	publish(s, idx);
 	ret = wait_done(s);
 	for (unsigned int j = 0; j < n; j++) {
-		reqs[j].result = ret ? ret : (long)out[j].result;
-		if (!ret)
-			unmarshal(&mo[j], reqs[j].result);
+		reqs[j].result = ret ? ret : unmarshal(&mo[j], out[j].result);
 	}
 	slot_done(s, temp);
 	th.depth--;

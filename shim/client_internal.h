@@ -57,6 +57,20 @@ UK_HIDDEN bool uk_vvar_try(long nr, const long args[6], long *ret);
  */
 UK_HIDDEN bool uk_vvar_read_ids(int64_t ids[6]);
 
+/*
+ * Fault-safe access to the caller's memory (uaccess.c): copies that return
+ * -1 instead of crashing on a bad pointer, and cost memcpy's price when the
+ * pointer is good. uk_cl_uaccess_init() installs the fault handler they
+ * need (at connect); without it (uk_cl_uaccess_ok false) they all fail,
+ * and the caller leaves the pointer to the daemon (process_vm, -EFAULT).
+ */
+extern bool uk_cl_uaccess_ok UK_HIDDEN;
+UK_HIDDEN void uk_cl_uaccess_init(void);
+UK_HIDDEN int uk_cl_copy_in(void *dst, const void *src, size_t n);
+UK_HIDDEN int uk_cl_copy_out(void *dst, const void *src, size_t n);
+/* Length of the string copied, n if no NUL within n bytes, < 0 fault. */
+UK_HIDDEN long uk_cl_copy_path(char *dst, const char *src, size_t n);
+
 /* Forgets the thread's cached host tid (a forked child). */
 UK_HIDDEN void uk_vvar_atfork_child(void);
 

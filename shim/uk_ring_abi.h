@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #define UK_RING_MAGIC   0x4e524b55u /* "UKRN" little-endian */
-#define UK_RING_VERSION 1u
+#define UK_RING_VERSION 2u
 
 /* ---- handshake ---------------------------------------------------------- */
 /*
@@ -33,13 +33,33 @@
  *    tells the daemon that the client is gone.
  */
 #define UK_RING_HELLO_EXEC 0x1u /* this process exec'd since it last connected */
+#define UK_RING_HELLO_FORK 0x2u /* fork_token: the task the parent registered */
 
 struct uk_ring_hello {
 	uint32_t magic;
 	uint32_t version;
 	uint32_t flags;  /* UK_RING_HELLO_* */
 	uint32_t reserved;
+	uint64_t fork_token; /* with UK_RING_HELLO_FORK */
 };
+
+/*
+ * Requests the ring server answers itself (never the kernel), numbered far
+ * above every system call. The fork protocol (docs/ring.md):
+ *   FORK_PREPARE(tid)   in the parent's pthread_atfork prepare handler,
+ *                       on the forking thread tid: the server makes the
+ *                       child's task now (a fork of ours) and returns a
+ *                       token (> 0) for it;
+ *   FORK_DONE(token)    in the parent after fork(): the server finds the
+ *                       new child (the forking thread's new child in /proc)
+ *                       and holds the task for it until it connects or
+ *                       exits;
+ *   hello FORK + token  the child's first connection takes that task.
+ */
+#define UK_RING_NR_PRIVATE      0x554b0000L
+#define UK_RING_NR_FORK_PREPARE (UK_RING_NR_PRIVATE + 1)
+#define UK_RING_NR_FORK_DONE    (UK_RING_NR_PRIVATE + 2)
+#define UK_RING_NR_PRIVATE_END  (UK_RING_NR_PRIVATE + 3)
 
 struct uk_ring_welcome {
 	uint32_t magic;

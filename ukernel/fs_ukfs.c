@@ -190,6 +190,7 @@ static struct vfs_inode *icache_insert(struct vfs_super *sb,
 	fill_from_row(i, r);
 	i->i_size = (int64_t)r->size;
 	ui->disk_size = r->size;
+	ui->gen = r->gen; /* FUSE's generation: no row read per lookup */
 	switch (r->mode & S_IFMT) {
 	case S_IFDIR:
 		i->i_op = &ukfs_dir_iops;

@@ -31,6 +31,7 @@ struct ukfs_inode_info {
 	struct ukfs_inode_info *hnext; /* icache chain (icache_lock) */
 	char *link;                    /* symlink target, NUL-terminated */
 	uint64_t disk_size;            /* size in the ukfs row (wb_mutex) */
+	uint64_t gen;                  /* the row's generation (fixed) */
 	bool no_evict;                 /* lost an icache race: just free */
 };
 

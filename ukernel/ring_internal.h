@@ -28,6 +28,7 @@ struct ring_task {
 	struct uk_ring_server *srv;
 	struct uk_task *task;
 	pid_t pid;
+	uid_t uid;                   /* SO_PEERCRED at its first connection */
 	uint64_t starttime;          /* /proc/PID/stat field 22: pid reuse */
 	int pidfd;
 	atomic_int refs;             /* table + connections + calls */

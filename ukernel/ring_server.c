@@ -37,6 +37,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -53,6 +54,31 @@
 #define RING_WORKERS_LIMIT 32
 #define RING_CLIENTS_LIMIT 127 /* futex_waitv takes 128 words, one is ours */
 #define RING_CLOCK_REFRESH_MS 250
+#define RING_FORK_MAX 1024       /* children's tasks held, not yet taken */
+#define RING_FORK_PER_PARENT 32  /* ... of which one process may own */
+#define RING_FORK_TTL_NS (60ull * 1000000000ull) /* child never found */
+#define RING_FORK_KIDS 64        /* a thread's children remembered */
+
+/*
+ * A child's task, made when its parent was about to fork (FORK_PREPARE),
+ * so it has the descriptors the parent had at fork() whatever the parent
+ * closes before the child's first call. Taken by the child's connection
+ * (its token, or its pid once FORK_DONE found it); dropped when the child
+ * exits without connecting, when fork() failed, or after RING_FORK_TTL_NS
+ * if the child could not be identified. Under srv->lock.
+ */
+struct ring_fork {
+	struct ring_fork *next;      /* srv->forks, newest first */
+	uint64_t token;
+	uint64_t born_ns;            /* CLOCK_MONOTONIC */
+	pid_t parent_pid, parent_tid;
+	uid_t uid;                   /* only this uid may take it */
+	pid_t child;                 /* 0 until FORK_DONE found it */
+	int child_pidfd;             /* -1 until then */
+	int nkids;                   /* the thread's children before; -1: ? */
+	pid_t kids[RING_FORK_KIDS];
+	struct uk_task *task;
+};
 
 struct ring_worker {
 	struct uk_ring_server *srv;
@@ -83,6 +109,8 @@ struct uk_ring_server {
 	 */
 	pthread_mutex_t lock;
 	struct ring_task *tasks;
+	struct ring_fork *forks;      /* under lock */
+	unsigned int nforks;
 	struct ring_conn *conn_all;
 	unsigned int nclients;
 
@@ -266,6 +294,8 @@ static void task_unlink_locked(struct uk_ring_server *srv,
 	}
 }
 
+static void forks_reap(struct uk_ring_server *srv);
+
 /*
  * The process behind pidfd exited: its task leaves the table (no new
  * connection can find it) and the table's reference goes. The kernel
@@ -287,20 +317,307 @@ static void task_died(struct uk_ring_server *srv, struct ring_task *rt)
 	pthread_mutex_unlock(&srv->lock);
 	if (put)
 		rt_put(rt);
+	forks_reap(srv); /* its children may have gone before it */
+}
+
+/* ---- fork registration ------------------------------------------------------- */
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * The children of thread tid of process pid (/proc/PID/task/TID/children)
+ * into kids[max]: their number, max + 1 if there are more, or -errno.
+ */
+static int read_children(pid_t pid, pid_t tid, pid_t *kids, int max)
+{
+	char path[80], buf[4096], *p, *end;
+	ssize_t n;
+	int fd, k = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid,
+		 (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		return -EIO;
+	if (n == (ssize_t)sizeof(buf) - 1)
+		return max + 1; /* too many to tell */
+	buf[n] = 0;
+	for (p = buf;; p = end) {
+		long v = strtol(p, &end, 10);
+
+		if (end == p)
+			break;
+		if (k == max)
+			return max + 1;
+		kids[k++] = (pid_t)v;
+	}
+	return k;
+}
+
+static void fork_free(struct uk_ring_server *srv, struct ring_fork *f)
+{
+	if (f->child_pidfd >= 0)
+		close(f->child_pidfd);
+	if (f->task)
+		srv->kops.task_exit(f->task);
+	free(f);
+}
+
+static void forks_free(struct uk_ring_server *srv, struct ring_fork *list)
+{
+	while (list) {
+		struct ring_fork *next = list->next;
+
+		fork_free(srv, list);
+		list = next;
+	}
+}
+
+/*
+ * Unlinks what is no longer wanted (child gone, or never identified and
+ * too old; the oldest beyond RING_FORK_MAX - room) and returns it as a
+ * list for forks_free() after the lock is dropped.
+ */
+static struct ring_fork *forks_reap_locked(struct uk_ring_server *srv,
+					   unsigned int room)
+{
+	struct ring_fork **pp = &srv->forks, *dead = NULL, *f;
+	uint64_t now = mono_ns();
+	unsigned int kept = 0;
+
+	while ((f = *pp)) {
+		bool drop = f->child_pidfd >= 0 ?
+				    pidfd_exited(f->child_pidfd) :
+				    now - f->born_ns > RING_FORK_TTL_NS;
+
+		if (!drop && kept + room >= RING_FORK_MAX)
+			drop = true; /* newest first: these are the oldest */
+		if (drop) {
+			*pp = f->next;
+			f->next = dead;
+			dead = f;
+			srv->nforks--;
+		} else {
+			kept++;
+			pp = &f->next;
+		}
+	}
+	return dead;
+}
+
+static void forks_reap(struct uk_ring_server *srv)
+{
+	struct ring_fork *dead;
+
+	pthread_mutex_lock(&srv->lock);
+	dead = srv->nforks ? forks_reap_locked(srv, 0) : NULL;
+	pthread_mutex_unlock(&srv->lock);
+	forks_free(srv, dead);
+}
+
+/*
+ * FORK_PREPARE from rt's thread tid: the child's task, made now. Returns
+ * its token (> 0) or -errno.
+ */
+static long fork_prepare(struct uk_ring_server *srv, struct ring_task *rt,
+			 pid_t tid)
+{
+	struct ring_fork *f, *dead;
+	struct uk_task *t;
+	long ret;
+
+	if (tid <= 0)
+		return -EINVAL;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	t = srv->kops.task_fork(rt->task, 0);
+	if (IS_ERR_OR_NULL(t)) {
+		free(f);
+		return t ? PTR_ERR(t) : -ENOMEM;
+	}
+	/* Unused until a connection takes it and gives it its own. */
+	t->mm_priv = NULL;
+	t->owner = NULL;
+	f->task = t;
+	f->child_pidfd = -1;
+	f->parent_pid = rt->pid;
+	f->parent_tid = tid;
+	f->uid = rt->uid;
+	f->born_ns = mono_ns();
+	f->nkids = read_children(rt->pid, tid, f->kids, RING_FORK_KIDS);
+	if (f->nkids > RING_FORK_KIDS)
+		f->nkids = -1;
+	/* The token is the capability to take the task: unguessable. */
+	if (getrandom(&f->token, sizeof(f->token), 0) != sizeof(f->token))
+		f->token = mono_ns() * 0x9e3779b97f4a7c15ull ^ (uint64_t)tid;
+	f->token &= INT64_MAX;
+	if (!f->token)
+		f->token = 1;
+	ret = (long)f->token;
+
+	pthread_mutex_lock(&srv->lock);
+	dead = forks_reap_locked(srv, 1);
+	/*
+	 * One process's forks never push out another's: beyond its share,
+	 * its own oldest goes (a client calling FORK_PREPARE in a loop).
+	 */
+	{
+		struct ring_fork **pp, **oldest = NULL;
+		unsigned int mine = 0;
+
+		for (pp = &srv->forks; *pp; pp = &(*pp)->next) {
+			if ((*pp)->parent_pid == rt->pid) {
+				mine++;
+				oldest = pp;
+			}
+		}
+		if (mine >= RING_FORK_PER_PARENT) {
+			struct ring_fork *o = *oldest;
+
+			*oldest = o->next;
+			srv->nforks--;
+			o->next = dead;
+			dead = o;
+		}
+	}
+	f->next = srv->forks;
+	srv->forks = f;
+	srv->nforks++;
+	pthread_mutex_unlock(&srv->lock);
+	forks_free(srv, dead);
+	return ret;
+}
+
+/* The entry with token made by process pid, or NULL. Lock held. */
+static struct ring_fork *fork_find_locked(struct uk_ring_server *srv,
+					  uint64_t token, pid_t pid)
+{
+	for (struct ring_fork *f = srv->forks; f; f = f->next)
+		if (f->token == token && f->parent_pid == pid)
+			return f;
+	return NULL;
+}
+
+static void fork_unlink_locked(struct uk_ring_server *srv,
+			       struct ring_fork *f)
+{
+	for (struct ring_fork **pp = &srv->forks; *pp; pp = &(*pp)->next) {
+		if (*pp == f) {
+			*pp = f->next;
+			srv->nforks--;
+			return;
+		}
+	}
+}
+
+/*
+ * FORK_DONE(token) from the parent after fork(): the child is the forking
+ * thread's child that was not there at FORK_PREPARE. Found: its task waits
+ * for it (and goes when it exits); no new child: fork() failed, the task
+ * goes; cannot tell: the task waits, up to RING_FORK_TTL_NS. The child
+ * may have connected already, then there is nothing to do. Returns 0.
+ */
+static long fork_done(struct uk_ring_server *srv, struct ring_task *rt,
+		      uint64_t token)
+{
+	pid_t kids[RING_FORK_KIDS + 1], tid = 0, child = 0;
+	struct ring_fork *f, *gone = NULL;
+	int nkids = -1, n, pidfd = -1;
+
+	pthread_mutex_lock(&srv->lock);
+	f = fork_find_locked(srv, token, rt->pid);
+	if (f) {
+		tid = f->parent_tid;
+		nkids = f->nkids;
+	}
+	pthread_mutex_unlock(&srv->lock);
+	if (!f || nkids < 0)
+		return 0;
+	n = read_children(rt->pid, tid, kids, RING_FORK_KIDS + 1);
+	if (n < 0 || n > RING_FORK_KIDS + 1)
+		return 0;
+	for (int i = 0; i < n && !child; i++) {
+		bool old = false;
+
+		pthread_mutex_lock(&srv->lock);
+		f = fork_find_locked(srv, token, rt->pid);
+		for (int j = 0; f && j < f->nkids; j++)
+			old |= f->kids[j] == kids[i];
+		pthread_mutex_unlock(&srv->lock);
+		if (!f)
+			return 0;
+		if (!old)
+			child = kids[i];
+	}
+	if (child) {
+		pidfd = (int)syscall(SYS_pidfd_open, child, 0);
+		if (pidfd < 0)
+			return 0; /* already gone: the reaper will see no one */
+	}
+	pthread_mutex_lock(&srv->lock);
+	f = fork_find_locked(srv, token, rt->pid);
+	if (f && child) {
+		f->child = child;
+		f->child_pidfd = pidfd;
+		pidfd = -1;
+	} else if (f) {
+		fork_unlink_locked(srv, f); /* fork() failed */
+		gone = f;
+	}
+	pthread_mutex_unlock(&srv->lock);
+	if (pidfd >= 0)
+		close(pidfd);
+	if (gone)
+		fork_free(srv, gone);
+	return 0;
+}
+
+/*
+ * The registered fork a connecting process takes: by its token, or by its
+ * pid when FORK_DONE identified it (a child that exec'd before its first
+ * call has lost the token). Unlinked; NULL if none. Lock held.
+ */
+static struct ring_fork *fork_claim_locked(struct uk_ring_server *srv,
+					   pid_t pid, uid_t uid,
+					   uint64_t token)
+{
+	for (struct ring_fork *f = srv->forks; f; f = f->next) {
+		if (f->uid != uid)
+			continue;
+		if ((token && f->token == token) ||
+		    (f->child == pid && !pidfd_exited(f->child_pidfd))) {
+			fork_unlink_locked(srv, f);
+			return f;
+		}
+	}
+	return NULL;
 }
 
 /*
  * The task for a connecting process (pid, with its pidfd; credentials from
  * SO_PEERCRED): the one held for it already (same start time; exec'd when
- * the client says so), a fork of its parent's when the parent is a known
- * task, else a new one. Returns a referenced task or ERR_PTR(-errno).
- * Takes ownership of pidfd.
+ * the client says so), the one its parent registered before fork()
+ * (fork_token, or its pid), a fork of its parent's when the parent is a
+ * known task, else a new one. Returns a referenced task or
+ * ERR_PTR(-errno). Takes ownership of pidfd.
  */
 static struct ring_task *task_get(struct uk_ring_server *srv, pid_t pid,
 				  int pidfd, const struct ucred *uc,
-				  uint32_t hello_flags)
+				  uint32_t hello_flags, uint64_t fork_token)
 {
-	struct ring_task *rt, *parent, *stale = NULL;
+	struct ring_task *rt, *parent = NULL, *stale = NULL;
+	struct ring_fork *pf;
 	pid_t ppid, pppid;
 	uint64_t start, pstart;
 	struct uk_cred cred;
@@ -330,12 +647,17 @@ static struct ring_task *task_get(struct uk_ring_server *srv, pid_t pid,
 		atomic_store(&rt->dead, true);
 		stale = rt;
 	}
-	parent = task_find_locked(srv, ppid);
-	if (parent && (proc_stat(ppid, &pppid, &pstart) ||
-		       pstart != parent->starttime))
-		parent = NULL;
-	if (parent)
-		rt_get(parent);
+	pf = fork_claim_locked(srv, pid, uc->uid,
+			       (hello_flags & UK_RING_HELLO_FORK) ? fork_token
+								  : 0);
+	if (!pf) {
+		parent = task_find_locked(srv, ppid);
+		if (parent && (proc_stat(ppid, &pppid, &pstart) ||
+			       pstart != parent->starttime))
+			parent = NULL;
+		if (parent)
+			rt_get(parent);
+	}
 	pthread_mutex_unlock(&srv->lock);
 	if (stale) {
 		epoll_ctl(srv->epfd, EPOLL_CTL_DEL, stale->pidfd, NULL);
@@ -348,6 +670,7 @@ static struct ring_task *task_get(struct uk_ring_server *srv, pid_t pid,
 		goto err_parent;
 	rt->srv = srv;
 	rt->pid = pid;
+	rt->uid = uc->uid;
 	rt->starttime = start;
 	rt->pidfd = pidfd;
 	rt->vvar_fd = -1;
@@ -358,7 +681,14 @@ static struct ring_task *task_get(struct uk_ring_server *srv, pid_t pid,
 		goto err_free;
 	rt->vvar_fd = ret;
 
-	if (parent) {
+	if (pf) {
+		/* Registered at fork(): the parent's table at that moment. */
+		rt->task = pf->task;
+		pf->task = NULL;
+		rt->task->pid = rt->task->tid = pid;
+		if (hello_flags & UK_RING_HELLO_EXEC)
+			srv->kops.task_exec(rt->task);
+	} else if (parent) {
 		rt->task = srv->kops.task_fork(parent->task, pid);
 	} else {
 		srv->kops.cred_init(&cred, uc->uid, uc->gid);
@@ -371,7 +701,7 @@ static struct ring_task *task_get(struct uk_ring_server *srv, pid_t pid,
 		goto err_vvar;
 	}
 	/* The host knows the parent even when the kernel does not. */
-	if (!parent)
+	if (!parent && !pf)
 		rt->task->ppid = ppid;
 	rt->task->mm = &uk_ring_mm_ops;
 	rt->task->mm_priv = rt;
@@ -406,6 +736,8 @@ err_free:
 err_parent:
 	if (parent)
 		rt_put(parent);
+	if (pf)
+		fork_free(srv, pf);
 err_close:
 	close(pidfd);
 	return ERR_PTR(ret);
@@ -587,7 +919,8 @@ static int conn_hello(struct uk_ring_server *srv, struct ring_conn *c)
 	ssize_t n;
 
 	n = recv(c->fd, &h, sizeof(h), MSG_DONTWAIT);
-	if (n != (ssize_t)sizeof(h) || h.magic != UK_RING_MAGIC) {
+	/* An older hello is shorter: answer its version with ours. */
+	if (n < 8 || h.magic != UK_RING_MAGIC) {
 		refuse(srv, c, EPROTO, "not a ukernel ring hello");
 		return -EPROTO;
 	}
@@ -596,6 +929,10 @@ static int conn_hello(struct uk_ring_server *srv, struct ring_conn *c)
 		       "protocol version %u, daemon speaks %u", h.version,
 		       UK_RING_VERSION);
 		return -EPROTONOSUPPORT;
+	}
+	if (n != (ssize_t)sizeof(h)) {
+		refuse(srv, c, EPROTO, "short hello");
+		return -EPROTO;
 	}
 	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0)
 		return -errno;
@@ -615,7 +952,7 @@ static int conn_hello(struct uk_ring_server *srv, struct ring_conn *c)
 			return ret;
 		}
 	}
-	rt = task_get(srv, uc.pid, pidfd, &uc, h.flags);
+	rt = task_get(srv, uc.pid, pidfd, &uc, h.flags, h.fork_token);
 	if (IS_ERR(rt)) {
 		ret = (int)PTR_ERR(rt);
 		refuse(srv, c, -ret, "no task: %s", strerror(-ret));
@@ -761,6 +1098,7 @@ static void *monitor_main(void *arg)
 			break;
 		if (n <= 0) {
 			uk_ring_clock_refresh(srv->gvvar);
+			forks_reap(srv); /* children that exited unconnected */
 			continue;
 		}
 		for (int i = 0; i < n; i++) {
@@ -808,6 +1146,15 @@ static long exec_one(struct uk_ring_server *srv, struct ring_call *c,
 	struct ring_task *rt = c->rt;
 	long ret;
 
+	/* The server's own requests: one unsigned compare on the hot path. */
+	if (uk_unlikely((uint64_t)r->nr - UK_RING_NR_PRIVATE <
+			UK_RING_NR_PRIVATE_END - UK_RING_NR_PRIVATE)) {
+		if (r->nr == UK_RING_NR_FORK_PREPARE)
+			return fork_prepare(srv, rt, (pid_t)r->args[0]);
+		if (r->nr == UK_RING_NR_FORK_DONE)
+			return fork_done(srv, rt, r->args[0]);
+		return -ENOSYS;
+	}
 	ret = srv->kops.dispatch(rt->task, (unsigned long)r->nr,
 				 (const unsigned long *)r->args);
 	/* Deliver what was written behind; if that faults, so did the call. */
@@ -1454,6 +1801,8 @@ void uk_ring_server_stop(struct uk_ring_server *srv)
 		rt_put(rt);
 		rt = next;
 	}
+	forks_free(srv, srv->forks);
+	srv->forks = NULL;
 	free(atomic_load(&srv->set));
 	close(srv->epfd);
 	close(srv->stop_fd);
@@ -1486,6 +1835,7 @@ void uk_ring_server_get_stats(struct uk_ring_server *srv,
 	for (struct ring_task *rt = srv->tasks; rt; rt = rt->next)
 		ntasks++;
 	st->tasks = ntasks;
+	st->forks = srv->nforks;
 	pthread_mutex_unlock(&srv->lock);
 	st->workers = (unsigned int)atomic_load(&srv->nworkers);
 }

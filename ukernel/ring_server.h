@@ -108,6 +108,7 @@ struct uk_ring_server_stats {
 	unsigned int clients;  /* connected now */
 	unsigned int tasks;    /* tasks held now */
 	unsigned int workers;  /* worker threads now */
+	unsigned int forks;    /* children's tasks registered, not yet taken */
 };
 void uk_ring_server_get_stats(struct uk_ring_server *srv,
 			      struct uk_ring_server_stats *st);

@@ -2,9 +2,13 @@
 /*
  * tests/unit/test_ring_calls.c - calls through the ring: many threads in
  * one client, many client processes at once, batches, payloads inline and
- * through process_vm_*v, and -EFAULT for bad pointers on both paths.
+ * through process_vm_*v, and -EFAULT for bad pointers on both paths, also
+ * for wild pointers in the payloads the client library copies itself
+ * (without taking the program's own SIGSEGV handler away).
  */
 #include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -270,6 +274,99 @@ static void test_efault_both_paths(void **state)
 	rt_stop();
 }
 
+static sigjmp_buf segv_jmp;
+static volatile sig_atomic_t segv_seen;
+
+static void program_segv(int sig)
+{
+	(void)sig;
+	segv_seen++;
+	siglongjmp(segv_jmp, 1);
+}
+
+/*
+ * uk_syscall with wild pointers in what the library copies inline (in and
+ * out buffers, paths, stat structs, batch entries): -EFAULT, no crash, and
+ * nothing done (a read-only out-buffer is refused before the call, so its
+ * bytes stay). The program's SIGSEGV handler, installed before connecting,
+ * still gets the program's own faults.
+ */
+static void wild_client(void *arg)
+{
+	long ps = sysconf(_SC_PAGESIZE);
+	struct sigaction sa = { .sa_handler = program_segv };
+	unsigned char *page, *ro;
+	struct uk_req q[3];
+	struct stat st;
+	char buf[64];
+
+	(void)arg;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_NODEFER;
+	RT_CHECK(sigaction(SIGSEGV, &sa, NULL) == 0);
+	rt_connect();
+	page = mmap(NULL, 2 * ps, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	RT_CHECK(page != MAP_FAILED);
+	RT_CHECK(munmap(page + ps, ps) == 0);
+	ro = mmap(NULL, ps, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	RT_CHECK(ro != MAP_FAILED);
+
+	/* The examples: tiny addresses (the daemon's -EFAULT). */
+	RT_CHECK(uk_syscall(SYS_write, 0, (void *)1, 10) == -EFAULT);
+	RT_CHECK(uk_syscall(SYS_openat, -100, (char *)1, 0) == -EFAULT);
+	/* Unmapped, straddling the hole, kernel half: in-buffers. */
+	RT_CHECK(uk_syscall(SYS_pwrite64, 0, page + ps, 64, 0) == -EFAULT);
+	RT_CHECK(uk_syscall(SYS_pwrite64, 0, page + ps - 32, 64, 0) ==
+		 -EFAULT);
+	RT_CHECK(uk_syscall(SYS_write, 0, (void *)-4096L, 10) == -EFAULT);
+	/* Paths. */
+	RT_CHECK(uk_syscall(SYS_openat, -100, page + ps, 0) == -EFAULT);
+	memset(page + ps - 8, 'p', 8);
+	RT_CHECK(uk_syscall(SYS_openat, -100, page + ps - 8, 0) == -EFAULT);
+	RT_CHECK(uk_syscall(SYS_openat, -100, (char *)-4096L, 0) == -EFAULT);
+	/* Out-buffers: unmapped, straddling, read-only. */
+	RT_CHECK(uk_syscall(SYS_pread64, 0, page + ps, 64, 0) == -EFAULT);
+	RT_CHECK(uk_syscall(SYS_pread64, 0, page + ps - 16, 64, 0) ==
+		 -EFAULT);
+	RT_CHECK(uk_syscall(SYS_pread64, 0, ro, 64, 0) == -EFAULT);
+	RT_CHECK(ro[0] == 0 && ro[63] == 0);
+	RT_CHECK(uk_syscall(SYS_fstat, 5, page + ps) == -EFAULT);
+	RT_CHECK(uk_syscall(SYS_fstat, 5, ro) == -EFAULT);
+	/* A batch: the bad entry fails alone. */
+	q[0] = (struct uk_req){ .nr = SYS_pwrite64,
+				.args = { 0, (long)(page + ps), 8, 0 } };
+	q[1] = (struct uk_req){ .nr = SYS_getppid };
+	q[2] = (struct uk_req){ .nr = SYS_pread64,
+				.args = { 0, (long)ro, 8, 0 } };
+	RT_CHECK(uk_submit(q, 3) == 0);
+	RT_CHECK(q[0].result == -EFAULT && q[1].result >= 0 &&
+		 q[2].result == -EFAULT);
+	/* Good pointers still work, inline. */
+	memset(buf, 7, sizeof(buf));
+	RT_CHECK(uk_syscall(SYS_pwrite64, 0, buf, 64, 0) == 64);
+	memset(buf, 0, sizeof(buf));
+	RT_CHECK(uk_syscall(SYS_pread64, 0, buf, 64, 0) == 64);
+	RT_CHECK(buf[0] == 7 && buf[63] == 7);
+	RT_CHECK(uk_syscall(SYS_fstat, 5, &st) == 0 && st.st_ino == 42);
+	RT_CHECK(uk_syscall(SYS_openat, -100, "/ok", 0) == 3);
+
+	/* The program's own fault still reaches the program's handler. */
+	if (!sigsetjmp(segv_jmp, 1))
+		*(volatile unsigned char *)(page + ps) = 1;
+	RT_CHECK(segv_seen == 1);
+	munmap(page, ps);
+	munmap(ro, ps);
+}
+
+static void test_wild_pointers_inline(void **state)
+{
+	(void)state;
+	rt_start(NULL);
+	rt_run(wild_client, NULL);
+	rt_stop();
+}
+
 static void big_client(void *arg)
 {
 	size_t n = 1u << 20;
@@ -313,6 +410,7 @@ int main(void)
 		cmocka_unit_test(test_many_clients),
 		cmocka_unit_test(test_batch),
 		cmocka_unit_test(test_efault_both_paths),
+		cmocka_unit_test(test_wild_pointers_inline),
 		cmocka_unit_test(test_large_transfers),
 	};
 

@@ -134,6 +134,122 @@ static void test_fork_shares_files(void **state)
 	stop();
 }
 
+/*
+ * The fork race: descriptors the parent closes right after fork() are
+ * still in the child, because the parent registered the child's task
+ * before fork() (pthread_atfork); the same for a grandchild forked by a
+ * child that had made no call yet. A child that exits without a call has
+ * its registered task dropped (checked by the test, in the server).
+ */
+static void fork_race_client(void *arg)
+{
+	int go[2], go2[2], st;
+	char buf[8], c;
+	long fd, fd2;
+	pid_t pid, g;
+
+	(void)arg;
+	rt_connect();
+	fd = uk_syscall(SYS_openat, AT_FDCWD, "/race", O_CREAT | O_RDWR, 0644);
+	fd2 = uk_syscall(SYS_openat, AT_FDCWD, "/race2", O_CREAT | O_RDWR,
+			 0644);
+	RT_CHECK(fd >= 0 && fd2 >= 0);
+	RT_CHECK(uk_syscall(SYS_write, fd, "abcdef", 6) == 6);
+	RT_CHECK(uk_syscall(SYS_write, fd2, "xyz", 3) == 3);
+	RT_CHECK(pipe(go) == 0);
+	pid = fork();
+	RT_CHECK(pid >= 0);
+	if (pid == 0) {
+		/* Our first call comes after the parent closed both. */
+		RT_CHECK(read(go[0], &c, 1) == 1);
+		RT_CHECK(uk_syscall(SYS_pread64, fd, buf, 6, 0) == 6);
+		RT_CHECK(!memcmp(buf, "abcdef", 6));
+		RT_CHECK(pipe(go2) == 0);
+		g = fork();
+		RT_CHECK(g >= 0);
+		if (g == 0) {
+			RT_CHECK(read(go2[0], &c, 1) == 1);
+			RT_CHECK(uk_syscall(SYS_pread64, fd2, buf, 3, 0) == 3);
+			RT_CHECK(!memcmp(buf, "xyz", 3));
+			_exit(0);
+		}
+		RT_CHECK(uk_syscall(SYS_close, fd2) == 0);
+		RT_CHECK(write(go2[1], "g", 1) == 1);
+		RT_CHECK(waitpid(g, &st, 0) == g);
+		RT_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		_exit(0);
+	}
+	RT_CHECK(uk_syscall(SYS_close, fd) == 0);
+	RT_CHECK(uk_syscall(SYS_close, fd2) == 0);
+	RT_CHECK(write(go[1], "g", 1) == 1);
+	RT_CHECK(waitpid(pid, &st, 0) == pid);
+	RT_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* The parent's own table did lose them. */
+	RT_CHECK(uk_syscall(SYS_pread64, fd, buf, 6, 0) == -EBADF);
+	/* A child that never calls: its registered task must go. */
+	pid = fork();
+	RT_CHECK(pid >= 0);
+	if (pid == 0)
+		_exit(0);
+	RT_CHECK(waitpid(pid, &st, 0) == pid);
+}
+
+static void test_fork_race_parent_registers(void **state)
+{
+	struct uk_ring_server_stats st;
+
+	(void)state;
+	start(NULL);
+	rt_run(fork_race_client, NULL);
+	uk_ring_server_get_stats(rt_srv, &st);
+	assert_true(RT_WAIT_FOR((uk_ring_server_get_stats(rt_srv, &st),
+				 st.forks == 0),
+				3000));
+	stop();
+}
+
+/* FORK_PREPARE in a loop (no fork): the server keeps 32 of them. */
+static void prepare_loop_client(void *arg)
+{
+	int *p = arg;
+	char c;
+
+	rt_connect();
+	for (int i = 0; i < 40; i++)
+		RT_CHECK(uk_syscall_ring(UK_RING_NR_FORK_PREPARE,
+					 (long)getpid()) > 0);
+	RT_CHECK(uk_syscall_ring(UK_RING_NR_FORK_PREPARE, 0L) == -EINVAL);
+	RT_CHECK(uk_syscall_ring(UK_RING_NR_FORK_DONE, 12345L) == 0);
+	RT_CHECK(write(p[1], "r", 1) == 1);
+	RT_CHECK(read(p[2], &c, 1) == 1); /* p[2]: the go-ahead */
+}
+
+static void test_fork_registrations_bounded(void **state)
+{
+	struct uk_ring_server_stats st;
+	int p[3], q[2];
+	pid_t pid;
+	char c;
+
+	(void)state;
+	start(NULL);
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(pipe(q), 0);
+	p[2] = q[0];
+	pid = rt_spawn(prepare_loop_client, p);
+	assert_int_equal(read(p[0], &c, 1), 1);
+	uk_ring_server_get_stats(rt_srv, &st);
+	assert_int_equal(st.forks, 32);
+	assert_int_equal(write(q[1], "g", 1), 1);
+	rt_wait(pid);
+	/* Never taken, child unknown: the server frees them at stop. */
+	stop();
+	close(p[0]);
+	close(p[1]);
+	close(q[0]);
+	close(q[1]);
+}
+
 static void owner_client(void *arg)
 {
 	long fd;
@@ -233,6 +349,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_file_io),
 		cmocka_unit_test(test_fork_shares_files),
+		cmocka_unit_test(test_fork_race_parent_registers),
+		cmocka_unit_test(test_fork_registrations_bounded),
 		cmocka_unit_test(test_allowed_uid_limited_by_creds),
 		cmocka_unit_test(test_dead_client_releases_locks),
 	};
