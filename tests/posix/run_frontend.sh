@@ -87,7 +87,13 @@ if [ "$mode" = fuse ]; then
 	"$battery" --backend fuse --table "$table" "$dir/mnt" "${PB_CASES:-*}"
 	rc=$?
 else
-	UKERNEL_SOCKET=$sock LD_PRELOAD=$shimlib \
+	preload=$shimlib
+	if nm -D "$shimlib" 2>/dev/null | grep -q __asan_init; then
+		# an ASan build: its runtime must come first in the list
+		preload=$(gcc -print-file-name=libasan.so):$shimlib
+		export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
+	fi
+	UKERNEL_SOCKET=$sock LD_PRELOAD=$preload \
 		"$battery" --backend shim --table "$table" /uk "${PB_CASES:-*}"
 	rc=$?
 fi
