@@ -307,10 +307,14 @@ static void ffs_init(void *userdata, struct fuse_conn_info *conn)
 			    FUSE_CAP_READDIRPLUS | FUSE_CAP_PARALLEL_DIROPS |
 			    FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS |
 			    FUSE_CAP_ASYNC_READ | FUSE_CAP_ASYNC_DIO |
-			    FUSE_CAP_CACHE_SYMLINKS;
+			    FUSE_CAP_CACHE_SYMLINKS | FUSE_CAP_HANDLE_KILLPRIV;
 
 	conn->want |= conn->capable & want;
 	/*
+	 * HANDLE_KILLPRIV: a write, truncate or chown by someone else clears
+	 * suid/sgid here, in the kernel core (vfs_file_remove_privs), not by a
+	 * chmod the host would send as the writer (EPERM for a non-owner).
+	 *
 	 * Not wanted: READDIRPLUS_AUTO (always plus: one request fills the
 	 * dcache for `ls -l`), AUTO_INVAL_DATA (we invalidate exactly, so
 	 * the kernel need not drop pages on every mtime change), WRITEBACK
@@ -436,6 +440,34 @@ static void set_time(struct timespec *ts, int to_set, int bit, int now_bit,
 }
 
 /*
+ * Whether a mode change only drops suid/sgid on a file its caller does not
+ * own. The host clears them after a write or truncate by someone else with
+ * a SETATTR of the mode as that writer (even with handle_killpriv, on this
+ * kernel), which chmod's owner check would refuse (EPERM, and the write
+ * fails); Linux does it with ATTR_FORCE, no check. An explicit chmod(2) by
+ * a non-owner never reaches us: default_permissions makes the host refuse
+ * it first. So such a change is applied as the kernel's, not the caller's.
+ */
+static bool is_killpriv(struct rq *r, fuse_ino_t ino, mode_t mode)
+{
+	const mode_t priv = S_ISUID | S_ISGID;
+	struct vfs_path p;
+	mode_t old;
+	bool kill;
+
+	if (ffs_node_path(r->fs, ino, &p))
+		return false;
+	pthread_mutex_lock(&p.dentry->d_inode->i_lock);
+	old = p.dentry->d_inode->i_mode & 07777;
+	kill = p.dentry->d_inode->i_uid != r->t->cred.fsuid &&
+	       S_ISREG(p.dentry->d_inode->i_mode) && (old & priv) &&
+	       (old & ~priv) == (mode & ~priv) && !(mode & ~old);
+	pthread_mutex_unlock(&p.dentry->d_inode->i_lock);
+	vfs_path_put(&p);
+	return kill;
+}
+
+/*
  * truncate(2) on a node without an open file: truncate's checks (EISDIR,
  * EINVAL, EROFS, write permission), then the VFS's truncate.
  */
@@ -489,8 +521,14 @@ static void ffs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		goto out;
 	}
 	if (to_set & FUSE_SET_ATTR_MODE) {
+		bool kill = is_killpriv(&r, ino, attr->st_mode & 07777);
+		uid_t fsuid = r.t->cred.fsuid;
+
+		if (kill)
+			r.t->cred.fsuid = 0; /* the kernel's own change */
 		ret = SC4(&r, SYS_fchmodat2, fd, "", attr->st_mode & 07777,
 			  AT_EMPTY_PATH);
+		r.t->cred.fsuid = fsuid;
 		if (ret)
 			goto out;
 	}

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <syslog.h>
@@ -228,7 +229,16 @@ struct ffs *ffs_start(struct uk_kernel *k, const struct ffs_opts *o,
 	fs->sb = fs->root.mnt->mnt_sb;
 	fs->root_ino = fs->root.dentry->d_inode->i_ino;
 
-	snprintf(opt, sizeof(opt), "fsname=%s,subtype=ukernel%s%s",
+	/*
+	 * default_permissions: the host checks the mode bits too, with the
+	 * attributes it caches (kept coherent by invalidation). Without it
+	 * the host never checks search permission on a directory whose child
+	 * entry it has cached: a walk through a cached dentry sends no LOOKUP,
+	 * so nobody would refuse it. Every request that reaches us is still
+	 * checked by the kernel core, as the caller.
+	 */
+	snprintf(opt, sizeof(opt),
+		 "fsname=%s,subtype=ukernel,default_permissions%s%s",
 		 o->fsname ? o->fsname : "ukernel",
 		 o->allow_other ? ",allow_other" : "",
 		 o->read_only ? ",ro" : "");
@@ -307,9 +317,25 @@ void ffs_stop(struct ffs *fs)
 		uk_notifier_unregister(fs->k, &fs->notifier);
 	fuse_session_exit(fs->se);
 	/*
-	 * Also after an unmount from outside: libfuse sees the connection
-	 * gone (POLLERR on its descriptor) and only frees its copy of the
-	 * mount point then, touching no new mount at the same place.
+	 * As root, unmount ourselves: at once when nobody uses the mount;
+	 * when it is busy (a cwd, an open file), MNT_FORCE first, which
+	 * aborts the FUSE connection (the programs inside get ENOTCONN and
+	 * our workers' reads end), then detach it. A lazy unmount alone
+	 * would keep the connection, and our workers, alive until they left.
+	 */
+	if (geteuid() == 0 && !atomic_load(&fs->unmounted) &&
+	    ffs_is_mounted(fs->mountpoint) && umount2(fs->mountpoint, 0) < 0 &&
+	    errno == EBUSY) {
+		ffs_log(fs, LOG_NOTICE, "%s is busy: aborting its connection",
+			fs->mountpoint);
+		umount2(fs->mountpoint, MNT_FORCE);
+		umount2(fs->mountpoint, MNT_DETACH);
+	}
+	/*
+	 * Also after an unmount from outside or above: libfuse sees the
+	 * connection gone (POLLERR on its descriptor) and only frees its
+	 * copy of the mount point then, touching no new mount at the same
+	 * place. Without root, this is fusermount3 -u -z.
 	 */
 	fuse_session_unmount(fs->se);
 	if (fs->thread_started) {
@@ -323,7 +349,14 @@ void ffs_stop(struct ffs *fs)
 		}
 		/* Unused: the unmount ended it. Busy: abort, then wait. */
 		if (pthread_timedjoin_np(fs->thread, NULL, &ts)) {
+			/*
+			 * Still busy (no root for MNT_FORCE): abort through
+			 * fusectl if we may, else the lazily detached mount
+			 * lives, and we with it, until its programs leave.
+			 */
 			abort_connection(fs);
+			ffs_log(fs, LOG_NOTICE, "waiting for the programs using "
+				"%s to leave it", fs->mountpoint);
 			pthread_join(fs->thread, NULL);
 		}
 	}

@@ -706,17 +706,33 @@ static bool daemon_gone(void)
  * seq_cst fetch_or), then awake; the poller clears awake, full barrier,
  * then reads ready. One of us sees the other.
  */
-static void publish(struct uk_ring_slot *s, unsigned int idx)
+static void publish(struct uk_ring_slot *s, unsigned int idx, bool yield)
 {
 	struct uk_ring_header *h = uk_client.hdr;
 
 	/* Release: nr, args and data are visible before REQ. */
-	atomic_store_explicit(&s->state, UK_SLOT_REQ, memory_order_release);
+	atomic_store_explicit(&s->state,
+			      UK_SLOT_REQ | (yield ? UK_SLOT_YIELD : 0),
+			      memory_order_release);
 	atomic_fetch_or(&h->ready, 1ull << idx);
 	if (!atomic_load(&h->awake)) {
 		atomic_fetch_add(&h->doorbell, 1);
 		futex_op(&h->doorbell, FUTEX_WAKE, 1, NULL);
 	}
+}
+
+/*
+ * Whether the poller last ran on our CPU: then it cannot take our request
+ * before we give the CPU up (one CPU for both, as with taskset -c 0), and
+ * spinning first is pure loss. The request goes out with YIELD already
+ * set (no CAS later), and we yield at once.
+ */
+static bool same_cpu(void)
+{
+	int pc = atomic_load_explicit(&uk_client.hdr->poller_cpu,
+				      memory_order_relaxed);
+
+	return pc >= 0 && pc == sched_getcpu(); /* rseq: loads, no syscall */
 }
 
 /*
@@ -732,7 +748,8 @@ static bool shares_cpu(void)
 }
 
 /*
- * Waits for DONE. Spins (pause) while the daemon answers; if no poller
+ * Waits for DONE (same: the request went out with YIELD, the poller is on
+ * our CPU). Spins (pause) while the daemon answers; if no poller
  * took the request within pickup_ticks and the poller last ran on our CPU
  * (or is not known to run anywhere), it is waiting for our CPU: yield (and
  * flag YIELD so that it yields back after answering); a slow pickup by a
@@ -740,14 +757,15 @@ static bool shares_cpu(void)
  * past spin_ticks, sleep on the state word (WAITER: the daemon wakes us).
  * Returns 0, or -ENOTCONN if the daemon stopped or died.
  */
-static int wait_done(struct uk_ring_slot *s)
+static int wait_done(struct uk_ring_slot *s, bool same)
 {
 	uint64_t t0 = uk_rdtsc();
 	/*
-	 * Recently the daemon was off-CPU: yield at once, for a few calls;
-	 * when they are used up, the next call probes (spins) again.
+	 * The poller is on our CPU, or recently the daemon was off-CPU:
+	 * yield at once (for a few calls in the second case; when they are
+	 * used up, the next call probes, spinning, again).
 	 */
-	bool yielding = th.oversub > 0;
+	bool yielding = same || th.oversub > 0;
 
 	if (th.oversub)
 		th.oversub--;
@@ -811,7 +829,7 @@ long uk_ring_call(long nr, const long in[6], bool do_marshal)
 	unsigned int idx;
 	size_t used = 0;
 	long args[6], ret;
-	bool temp;
+	bool temp, same;
 	int saved = errno;
 
 	if (uk_client_ensure()) {
@@ -828,8 +846,9 @@ long uk_ring_call(long nr, const long in[6], bool do_marshal)
 	s->nr = nr;
 	for (int i = 0; i < 6; i++)
 		s->args[i] = (uint64_t)args[i];
-	publish(s, idx);
-	ret = wait_done(s);
+	same = same_cpu();
+	publish(s, idx, same);
+	ret = wait_done(s, same);
 	if (!ret) {
 		ret = unmarshal(&mo, (long)s->result);
 	}
@@ -888,7 +907,7 @@ static int submit_chunk(struct uk_req *reqs, unsigned int n)
 	struct mout mo[UK_RING_BATCH_MAX];
 	unsigned int idx;
 	size_t used = n * sizeof(struct uk_ring_req);
-	bool temp;
+	bool temp, same;
 	int ret;
 
 	th.depth++;
@@ -908,8 +927,9 @@ static int submit_chunk(struct uk_req *reqs, unsigned int n)
 	}
 	s->flags = UK_SLOT_BATCH;
 	s->count = (uint16_t)n;
-	publish(s, idx);
-	ret = wait_done(s);
+	same = same_cpu();
+	publish(s, idx, same);
+	ret = wait_done(s, same);
 	for (unsigned int j = 0; j < n; j++) {
 		reqs[j].result = ret ? ret : unmarshal(&mo[j], out[j].result);
 	}

@@ -616,7 +616,7 @@ static struct ring_task *task_get(struct uk_ring_server *srv, pid_t pid,
 				  int pidfd, const struct ucred *uc,
 				  uint32_t hello_flags, uint64_t fork_token)
 {
-	struct ring_task *rt, *parent = NULL, *stale = NULL;
+	struct ring_task *rt, *parent = NULL;
 	struct ring_fork *pf;
 	pid_t ppid, pppid;
 	uint64_t start, pstart;
@@ -642,10 +642,15 @@ static struct ring_task *task_get(struct uk_ring_server *srv, pid_t pid,
 		return rt;
 	}
 	if (rt) {
-		/* A recycled pid: the old process is gone. */
-		task_unlink_locked(srv, rt);
+		/*
+		 * A recycled pid: the old process is gone. Only marked dead
+		 * (task_find_locked() skips it): its pidfd's event, which
+		 * is pending and may even be in the batch the monitor is
+		 * working through right now, unlinks and releases it in
+		 * task_died(). Freeing it here left that event pointing at
+		 * freed memory.
+		 */
 		atomic_store(&rt->dead, true);
-		stale = rt;
 	}
 	pf = fork_claim_locked(srv, pid, uc->uid,
 			       (hello_flags & UK_RING_HELLO_FORK) ? fork_token
@@ -659,10 +664,6 @@ static struct ring_task *task_get(struct uk_ring_server *srv, pid_t pid,
 			rt_get(parent);
 	}
 	pthread_mutex_unlock(&srv->lock);
-	if (stale) {
-		epoll_ctl(srv->epfd, EPOLL_CTL_DEL, stale->pidfd, NULL);
-		rt_put(stale);
-	}
 
 	ret = -ENOMEM;
 	rt = calloc(1, sizeof(*rt));
@@ -709,6 +710,8 @@ static struct ring_task *task_get(struct uk_ring_server *srv, pid_t pid,
 	rt->task->frontend = UK_FRONTEND_RING;
 	if (parent)
 		rt_put(parent);
+	if (pf)
+		fork_free(srv, pf); /* its task is ours now */
 	uk_ring_publish_ids(rt);
 
 	pthread_mutex_lock(&srv->lock);
@@ -1139,6 +1142,11 @@ static bool nr_changes_ids(int64_t nr)
 
 /* The worker's transfer buffer (see ring_mm.c), made on first use. */
 static __thread struct ring_xfer worker_xfer;
+/*
+ * The last request this worker served came with YIELD: its client shares
+ * our CPU, and it can publish the next one only while we are off it.
+ */
+static __thread bool worker_client_yields;
 
 static long exec_one(struct uk_ring_server *srv, struct ring_call *c,
 		     const struct uk_ring_req *r)
@@ -1238,6 +1246,7 @@ static void serve_slot(struct uk_ring_server *srv, struct ring_conn *c,
 				       memory_order_acq_rel);
 	if (old & UK_SLOT_WAITER)
 		futex_wake_n(&s->state, INT_MAX, false);
+	worker_client_yields = old & UK_SLOT_YIELD;
 	if (old & UK_SLOT_YIELD)
 		sched_yield(); /* the client shares our CPU: let it run */
 }
@@ -1433,7 +1442,14 @@ static void poll_loop(struct uk_ring_server *srv, struct ring_worker *w)
 			poller_sleep(srv, w, &seen);
 			last = yielded = uk_rdtsc();
 			kick = true;
-		} else if (now - yielded > srv->yield_ticks) {
+		} else if (now - yielded > srv->yield_ticks ||
+			   worker_client_yields) {
+			/*
+			 * Also at once when our last client shares our CPU:
+			 * spinning could only keep it from its next request
+			 * (on a loaded CPU the yield came back to us before
+			 * the client ran; it still has to).
+			 */
 			sched_yield();
 			yielded = uk_rdtsc();
 		} else {

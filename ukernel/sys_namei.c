@@ -162,6 +162,14 @@ static long do_mknodat(struct uk_task *t, int dfd, uk_uptr name,
 		break;
 	case S_IFCHR:
 	case S_IFBLK:
+		/*
+		 * Linux's rule: CAP_MKNOD. The node can be made, stat'ed,
+		 * renamed and removed; opening it is ENXIO (no devices
+		 * here; a FUSE mount is nodev anyway).
+		 */
+		if (!vfs_capable(&t->cred, UK_CAP_MKNOD))
+			return -EPERM;
+		break;
 	case S_IFDIR:
 		return -EPERM;
 	default:

@@ -110,6 +110,15 @@ lifecycle)
 	start
 	fusermount3 -u "$mnt" || fail "fusermount3 -u"
 	stop
+	# SIGTERM while a program sits in the mount: the connection is
+	# aborted, the mount detached, the daemon exits (stop() waits 10 s).
+	start
+	(cd "$mnt" && exec sleep 30) &
+	busy=$!
+	sleep 0.3
+	stop
+	kill "$busy" 2>/dev/null
+	wait "$busy" 2>/dev/null
 	# --ro: readable, every write refused by the host (EROFS).
 	start --ro
 	[ "$(cat "$mnt/p")" = persistent ] || fail "--ro: not readable"

@@ -430,6 +430,27 @@ static long u_rename_own(void)
 }
 static long u_chown_other(void) { return R(chown("t/mine", 0, 0)); }
 
+/* A file only group 4242 may read: the caller's supplementary groups. */
+static long s_prep_group(void)
+{
+	int fd = open("grp", O_CREAT | O_WRONLY, 0640);
+
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return THEN(R(chown("grp", 0, 4242)), R(chmod("grp", 0640)));
+}
+
+static long u_read_by_group(void)
+{
+	int fd = open("grp", O_RDONLY);
+
+	if (fd < 0)
+		return -1000 - errno; /* the group's read was refused */
+	close(fd);
+	return R(open("grp", O_WRONLY)); /* no write for the group */
+}
+
 static long s_prep_sticky(void)
 {
 	int fd = open("t/roots", O_CREAT | O_WRONLY, 0666);
@@ -472,6 +493,8 @@ static const struct step steps[] = {
 	{ "F_SETLKW waits", s_setlkw }, { "flock", s_flock }, { "mmap shared", s_mmap },
 	{ "access", s_access }, { "statfs", s_statfs },
 	{ "prepare sticky", s_prep_sticky },
+	{ "prepare group file", s_prep_group },
+	{ "u: read by supplementary group", u_read_by_group, true },
 	{ "u: open 0600 EACCES", u_read_private, true },
 	{ "u: create EACCES", u_create_in_root_dir, true },
 	{ "u: chmod EPERM", u_chmod_not_owner, true },
@@ -503,7 +526,9 @@ static long run_in(const char *dir, const struct step *s)
 	pid = fork();
 	if (pid == 0) {
 		close(pfd[0]);
-		if (chdir(dir) < 0 || setgroups(0, NULL) < 0 ||
+		gid_t groups[1] = { 4242 }; /* a supplementary group */
+
+		if (chdir(dir) < 0 || setgroups(1, groups) < 0 ||
 		    setresgid(65534, 65534, 65534) < 0 ||
 		    setresuid(65534, 65534, 65534) < 0)
 			_exit(1);

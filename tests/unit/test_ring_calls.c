@@ -305,10 +305,11 @@ static void wild_client(void *arg)
 	sa.sa_flags = SA_NODEFER;
 	RT_CHECK(sigaction(SIGSEGV, &sa, NULL) == 0);
 	rt_connect();
+	/* A PROT_NONE page, not a hole a later mmap could fill. */
 	page = mmap(NULL, 2 * ps, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	RT_CHECK(page != MAP_FAILED);
-	RT_CHECK(munmap(page + ps, ps) == 0);
+	RT_CHECK(mprotect(page + ps, ps, PROT_NONE) == 0);
 	ro = mmap(NULL, ps, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	RT_CHECK(ro != MAP_FAILED);
 
@@ -355,7 +356,7 @@ static void wild_client(void *arg)
 	if (!sigsetjmp(segv_jmp, 1))
 		*(volatile unsigned char *)(page + ps) = 1;
 	RT_CHECK(segv_seen == 1);
-	munmap(page, ps);
+	munmap(page, 2 * ps);
 	munmap(ro, ps);
 }
 
