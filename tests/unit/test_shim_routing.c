@@ -5,9 +5,11 @@
  * sets it, vfd placeholders, the dup family and dup2 over stdout,
  * close_range and friends not breaking the shim, the virtual cwd and
  * "..", *at() calls on virtual dirfds, getdents64, EFAULT, syscall(),
- * and the rest of the wrapped calls on virtual files.
+ * the rest of the wrapped calls on virtual files, and id changes
+ * reaching the daemon task.
  */
 #include <dirent.h>
+#include <grp.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -634,6 +636,48 @@ static void test_more_calls(void **state)
 	assert_int_equal(creat("/uk/creat", 0600) >= 0, 1);
 }
 
+/*
+ * A forked child that drops root must lose root's rights on /uk too: the
+ * shim passes the id changes on to its daemon task.
+ */
+static void test_drop_privileges(void **state)
+{
+	pid_t pid;
+	int st;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(mkdir("/uk/rootdir", 0755), 0);
+	assert_int_equal(mkdir("/uk/opendir", 0777), 0);
+	assert_int_equal(chmod("/uk/opendir", 0777), 0);
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		gid_t g = 65534;
+		struct stat sb;
+		int fd;
+
+		if (setgroups(1, &g) || setresgid(65534, 65534, 65534) ||
+		    setresuid(65534, 65534, 65534))
+			_exit(10);
+		fd = open("/uk/rootdir/f", O_WRONLY | O_CREAT, 0644);
+		if (fd >= 0 || errno != EACCES)
+			_exit(11);
+		fd = open("/uk/opendir/f", O_WRONLY | O_CREAT, 0644);
+		if (fd < 0)
+			_exit(12);
+		close(fd);
+		if (stat("/uk/opendir/f", &sb) || sb.st_uid != 65534 ||
+		    sb.st_gid != 65534)
+			_exit(13);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -650,6 +694,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_efault),
 		cmocka_unit_test(test_syscall),
 		cmocka_unit_test(test_more_calls),
+		cmocka_unit_test(test_drop_privileges),
 	};
 
 	shim_test_boot(argc, argv, false);
