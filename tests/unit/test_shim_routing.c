@@ -636,6 +636,29 @@ static void test_more_calls(void **state)
 	assert_int_equal(creat("/uk/creat", 0600) >= 0, 1);
 }
 
+/* An empty name is ENOENT before host and /uk are told apart (EXDEV). */
+static void test_two_paths_empty(void **state)
+{
+	(void)state;
+	assert_int_equal(st_put("/uk/ep", "e"), 0);
+	errno = 0;
+	assert_int_equal(rename("", "/uk/ep2"), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(rename("/uk/ep", ""), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(link("", "/uk/ep2"), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(link("/uk/ep", ""), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(renameat2(AT_FDCWD, "", AT_FDCWD, "/uk/ep2", 0), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(linkat(AT_FDCWD, "/uk/ep", AT_FDCWD, "", 0), -1);
+	assert_int_equal(errno, ENOENT);
+	/* A real host name still says EXDEV. */
+	assert_int_equal(rename("/uk/ep", "/tmp/ep"), -1);
+	assert_int_equal(errno, EXDEV);
+}
+
 /*
  * A forked child that drops root must lose root's rights on /uk too: the
  * shim passes the id changes on to its daemon task.
@@ -694,6 +717,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_efault),
 		cmocka_unit_test(test_syscall),
 		cmocka_unit_test(test_more_calls),
+		cmocka_unit_test(test_two_paths_empty),
 		cmocka_unit_test(test_drop_privileges),
 	};
 
