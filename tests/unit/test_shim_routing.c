@@ -727,6 +727,40 @@ static void test_drop_privileges(void **state)
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/*
+ * Ids changed behind the shim's back (a raw system call, as a child that
+ * execs a program without the shim would) before the child's first call:
+ * the daemon takes the host's creds at connect, not the parent's.
+ */
+static void test_drop_privileges_unseen(void **state)
+{
+	pid_t pid;
+	int st;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(mkdir("/uk/rootdir2", 0755), 0);
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		gid_t g = 65534;
+		int fd;
+
+		if (raw(SYS_setgroups, 1, (long)&g, 0, 0) ||
+		    raw(SYS_setresgid, 65534, 65534, 65534, 0) ||
+		    raw(SYS_setresuid, 65534, 65534, 65534, 0))
+			_exit(10);
+		fd = open("/uk/rootdir2/f", O_WRONLY | O_CREAT, 0644);
+		if (fd >= 0 || errno != EACCES)
+			_exit(11);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -745,8 +779,11 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_more_calls),
 		cmocka_unit_test(test_two_paths_empty),
 		cmocka_unit_test(test_drop_privileges),
+		cmocka_unit_test(test_drop_privileges_unseen),
 	};
 
+	/* A child that drops to 65534 connects as that user. */
+	st_allow_nobody = true;
 	shim_test_boot(argc, argv, false);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
