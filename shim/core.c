@@ -372,6 +372,23 @@ bool shim_connected(void)
 	return atomic_load(&uk_client.state) == CL_READY;
 }
 
+bool shim_has_task(void)
+{
+	/*
+	 * A forked child (CL_NONE until its first call) and an exec'd image
+	 * with virtual state already own a daemon task, copied with the
+	 * creds it had then: not only a live connection counts.
+	 */
+	return shim_connected() || atomic_load(&ever_connected) ||
+	       shim_inherited;
+}
+
+void shim_set_down(const char *why)
+{
+	warn_once(why);
+	atomic_store(&down, 1);
+}
+
 bool shim_exec_pending(void)
 {
 	return exec_pending;

@@ -33,9 +33,16 @@ void __chk_fail(void) __attribute__((noreturn));
 static long vopen(int dirfd, const char *path, int flags, mode_t mode)
 {
 	char vp[SHIM_PATH_MAX];
-	int vd, k = shim_path_resolve(dirfd, path, &vd, vp, sizeof(vp));
+	int vd, k;
 	long d;
 
+	/*
+	 * No open takes a null path: answer the kernel's EFAULT here rather
+	 * than hand NULL to glibc's open, whose path is declared nonnull.
+	 */
+	if ((uintptr_t)path < 4096)
+		return -EFAULT;
+	k = shim_path_resolve(dirfd, path, &vd, vp, sizeof(vp));
 	if (k <= 0)
 		return k ? k : SHIM_HOST;
 	d = shim_path_err(shim_vcall(SYS_openat, vd, vp, flags, mode));

@@ -279,6 +279,22 @@ int mkfifo(const char *path, mode_t mode)
 }
 
 /*
+ * The error the kernel's getname() gives name p, or 0: copy is the
+ * resolved daemon path when p is virtual (already read safely), NULL when
+ * p is a host path, which is probed without faulting.
+ */
+static long name_err(const char *p, const char *copy, bool empty_ok)
+{
+	char c;
+
+	if (copy)
+		return !copy[0] && !empty_ok ? -ENOENT : 0;
+	if (shim_strncpy_safe(&c, p, 1) == -EFAULT)
+		return -EFAULT;
+	return c == 0 && !empty_ok ? -ENOENT : 0;
+}
+
+/*
  * Two-path calls: both virtual go to the daemon, both host to the host,
  * one of each is EXDEV (two file systems). *host is set when both are
  * the host's. Returns the daemon's result, or -errno.
@@ -300,8 +316,19 @@ static long two_paths(long nr, int d1, const char *p1, int d2, const char *p2,
 		*host = true;
 		return 0;
 	}
-	if (!ka || !kb)
-		return -EXDEV;
+	if (!ka || !kb) {
+		/*
+		 * Linux reads both names before it looks at where they are:
+		 * a bad or empty one is EFAULT or ENOENT, not EXDEV, in the
+		 * order the kernel reads them (old name first).
+		 */
+		bool empty_ok = nr == SYS_linkat && (flags & AT_EMPTY_PATH);
+		long e = name_err(p1, ka ? a : NULL, empty_ok);
+
+		if (!e)
+			e = name_err(p2, kb ? b : NULL, false);
+		return e ? e : -EXDEV;
+	}
 	return shim_path_err(shim_vcall(nr, va, a, vb, b, flags));
 }
 

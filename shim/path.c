@@ -6,7 +6,8 @@
  *
  * The host side pays a prefix check only: a relative path in a host
  * context is never read, an absolute one is compared with the root byte by
- * byte. Paths that go to the daemon are copied with the fault-safe copy.
+ * byte, on a fault-safe copy of its first bytes (a bad pointer is the
+ * host's EFAULT, not a crash in the shim). Paths that go to the daemon are copied with the fault-safe copy.
  * Lexically, leading "//" and "./" components are skipped ("//uk/a" and
  * "/./uk/a" are virtual). A host path that reaches the root through ".."
  * or a host symlink ("/tmp/../uk") stays a host path: seeing through it
@@ -21,6 +22,7 @@
 #include "shim.h"
 #include "shimlib.h"
 #include "shim_internal.h"
+#include "client_internal.h"
 
 static char root[256] = "/uk";
 static size_t root_len = 3;
@@ -89,6 +91,63 @@ static long match_root(const char *p)
 	}
 }
 
+/*
+ * The fault-safe copies of uaccess.c cost what a plain copy costs, but
+ * need their SIGSEGV handler, which connect installs. A program that
+ * hands a host context a bad pointer before it ever connected would crash
+ * in the prefix check, so the handler is installed on first need instead.
+ * Returns whether the copies work (not on every architecture).
+ */
+static bool uaccess_ready(void)
+{
+	static _Atomic int tried;
+
+	if (__builtin_expect(uk_cl_uaccess_ok, 1))
+		return true;
+	if (!atomic_exchange(&tried, 1))
+		uk_cl_uaccess_init();
+	return uk_cl_uaccess_ok;
+}
+
+/*
+ * The root check of a path from a host context, reading it without
+ * faulting: the offset of the rest as match_root() gives it, 0 for a host
+ * path (also for a bad pointer: the host call says EFAULT), or -errno. A
+ * short prefix is copied, so a host path costs a few bytes' copy; out
+ * (outlen bytes) holds the whole path only when the prefix was too short
+ * to decide.
+ */
+static long host_match_root(const char *path, char *out, size_t outlen)
+{
+	char pre[64];
+	long n, off;
+
+	if (!uaccess_ready()) {
+		/* No fault-safe copy here: read it as before. */
+		if (path[0] != '/')
+			return 0;
+		off = match_root(path);
+		return off < 0 ? 0 : off;
+	}
+	n = uk_cl_copy_path(pre, path, sizeof(pre));
+	if (n < 0 || pre[0] != '/')
+		return 0;
+	if (n < (long)sizeof(pre)) {
+		off = match_root(pre);
+		return off < 0 ? 0 : off;
+	}
+	/* Slashes or "." components longer than the prefix: all of it. */
+	n = uk_cl_copy_path(out, path, outlen);
+	if (n < 0)
+		return 0;
+	if (n == (long)outlen) {
+		out[outlen - 1] = 0;
+		return match_root(out) < 0 ? 0 : -ENAMETOOLONG;
+	}
+	off = match_root(out);
+	return off < 0 ? 0 : off;
+}
+
 int shim_path_resolve(int dirfd, const char *path, int *vdirfd, char *out,
 		      size_t outlen)
 {
@@ -99,12 +158,10 @@ int shim_path_resolve(int dirfd, const char *path, int *vdirfd, char *out,
 	if ((uintptr_t)path < 4096)
 		return vctx ? -EFAULT : 0; /* the host says EFAULT itself */
 	if (!vctx) {
-		if (path[0] != '/')
-			return 0;
-		off = match_root(path);
-		if (off < 0)
-			return 0;
-		/* match_root read path[0..off) directly (shimlib). */
+		off = host_match_root(path, out, outlen);
+		if (off <= 0)
+			return (int)off;
+		/* path[0..off) was read safely: its last page is readable. */
 		n = shim_strncpy_after(out, path + off, outlen);
 		if (n < 0)
 			return (int)n;

@@ -32,6 +32,10 @@ SHIM_HIDDEN void shim_path_init(void);
 SHIM_HIDDEN bool shim_is_down(void);
 SHIM_HIDDEN bool shim_connected(void);
 SHIM_HIDDEN bool shim_exec_pending(void);
+/* The daemon holds a task for us (connected, or will reconnect to it). */
+SHIM_HIDDEN bool shim_has_task(void);
+/* Gives up on the daemon: every later virtual call fails with EIO. */
+SHIM_HIDDEN void shim_set_down(const char *why);
 
 /* A wrapper returns this from a router when the call belongs to the host. */
 #define SHIM_HOST (-100000L)

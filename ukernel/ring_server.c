@@ -263,6 +263,66 @@ static void proc_groups(pid_t pid, struct uk_cred *cred)
 	fclose(f);
 }
 
+/*
+ * All of pid's ids as the host has them now, from /proc/PID/status (Uid:
+ * and Gid: give real, effective, saved and fs ids). 0, or -errno.
+ */
+static int proc_creds(pid_t pid, struct uk_cred *cred)
+{
+	char path[64], line[256];
+	unsigned int u[4], g[4];
+	int got = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (got != 3 && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "Uid: %u %u %u %u", &u[0], &u[1], &u[2],
+			   &u[3]) == 4)
+			got |= 1;
+		else if (sscanf(line, "Gid: %u %u %u %u", &g[0], &g[1], &g[2],
+				&g[3]) == 4)
+			got |= 2;
+	}
+	fclose(f);
+	if (got != 3)
+		return -EIO;
+	cred->uid = u[0];
+	cred->euid = u[1];
+	cred->suid = u[2];
+	cred->fsuid = u[3];
+	cred->gid = g[0];
+	cred->egid = g[1];
+	cred->sgid = g[2];
+	cred->fsgid = g[3];
+	proc_groups(pid, cred);
+	return 0;
+}
+
+/*
+ * A task the process did not get new at this connect (a fork of its
+ * parent's, or its own from before an exec) has the creds it had then;
+ * the host's may have changed since (an id change before the first
+ * connect, a set-user-ID exec). Take the host's, which are the truth;
+ * should /proc fail us, the peer's (SO_PEERCRED) rather than the old
+ * ones, which may be more than the process has now.
+ */
+static void task_sync_creds(struct uk_ring_server *srv, struct uk_task *task,
+			    pid_t pid, const struct ucred *uc)
+{
+	struct uk_cred cred = { 0 };
+
+	if (proc_creds(pid, &cred)) {
+		srv->kops.cred_init(&cred, uc->uid, uc->gid);
+		proc_groups(pid, &cred);
+	}
+	pthread_mutex_lock(&task->cred_lock);
+	task->cred = cred;
+	pthread_mutex_unlock(&task->cred_lock);
+}
+
 static bool pidfd_exited(int pidfd)
 {
 	struct pollfd p = { .fd = pidfd, .events = POLLIN };
@@ -638,6 +698,7 @@ static struct ring_task *task_get(struct uk_ring_server *srv, pid_t pid,
 		close(pidfd);
 		if (hello_flags & UK_RING_HELLO_EXEC)
 			srv->kops.task_exec(rt->task);
+		task_sync_creds(srv, rt->task, pid, uc);
 		uk_ring_publish_ids(rt);
 		return rt;
 	}
@@ -704,6 +765,8 @@ static struct ring_task *task_get(struct uk_ring_server *srv, pid_t pid,
 	/* The host knows the parent even when the kernel does not. */
 	if (!parent && !pf)
 		rt->task->ppid = ppid;
+	/* And what its creds are now, whatever the task was made from. */
+	task_sync_creds(srv, rt->task, pid, uc);
 	rt->task->mm = &uk_ring_mm_ops;
 	rt->task->mm_priv = rt;
 	rt->task->owner = rt;

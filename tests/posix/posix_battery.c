@@ -929,6 +929,22 @@ static void run_step_isolated(struct pb_run *run, const struct pb_step *s,
 	close(pfd[0]);
 }
 
+/*
+ * Whether a sanitizer's interceptor reads this step's bad pointer itself,
+ * before the call reaches libc or a preloaded library: ASan's readlink
+ * takes strlen() of the path, so "readlink @fault" is SIGSEGV in the
+ * runner on every backend. Such a step says nothing about the backend.
+ */
+static bool sanitizer_faults(const struct pb_step *s)
+{
+#ifdef __SANITIZE_ADDRESS__
+	return has_fault(s) && !strcmp(s->tok[0].s, "readlink");
+#else
+	(void)s;
+	return false;
+#endif
+}
+
 /* Runs and reports one step; returns whether it matched. */
 static bool check_step(struct pb_run *run, int index, const struct pb_step *s)
 {
@@ -940,6 +956,11 @@ static bool check_step(struct pb_run *run, int index, const struct pb_step *s)
 	for (int i = 0; i < c->nxfail; i++)
 		xfail |= backend_in(c->xfail[i], run->b->name);
 
+	if (sanitizer_faults(s)) {
+		printf("%s.%d %c %s  SKIP (the sanitizer reads the pointer)\n",
+		       c->name, index, s->who, s->text);
+		return true;
+	}
 	if (run->b->isolate_faults && has_fault(s))
 		run_step_isolated(run, s, got, sizeof(got));
 	else

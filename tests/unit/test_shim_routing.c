@@ -5,9 +5,11 @@
  * sets it, vfd placeholders, the dup family and dup2 over stdout,
  * close_range and friends not breaking the shim, the virtual cwd and
  * "..", *at() calls on virtual dirfds, getdents64, EFAULT, syscall(),
- * and the rest of the wrapped calls on virtual files.
+ * the rest of the wrapped calls on virtual files, and id changes
+ * reaching the daemon task.
  */
 #include <dirent.h>
+#include <grp.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -420,12 +422,15 @@ static void test_getdents64(void **state)
 	close(fd);
 }
 
+/* Null pointers on purpose: not UBSan's business here. */
+__attribute__((no_sanitize("nonnull-attribute")))
 static void test_efault(void **state)
 {
 	void *bad = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
 			 -1, 0);
 	struct stat st;
-	int fd, dfd;
+	int fd, dfd, wst;
+	pid_t pid;
 
 	(void)state;
 	assert_true(bad != MAP_FAILED);
@@ -449,6 +454,29 @@ static void test_efault(void **state)
 	assert_int_equal(symlink(bad, "sl"), -1);
 	assert_int_equal(errno, EFAULT);
 	assert_int_equal(chdir("/"), 0);
+	/*
+	 * So is an absolute path's prefix, in a host context too. cmocka's
+	 * SIGSEGV handler replaced the shim's: a forked child's reconnect
+	 * puts the shim's back in front.
+	 */
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		if (stat("/uk/vf", &st))
+			_exit(10);
+		if (open(bad, O_RDONLY) != -1 || errno != EFAULT)
+			_exit(11);
+		if (rename(bad, "/uk/vf") != -1 || errno != EFAULT)
+			_exit(12);
+		if (link("/uk/vf", bad) != -1 || errno != EFAULT)
+			_exit(13);
+		if (utimensat(AT_FDCWD, bad, NULL, 0) != -1 || errno != EFAULT)
+			_exit(14);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &wst, 0), pid);
+	assert_true(WIFEXITED(wst));
+	assert_int_equal(WEXITSTATUS(wst), 0);
 	/* Buffers below 4096 are the daemon's to refuse. */
 	fd = open("/uk/vf", O_RDWR);
 	assert_true(fd >= 0);
@@ -634,6 +662,105 @@ static void test_more_calls(void **state)
 	assert_int_equal(creat("/uk/creat", 0600) >= 0, 1);
 }
 
+/* An empty name is ENOENT before host and /uk are told apart (EXDEV). */
+static void test_two_paths_empty(void **state)
+{
+	(void)state;
+	assert_int_equal(st_put("/uk/ep", "e"), 0);
+	errno = 0;
+	assert_int_equal(rename("", "/uk/ep2"), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(rename("/uk/ep", ""), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(link("", "/uk/ep2"), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(link("/uk/ep", ""), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(renameat2(AT_FDCWD, "", AT_FDCWD, "/uk/ep2", 0), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(linkat(AT_FDCWD, "/uk/ep", AT_FDCWD, "", 0), -1);
+	assert_int_equal(errno, ENOENT);
+	/* A real host name still says EXDEV. */
+	assert_int_equal(rename("/uk/ep", "/tmp/ep"), -1);
+	assert_int_equal(errno, EXDEV);
+}
+
+/*
+ * A forked child that drops root must lose root's rights on /uk too: the
+ * shim passes the id changes on to its daemon task.
+ */
+static void test_drop_privileges(void **state)
+{
+	pid_t pid;
+	int st;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(mkdir("/uk/rootdir", 0755), 0);
+	assert_int_equal(mkdir("/uk/opendir", 0777), 0);
+	assert_int_equal(chmod("/uk/opendir", 0777), 0);
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		gid_t g = 65534;
+		struct stat sb;
+		int fd;
+
+		if (setgroups(1, &g) || setresgid(65534, 65534, 65534) ||
+		    setresuid(65534, 65534, 65534))
+			_exit(10);
+		fd = open("/uk/rootdir/f", O_WRONLY | O_CREAT, 0644);
+		if (fd >= 0 || errno != EACCES)
+			_exit(11);
+		fd = open("/uk/opendir/f", O_WRONLY | O_CREAT, 0644);
+		if (fd < 0)
+			_exit(12);
+		close(fd);
+		if (stat("/uk/opendir/f", &sb) || sb.st_uid != 65534 ||
+		    sb.st_gid != 65534)
+			_exit(13);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/*
+ * Ids changed behind the shim's back (a raw system call, as a child that
+ * execs a program without the shim would) before the child's first call:
+ * the daemon takes the host's creds at connect, not the parent's.
+ */
+static void test_drop_privileges_unseen(void **state)
+{
+	pid_t pid;
+	int st;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(mkdir("/uk/rootdir2", 0755), 0);
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		gid_t g = 65534;
+		int fd;
+
+		if (raw(SYS_setgroups, 1, (long)&g, 0, 0) ||
+		    raw(SYS_setresgid, 65534, 65534, 65534, 0) ||
+		    raw(SYS_setresuid, 65534, 65534, 65534, 0))
+			_exit(10);
+		fd = open("/uk/rootdir2/f", O_WRONLY | O_CREAT, 0644);
+		if (fd >= 0 || errno != EACCES)
+			_exit(11);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -650,8 +777,13 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_efault),
 		cmocka_unit_test(test_syscall),
 		cmocka_unit_test(test_more_calls),
+		cmocka_unit_test(test_two_paths_empty),
+		cmocka_unit_test(test_drop_privileges),
+		cmocka_unit_test(test_drop_privileges_unseen),
 	};
 
+	/* A child that drops to 65534 connects as that user. */
+	st_allow_nobody = true;
 	shim_test_boot(argc, argv, false);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
