@@ -270,7 +270,21 @@ int main(int argc, char **argv)
 		}
 		image_name(image, name, sizeof(name));
 	}
-	if (sock_opt) {
+	if (sock_opt && sock_opt[0] != '/') {
+		/*
+		 * Relative to where ukrun runs, not to wherever the command
+		 * and its children chdir to (into /uk, whose host cwd is
+		 * not this one): the shim connects lazily, in each process.
+		 */
+		char cwd[PATH_MAX];
+
+		if (!getcwd(cwd, sizeof(cwd)) ||
+		    (size_t)snprintf(sock, sizeof(sock), "%s/%s", cwd,
+				     sock_opt) >= sizeof(sock)) {
+			fprintf(stderr, "ukrun: socket path too long\n");
+			return 1;
+		}
+	} else if (sock_opt) {
 		snprintf(sock, sizeof(sock), "%s", sock_opt);
 	} else {
 		unsetenv("UKERNEL_SOCKET");

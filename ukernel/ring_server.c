@@ -985,6 +985,12 @@ static int conn_hello(struct uk_ring_server *srv, struct ring_conn *c)
 	ssize_t n;
 
 	n = recv(c->fd, &h, sizeof(h), MSG_DONTWAIT);
+	/*
+	 * A peer that closes without a word is someone checking that we
+	 * listen (ukrun, scripts): not worth a line in the log.
+	 */
+	if (n == 0)
+		return -ECONNRESET;
 	/* An older hello is shorter: answer its version with ours. */
 	if (n < 8 || h.magic != UK_RING_MAGIC) {
 		refuse(srv, c, EPROTO, "not a ukernel ring hello");
