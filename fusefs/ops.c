@@ -1318,35 +1318,12 @@ static void reply_xattr(fuse_req_t req, long ret, const void *buf,
 		fuse_reply_buf(req, buf, (size_t)ret);
 }
 
-static void ffs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
-			 size_t size)
-{
-	void *buf = size ? malloc(size) : NULL;
-	struct vfs_path p;
-	struct rq r;
-	long ret;
-
-	if (size && !buf) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, (int)-ret);
-		free(buf);
-		return;
-	}
-	ret = ffs_node_path(r.fs, ino, &p);
-	if (!ret) {
-		ret = vfs_getxattr(r.t, p.dentry, name, buf, size);
-		vfs_path_put(&p);
-	}
-	reply_xattr(req, ret, buf, size);
-	rq_end(&r);
-	free(buf);
-}
-
-static void ffs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+/*
+ * getxattr and listxattr differ only in the VFS call: name is NULL for a
+ * list. size 0 asks for the length alone (reply_xattr).
+ */
+static void xattr_read(fuse_req_t req, fuse_ino_t ino, const char *name,
+		       size_t size)
 {
 	char *buf = size ? malloc(size) : NULL;
 	struct vfs_path p;
@@ -1365,12 +1342,24 @@ static void ffs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	}
 	ret = ffs_node_path(r.fs, ino, &p);
 	if (!ret) {
-		ret = vfs_listxattr(r.t, p.dentry, buf, size);
+		ret = name ? vfs_getxattr(r.t, p.dentry, name, buf, size)
+			   : vfs_listxattr(r.t, p.dentry, buf, size);
 		vfs_path_put(&p);
 	}
 	reply_xattr(req, ret, buf, size);
 	rq_end(&r);
 	free(buf);
+}
+
+static void ffs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			 size_t size)
+{
+	xattr_read(req, ino, name, size);
+}
+
+static void ffs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	xattr_read(req, ino, NULL, size);
 }
 
 static void ffs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
