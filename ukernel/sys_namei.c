@@ -60,6 +60,47 @@ static int filename_create_locked(struct vfs_nameidata *nd, const char *name,
 	return 0;
 }
 
+/*
+ * The start of the two-name calls (link, rename): take ns_lock for
+ * writing, set up and walk the old name with lookup flags olf, then set up
+ * the new name for a parent walk the caller finishes its own way. Errors
+ * come in Linux's order: a bad new name fails only after the old walk.
+ * On failure everything is undone (nd's done, ns_lock dropped); on success
+ * two_names_done undoes it.
+ */
+static int two_names_begin(struct uk_task *t, int olddfd, struct kname *on,
+			   unsigned int olf, struct vfs_nameidata *ond,
+			   int newdfd, struct kname *nn,
+			   struct vfs_nameidata *nnd)
+{
+	struct uk_vfs *vfs = t->kernel->vfs;
+	int ret;
+
+	vfs_ns_write_lock(vfs);
+	ret = vfs_nd_init(ond, t, olddfd, on->buf, olf);
+	if (ret)
+		goto out_unlock;
+	ret = vfs_walk_locked(ond, on->buf);
+	if (!ret && nn->len < 0)
+		ret = (int)nn->len;
+	if (!ret)
+		ret = vfs_nd_init(nnd, t, newdfd, nn->buf, LOOKUP_PARENT);
+	if (!ret)
+		return 0;
+	vfs_nd_done(ond);
+out_unlock:
+	vfs_ns_unlock(vfs);
+	return ret;
+}
+
+static void two_names_done(struct uk_vfs *vfs, struct vfs_nameidata *ond,
+			   struct vfs_nameidata *nnd)
+{
+	vfs_nd_done(nnd);
+	vfs_nd_done(ond);
+	vfs_ns_unlock(vfs);
+}
+
 /* ---- mkdir, mknod, symlink --------------------------------------------- */
 
 enum create_kind { CREATE_DIR, CREATE_NOD, CREATE_SYMLINK };
@@ -390,19 +431,10 @@ static long do_linkat(struct uk_task *t, int olddfd, uk_uptr uold, int newdfd,
 				goto out_free;
 		}
 	}
-	vfs_ns_write_lock(vfs);
-	ret = vfs_nd_init(&ond, t, olddfd, names[0].buf, lf);
+	ret = two_names_begin(t, olddfd, &names[0], lf, &ond, newdfd,
+			      &names[1], &nnd);
 	if (ret)
-		goto out_unlock_only;
-	ret = vfs_walk_locked(&ond, names[0].buf);
-	if (ret)
-		goto out_ond;
-	ret = names[1].len < 0 ? (int)names[1].len : 0;
-	if (ret)
-		goto out_ond;
-	ret = vfs_nd_init(&nnd, t, newdfd, names[1].buf, LOOKUP_PARENT);
-	if (ret)
-		goto out_ond;
+		goto out_free;
 	ret = filename_create_locked(&nnd, names[1].buf, false, &d);
 	if (ret)
 		goto out_unlock;
@@ -435,11 +467,7 @@ static long do_linkat(struct uk_task *t, int olddfd, uk_uptr uold, int newdfd,
 		vfs_nb_inode(&nb, UK_NOTIFY_ATTR, inode);
 	}
 out_unlock:
-	vfs_nd_done(&nnd);
-out_ond:
-	vfs_nd_done(&ond);
-out_unlock_only:
-	vfs_ns_unlock(vfs);
+	two_names_done(vfs, &ond, &nnd);
 	vfs_nb_send(&nb);
 out_free:
 	free(names);
@@ -585,19 +613,10 @@ static long do_renameat2(struct uk_task *t, int olddfd, uk_uptr uold,
 	if (ret)
 		goto out_free;
 	get_kname(t, unew, &names[1], false);
-	vfs_ns_write_lock(vfs);
-	ret = vfs_nd_init(&ond, t, olddfd, names[0].buf, LOOKUP_PARENT);
+	ret = two_names_begin(t, olddfd, &names[0], LOOKUP_PARENT, &ond,
+			      newdfd, &names[1], &nnd);
 	if (ret)
-		goto out_unlock_only;
-	ret = vfs_walk_locked(&ond, names[0].buf);
-	if (ret)
-		goto out_ond;
-	ret = names[1].len < 0 ? (int)names[1].len : 0;
-	if (ret)
-		goto out_ond;
-	ret = vfs_nd_init(&nnd, t, newdfd, names[1].buf, LOOKUP_PARENT);
-	if (ret)
-		goto out_ond;
+		goto out_free;
 	ret = vfs_walk_locked(&nnd, names[1].buf);
 	if (ret)
 		goto out_unlock;
@@ -660,11 +679,7 @@ static long do_renameat2(struct uk_task *t, int olddfd, uk_uptr uold,
 	ret = vfs_rename_locked(t, ond.path.dentry->d_inode, old,
 				nnd.path.dentry->d_inode, new, flags, &nb);
 out_unlock:
-	vfs_nd_done(&nnd);
-out_ond:
-	vfs_nd_done(&ond);
-out_unlock_only:
-	vfs_ns_unlock(vfs);
+	two_names_done(vfs, &ond, &nnd);
 	vfs_nb_send(&nb);
 out_free:
 	free(names);
