@@ -365,11 +365,32 @@ out:
 
 /* ---- names and reachability ------------------------------------------- */
 
+/*
+ * Executes a repair of the dentry row that s (a row of parent, name, ...)
+ * points at: sql binds ?1 = parent, ?2 = name, and ?3 = s's column 2 when
+ * it uses it.
+ */
+static int fix_dentry(struct fsck *f, const char *sql, sqlite3_stmt *s)
+{
+	sqlite3_stmt *d;
+	int rc;
+
+	rc = sqlite3_prepare_v2(f->m->db, sql, -1, &d, NULL);
+	if (rc != SQLITE_OK)
+		return -EIO;
+	ukfs_bind_u64(d, 1, ukfs_col_u64(s, 0));
+	sqlite3_bind_blob(d, 2, sqlite3_column_blob(s, 1),
+			  sqlite3_column_bytes(s, 1), SQLITE_TRANSIENT);
+	if (sqlite3_bind_parameter_count(d) > 2)
+		sqlite3_bind_int64(d, 3, sqlite3_column_int64(s, 2));
+	rc = sqlite3_step(d);
+	sqlite3_finalize(d);
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
 static int dangling(struct fsck *f, sqlite3_stmt *s)
 {
 	uint64_t parent = ukfs_col_u64(s, 0), ino = ukfs_col_u64(s, 2);
-	sqlite3_stmt *d;
-	int rc;
 
 	report(f,
 	       "entry '%.*s' in directory %" PRIu64 " names inode %" PRIu64
@@ -380,44 +401,19 @@ static int dangling(struct fsck *f, sqlite3_stmt *s)
 					: "sits in a missing directory");
 	if (!f->repair)
 		return 0;
-	rc = sqlite3_prepare_v2(f->m->db,
-				"DELETE FROM dentries WHERE parent = ? AND "
-				"name = ?",
-				-1, &d, NULL);
-	if (rc != SQLITE_OK)
-		return -EIO;
-	ukfs_bind_u64(d, 1, parent);
-	sqlite3_bind_blob(d, 2, sqlite3_column_blob(s, 1),
-			  sqlite3_column_bytes(s, 1), SQLITE_TRANSIENT);
-	rc = sqlite3_step(d);
-	sqlite3_finalize(d);
-	return rc == SQLITE_DONE ? 0 : -EIO;
+	return fix_dentry(f, "DELETE FROM dentries WHERE parent = ?1 AND "
+			     "name = ?2", s);
 }
 
 static int bad_type(struct fsck *f, sqlite3_stmt *s)
 {
-	uint64_t parent = ukfs_col_u64(s, 0);
-	sqlite3_stmt *d;
-	int rc;
-
 	report(f, "entry '%.*s' in directory %" PRIu64 " has the wrong type",
 	       sqlite3_column_bytes(s, 1),
-	       (const char *)sqlite3_column_blob(s, 1), parent);
+	       (const char *)sqlite3_column_blob(s, 1), ukfs_col_u64(s, 0));
 	if (!f->repair)
 		return 0;
-	rc = sqlite3_prepare_v2(f->m->db,
-				"UPDATE dentries SET type = ?3 WHERE "
-				"parent = ?1 AND name = ?2",
-				-1, &d, NULL);
-	if (rc != SQLITE_OK)
-		return -EIO;
-	ukfs_bind_u64(d, 1, parent);
-	sqlite3_bind_blob(d, 2, sqlite3_column_blob(s, 1),
-			  sqlite3_column_bytes(s, 1), SQLITE_TRANSIENT);
-	sqlite3_bind_int64(d, 3, sqlite3_column_int64(s, 2));
-	rc = sqlite3_step(d);
-	sqlite3_finalize(d);
-	return rc == SQLITE_DONE ? 0 : -EIO;
+	return fix_dentry(f, "UPDATE dentries SET type = ?3 WHERE "
+			     "parent = ?1 AND name = ?2", s);
 }
 
 static int dir_linked_twice(struct fsck *f, sqlite3_stmt *s)
