@@ -96,26 +96,8 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-/* "1", "0.5", "30": seconds to milliseconds, at least 1 ms, at most a day. */
-static int parse_seconds(const char *s, unsigned int *ms)
-{
-	char *end;
-	double v;
-
-	if ((*s < '0' || *s > '9') && *s != '.')
-		return -EINVAL;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || *end || v <= 0 || v > 86400)
-		return -EINVAL;
-	*ms = (unsigned int)(v * 1000);
-	if (!*ms)
-		*ms = 1;
-	return 0;
-}
-
-/* A cache timeout: seconds, 0 allowed, at most a day. */
-static int parse_timeout(const char *s, double *out)
+/* A number of seconds ("1", "0.5", "30"): at least 0, at most a day. */
+static int parse_secs(const char *s, double *out)
 {
 	char *end;
 	double v;
@@ -127,6 +109,19 @@ static int parse_timeout(const char *s, double *out)
 	if (errno || *end || v < 0 || v > 86400)
 		return -EINVAL;
 	*out = v;
+	return 0;
+}
+
+/* Seconds to milliseconds: more than 0, rounded up to at least 1 ms. */
+static int parse_seconds(const char *s, unsigned int *ms)
+{
+	double v;
+
+	if (parse_secs(s, &v) || v <= 0)
+		return -EINVAL;
+	*ms = (unsigned int)(v * 1000);
+	if (!*ms)
+		*ms = 1;
 	return 0;
 }
 
@@ -251,12 +246,12 @@ int main(int argc, char **argv)
 			o.mount_ro = true;
 			break;
 		case 'e':
-			if (parse_timeout(optarg, &o.entry_timeout))
+			if (parse_secs(optarg, &o.entry_timeout))
 				return bad_usage("bad entry timeout '%s' "
 						 "(seconds)", optarg);
 			break;
 		case 'A':
-			if (parse_timeout(optarg, &o.attr_timeout))
+			if (parse_secs(optarg, &o.attr_timeout))
 				return bad_usage("bad attribute timeout '%s' "
 						 "(seconds)", optarg);
 			break;
