@@ -47,6 +47,32 @@ static void uk_task_release(struct uk_task *t)
 }
 
 /*
+ * The end of uk_task_new and uk_task_fork, which set t->fs and then, if
+ * that worked, t->files (each a pointer, NULL or an ERR_PTR): the task,
+ * or everything undone and ERR_PTR(-errno).
+ */
+static struct uk_task *task_finish(struct uk_task *t)
+{
+	int ret;
+
+	if (IS_ERR_OR_NULL(t->fs)) {
+		ret = t->fs ? (int)PTR_ERR(t->fs) : -ENOMEM;
+		goto err_release;
+	}
+	if (IS_ERR_OR_NULL(t->files)) {
+		ret = t->files ? (int)PTR_ERR(t->files) : -ENOMEM;
+		goto err_fs;
+	}
+	return t;
+
+err_fs:
+	uk_fs_put(t->fs);
+err_release:
+	uk_task_release(t);
+	return ERR_PTR(ret);
+}
+
+/*
  * The first task of a process tree: cwd and root at the kernel's root, an
  * empty fd table with the kernel's nr_open limit. Its parent is outside
  * the kernel's view, so getppid() returns 0 (as for a process whose parent
@@ -58,7 +84,7 @@ struct uk_task *uk_task_new(struct uk_kernel *k, pid_t pid,
 {
 	struct uk_cred root;
 	struct uk_task *t;
-	int ret = -ENOMEM;
+	int ret;
 
 	if (!cred) {
 		uk_cred_init(&root, 0, 0);
@@ -77,22 +103,9 @@ struct uk_task *uk_task_new(struct uk_kernel *k, pid_t pid,
 		return ERR_PTR(-ENOMEM);
 	t->ppid = 0;
 	t->fs = uk_fs_new(k);
-	if (IS_ERR_OR_NULL(t->fs)) {
-		ret = t->fs ? (int)PTR_ERR(t->fs) : -ENOMEM;
-		goto err_release;
-	}
-	t->files = uk_files_new(k->opts.nr_open);
-	if (IS_ERR_OR_NULL(t->files)) {
-		ret = t->files ? (int)PTR_ERR(t->files) : -ENOMEM;
-		goto err_fs;
-	}
-	return t;
-
-err_fs:
-	uk_fs_put(t->fs);
-err_release:
-	uk_task_release(t);
-	return ERR_PTR(ret);
+	if (!IS_ERR_OR_NULL(t->fs))
+		t->files = uk_files_new(k->opts.nr_open);
+	return task_finish(t);
 }
 
 /*
@@ -106,7 +119,6 @@ struct uk_task *uk_task_fork(struct uk_task *parent, pid_t child_pid)
 {
 	struct uk_cred cred;
 	struct uk_task *t;
-	int ret = -ENOMEM;
 
 	pthread_mutex_lock(&parent->cred_lock);
 	cred = parent->cred;
@@ -121,22 +133,9 @@ struct uk_task *uk_task_fork(struct uk_task *parent, pid_t child_pid)
 	t->frontend = parent->frontend;
 	t->owner = parent->owner;
 	t->fs = uk_fs_copy(parent->fs);
-	if (IS_ERR_OR_NULL(t->fs)) {
-		ret = t->fs ? (int)PTR_ERR(t->fs) : -ENOMEM;
-		goto err_release;
-	}
-	t->files = uk_files_dup(parent->files);
-	if (IS_ERR_OR_NULL(t->files)) {
-		ret = t->files ? (int)PTR_ERR(t->files) : -ENOMEM;
-		goto err_fs;
-	}
-	return t;
-
-err_fs:
-	uk_fs_put(t->fs);
-err_release:
-	uk_task_release(t);
-	return ERR_PTR(ret);
+	if (!IS_ERR_OR_NULL(t->fs))
+		t->files = uk_files_dup(parent->files);
+	return task_finish(t);
 }
 
 /*
