@@ -257,19 +257,28 @@ long vfs_getxattr(struct uk_task *t, struct vfs_dentry *d, const char *name,
 	return vfs_simple_xattr_get(inode, name, value, size);
 }
 
+/* The checks before a change of name on path, in Linux's order. */
+static int xattr_may_change(struct uk_task *t, const struct vfs_path *path,
+			    const char *name)
+{
+	int ret;
+
+	ret = vfs_mnt_want_write(path->mnt);
+	if (ret)
+		return ret;
+	ret = xattr_permission(t, path->dentry->d_inode, name, MAY_WRITE);
+	if (ret)
+		return ret;
+	return xattr_resolve_name(name);
+}
+
 int vfs_setxattr(struct uk_task *t, const struct vfs_path *path,
 		 const char *name, const void *value, size_t size, int flags)
 {
 	struct vfs_inode *inode = path->dentry->d_inode;
 	int ret;
 
-	ret = vfs_mnt_want_write(path->mnt);
-	if (ret)
-		return ret;
-	ret = xattr_permission(t, inode, name, MAY_WRITE);
-	if (ret)
-		return ret;
-	ret = xattr_resolve_name(name);
+	ret = xattr_may_change(t, path, name);
 	if (ret)
 		return ret;
 	if (!size)
@@ -300,13 +309,7 @@ int vfs_removexattr(struct uk_task *t, const struct vfs_path *path,
 	struct vfs_inode *inode = path->dentry->d_inode;
 	int ret;
 
-	ret = vfs_mnt_want_write(path->mnt);
-	if (ret)
-		return ret;
-	ret = xattr_permission(t, inode, name, MAY_WRITE);
-	if (ret)
-		return ret;
-	ret = xattr_resolve_name(name);
+	ret = xattr_may_change(t, path, name);
 	if (ret)
 		return ret;
 	if (inode->i_op && inode->i_op->removexattr)
