@@ -64,18 +64,24 @@ static void fuse_log(void *arg, int priority, const char *msg)
 
 /* ---- names and paths ------------------------------------------------------ */
 
+/* Copies name into buf; its length or -ENAMETOOLONG. */
+static int set_name(const char *name, char *buf, size_t len)
+{
+	size_t n = strlen(name);
+
+	if (n >= len)
+		return -ENAMETOOLONG;
+	memcpy(buf, name, n + 1);
+	return (int)n;
+}
+
 int uk_daemon_name(const char *image, char *buf, size_t len)
 {
 	const char *base, *end, *dot;
 	size_t n;
 
-	if (!image) {
-		n = strlen("default");
-		if (n >= len)
-			return -ENAMETOOLONG;
-		memcpy(buf, "default", n + 1);
-		return (int)n;
-	}
+	if (!image)
+		return set_name("tmpfs", buf, len);
 	end = image + strlen(image);
 	while (end > image + 1 && end[-1] == '/')
 		end--;
@@ -90,7 +96,10 @@ int uk_daemon_name(const char *image, char *buf, size_t len)
 		end = dot;
 	n = (size_t)(end - base);
 	if (n == 0 || (n == 1 && *base == '/'))
-		return uk_daemon_name(NULL, buf, len);
+		return set_name("default", buf, len);
+	/* "tmpfs" names the --tmpfs daemons: an image is never served there */
+	if (n == 5 && !memcmp(base, "tmpfs", 5))
+		return set_name("tmpfs-image", buf, len);
 	if (n >= len)
 		return -ENAMETOOLONG;
 	memcpy(buf, base, n);
