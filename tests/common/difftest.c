@@ -644,9 +644,18 @@ static void seek_prealloc(struct dt_run *r, unsigned int s, long off,
 			  unsigned int whence, int64_t size, char *res)
 {
 	struct dt_target *t = r->t;
+	long fl = SC2(SYS_fcntl, slot_fd(r, s), F_GETFL);
 	long pos = SC3(SYS_lseek, slot_fd(r, s), 0, SEEK_CUR);
 	long ret = SC3(SYS_lseek, slot_fd(r, s), off, whence);
 	int z = 1;
+
+	/* A write-only descriptor cannot check: the same on both sides. */
+	if (fl >= 0 && ((fl & O_ACCMODE) == O_WRONLY || (fl & O_PATH))) {
+		if (ret >= 0 && pos >= 0)
+			SC3(SYS_lseek, slot_fd(r, s), pos, SEEK_SET);
+		snprintf(res, RESSZ, "(preallocated, write-only: not compared)");
+		return;
+	}
 
 	times_forget_fd(r, s);
 	if (pos >= 0)
