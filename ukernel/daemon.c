@@ -417,6 +417,7 @@ static int serve(const struct uk_daemon_opts *o, int sfd, int *ready_fd)
 	struct uk_image_opts io = { .cache_size = o->cache_size };
 	struct uk_ring_server *srv;
 	struct ffs *ffs = NULL;
+	struct uk_kernel_opts ko = { 0 };
 	struct uk_kernel *k;
 	char err[512] = "";
 	char msg[600];
@@ -425,7 +426,9 @@ static int serve(const struct uk_daemon_opts *o, int sfd, int *ready_fd)
 	int ret;
 
 	memcpy(ro.allow_uids, o->allow_uids, sizeof(ro.allow_uids));
-	k = uk_kernel_new(NULL);
+	/* symlinks written as "/uk/a" by shim clients resolve inside */
+	ko.link_root = o->root ? o->root : "/uk";
+	k = uk_kernel_new(&ko);
 	if (IS_ERR_OR_NULL(k)) {
 		snprintf(msg, sizeof(msg), "cannot create the kernel: %s",
 			 strerror(k ? (int)-PTR_ERR(k) : ENOMEM));

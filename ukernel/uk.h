@@ -32,6 +32,13 @@ struct uk_kernel_opts {
 	uint64_t tmpfs_size;     /* bytes for the root tmpfs; default 1 GiB */
 	uint64_t tmpfs_inodes;   /* inode limit for the root tmpfs; default 1M */
 	unsigned int nr_open;    /* per-task fd limit (RLIMIT_NOFILE); 1024 */
+	/*
+	 * The clients' virtual root ("/uk"), or NULL: an absolute symlink
+	 * body under it ("/uk/a/b", as a program under the shim writes it)
+	 * is followed from "/" without it (docs/vfs.md). Not copied: it must
+	 * outlive the kernel.
+	 */
+	const char *link_root;
 };
 
 /* Creates a kernel with an empty tmpfs mounted at its root. */

@@ -68,6 +68,9 @@ ukctl=$(dirname "$ukd")/ukctl
 "$ukctl" mkfs "$dir/img.uk" --size 64M >/dev/null || bad "mkfs"
 out=$("$ukrun" -i "$dir/img.uk" --root /vroot -- sh -c 'cat /etc/hostname > /vroot/a && cat /vroot/a && test ! -e /uk/t/h')
 check "-i and --root" "$host" "$out"
+# An absolute symlink as the program writes it, under a non-default root.
+out=$("$ukrun" -i "$dir/img.uk" --root /vroot -- sh -c 'mkdir -p /vroot/d && ln -s /vroot/a /vroot/d/l && cat /vroot/d/l && readlink /vroot/d/l && realpath /vroot/d/l && cd /vroot/d && cat l')
+check "absolute symlink under --root" "$(printf '%s\n/vroot/a\n/vroot/a\n%s' "$host" "$host")" "$out"
 [ -S "$XDG_RUNTIME_DIR/ukernel/img.sock" ] && ok "socket named after the image" || bad "no img.sock"
 
 # The socket name follows what is served. Two images with one base name

@@ -662,6 +662,59 @@ static void test_more_calls(void **state)
 	assert_int_equal(creat("/uk/creat", 0600) >= 0, 1);
 }
 
+/*
+ * Absolute symlinks written the way a program under the shim sees the
+ * tree ("/uk/..."): the daemon follows them inside its root, readlink
+ * returns what was written, realpath names the target under /uk.
+ */
+static void test_absolute_symlink(void **state)
+{
+	char buf[PATH_MAX], *rp;
+	struct stat st;
+	int fd;
+
+	(void)state;
+	assert_int_equal(mkdir("/uk/adir", 0755), 0);
+	fd = open("/uk/adir/file", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "hello", 5), 5);
+	close(fd);
+
+	assert_int_equal(symlink("/uk/adir/file", "/uk/al"), 0);
+	fd = open("/uk/al", O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(read(fd, buf, sizeof(buf)), 5);
+	assert_memory_equal(buf, "hello", 5);
+	close(fd);
+	memset(buf, 0, sizeof(buf));
+	assert_int_equal(readlink("/uk/al", buf, sizeof(buf)), 13);
+	assert_string_equal(buf, "/uk/adir/file");
+	rp = realpath("/uk/al", NULL);
+	assert_non_null(rp);
+	assert_string_equal(rp, "/uk/adir/file");
+	free(rp);
+
+	/* in the middle of a path, to the root itself, spelt loosely */
+	assert_int_equal(symlink("/uk/adir", "/uk/ad"), 0);
+	assert_int_equal(stat("/uk/ad/file", &st), 0);
+	assert_int_equal(st.st_size, 5);
+	assert_int_equal(symlink("/uk", "/uk/aroot"), 0);
+	assert_int_equal(stat("/uk/aroot/adir/file", &st), 0);
+	assert_int_equal(symlink("//uk/./adir//file", "/uk/aloose"), 0);
+	assert_int_equal(stat("/uk/aloose", &st), 0);
+	assert_int_equal(st.st_size, 5);
+	/* a link from a subdirectory, and through a virtual cwd */
+	assert_int_equal(symlink("/uk/adir/file", "/uk/adir/back"), 0);
+	assert_int_equal(chdir("/uk/adir"), 0);
+	assert_int_equal(stat("back", &st), 0);
+	assert_int_equal(st.st_size, 5);
+	assert_int_equal(chdir("/"), 0);
+	/* "/ukx" is not under the root */
+	assert_int_equal(symlink("/ukx/adir/file", "/uk/anot"), 0);
+	assert_int_equal(stat("/uk/anot", &st), -1);
+	assert_int_equal(errno, ENOENT);
+}
+
 /* An empty name is ENOENT before host and /uk are told apart (EXDEV). */
 static void test_two_paths_empty(void **state)
 {
@@ -777,6 +830,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_efault),
 		cmocka_unit_test(test_syscall),
 		cmocka_unit_test(test_more_calls),
+		cmocka_unit_test(test_absolute_symlink),
 		cmocka_unit_test(test_two_paths_empty),
 		cmocka_unit_test(test_drop_privileges),
 		cmocka_unit_test(test_drop_privileges_unseen),
