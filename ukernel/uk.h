@@ -89,6 +89,12 @@ struct uk_task *uk_task_new(struct uk_kernel *k, pid_t pid,
 struct uk_task *uk_task_fork(struct uk_task *parent, pid_t child_pid);
 int uk_task_exec(struct uk_task *task);
 void uk_task_exit(struct uk_task *task);
+/*
+ * Sets the task's descriptor limit (RLIMIT_NOFILE's soft limit: EMFILE at
+ * or above, F_DUPFD and dup2 checked against it), clamped to [1, 1 << 20]
+ * (Linux's default fs.nr_open). Descriptors already above stay open.
+ */
+void uk_task_set_nofile(struct uk_task *task, uint64_t limit);
 /* A credential set for a plain user: uid, gid, no supplementary groups. */
 void uk_cred_init(struct uk_cred *cred, uid_t uid, gid_t gid);
 

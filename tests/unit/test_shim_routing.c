@@ -715,6 +715,45 @@ static void test_absolute_symlink(void **state)
 	assert_int_equal(errno, ENOENT);
 }
 
+/*
+ * The daemon's descriptor limit follows the process's RLIMIT_NOFILE (soft)
+ * at connect, not a fixed 1024: a child that raised it before its first
+ * call can dup a vfd to 2000, as on Linux; F_DUPFD at the limit is EINVAL.
+ */
+static void test_nofile_follows_rlimit(void **state)
+{
+	pid_t pid;
+	int st;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		struct rlimit rl = { 4096, 4096 };
+		int fd, d;
+
+		if (raw(SYS_setrlimit, RLIMIT_NOFILE, (long)&rl, 0, 0))
+			_exit(77); /* cannot raise it here */
+		fd = open("/uk/nofile", O_RDWR | O_CREAT, 0644);
+		if (fd < 0)
+			_exit(10);
+		d = fcntl(fd, F_DUPFD, 2000);
+		if (d < 2000)
+			_exit(11);
+		if (write(d, "x", 1) != 1)
+			_exit(12);
+		if (fcntl(fd, F_DUPFD, 4096) != -1 || errno != EINVAL)
+			_exit(13);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	if (WEXITSTATUS(st) == 77)
+		print_message("skipped: RLIMIT_NOFILE cannot be raised\n");
+	else
+		assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 /* An empty name is ENOENT before host and /uk are told apart (EXDEV). */
 static void test_two_paths_empty(void **state)
 {
@@ -831,6 +870,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_syscall),
 		cmocka_unit_test(test_more_calls),
 		cmocka_unit_test(test_absolute_symlink),
+		cmocka_unit_test(test_nofile_follows_rlimit),
 		cmocka_unit_test(test_two_paths_empty),
 		cmocka_unit_test(test_drop_privileges),
 		cmocka_unit_test(test_drop_privileges_unseen),
