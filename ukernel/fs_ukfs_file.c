@@ -810,29 +810,27 @@ int ukfs_file_setsize(struct vfs_inode *inode, int64_t size)
 }
 
 /*
- * Whether block lblk is a hole with no data in the cache: 1 yes, 0 no,
- * or -errno. A cached page over a hole may be dirty (delayed allocation),
- * so it is written back first and the block map asked again.
+ * Whether block lblk is a hole with no data in the cache. A cached page
+ * over a hole may be dirty (delayed allocation), so it is written back
+ * first and the block map asked again. On any error the answer is no: the
+ * caller then zeroes through the cache, as it always did.
  */
-static int block_is_hole(struct ukfs_inode_info *ui, uint64_t lblk)
+static bool block_is_hole(struct ukfs_inode_info *ui, uint64_t lblk)
 {
 	struct ukfs_meta *meta = SBI(ui)->meta;
 	uint64_t ino = ui->vfs.i_ino;
 	struct ukfs_extent e;
-	int ret;
 
-	ret = ukfs_extent_map(meta, ino, lblk, 1, &e);
-	if (ret || !(e.flags & UKFS_EXT_HOLE))
-		return ret;
+	if (ukfs_extent_map(meta, ino, lblk, 1, &e) ||
+	    !(e.flags & UKFS_EXT_HOLE))
+		return false;
 	if (!pcache_present(ui->mapping, lblk))
-		return 1;
-	ret = pcache_writeback_range(ui->mapping, lblk * UKFS_BLOCK_SIZE,
-				     (lblk + 1) * UKFS_BLOCK_SIZE - 1, true);
-	if (!ret)
-		ret = ukfs_extent_map(meta, ino, lblk, 1, &e);
-	if (ret)
-		return ret;
-	return !!(e.flags & UKFS_EXT_HOLE);
+		return true;
+	if (pcache_writeback_range(ui->mapping, lblk * UKFS_BLOCK_SIZE,
+				   (lblk + 1) * UKFS_BLOCK_SIZE - 1, true) ||
+	    ukfs_extent_map(meta, ino, lblk, 1, &e))
+		return false;
+	return e.flags & UKFS_EXT_HOLE;
 }
 
 /*
@@ -851,11 +849,8 @@ static int zero_range(struct ukfs_inode_info *ui, uint64_t start, uint64_t end)
 		uint64_t bend = (lblk + 1) * UKFS_BLOCK_SIZE;
 		uint64_t e = end < bend ? end : bend;
 		ssize_t r;
-		int hole = block_is_hole(ui, lblk);
 
-		if (hole < 0)
-			return hole;
-		if (!hole) {
+		if (!block_is_hole(ui, lblk)) {
 			r = pcache_write(ui->mapping, start, (size_t)(e - start),
 					 (uint64_t)ui->vfs.i_size, copy_zero,
 					 NULL);
