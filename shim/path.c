@@ -91,6 +91,12 @@ static long match_root(const char *p)
 	}
 }
 
+/* Whether absolute path p (known readable) names the root or is under it. */
+bool shim_path_under_root(const char *p)
+{
+	return p[0] == '/' && match_root(p) >= 0;
+}
+
 /*
  * The fault-safe copies of uaccess.c cost what a plain copy costs, but
  * need their SIGSEGV handler, which connect installs. A program that

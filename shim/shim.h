@@ -64,6 +64,8 @@ SHIM_HIDDEN void shim_cwd_set_virtual(bool v);
 
 /* The virtual root ("/uk" or $UKERNEL_ROOT, no trailing slash) and its length. */
 SHIM_HIDDEN const char *shim_root(size_t *len);
+/* Whether absolute path p names the virtual root or lies under it. */
+SHIM_HIDDEN bool shim_path_under_root(const char *p);
 
 /* ---- calls -------------------------------------------------------------------- */
 

@@ -48,7 +48,8 @@ static int walk_virtual(const char *path)
  * lstat and readlink, as glibc's realpath does. Inside the virtual root,
  * ".." never leaves it (the root is its own parent, as the daemon sees it),
  * and an absolute symlink target found in a virtual directory is read the
- * way the daemon reads it: from the virtual root. 0, or -1 with errno.
+ * way the daemon reads it: one under the root ("/uk/a") as it is, any
+ * other from the virtual root. 0, or -1 with errno.
  */
 static int vrealpath(const char *path, char *res)
 {
@@ -132,7 +133,13 @@ static int vrealpath(const char *path, char *res)
 			p = rest;
 			virt = len >= rootlen && !strncmp(res, root, rootlen);
 			if (link[0] == '/') {
-				if (virt) {
+				/*
+				 * As the daemon follows it (vfs_namei.c
+				 * strip_link_root): a target naming the root
+				 * ("/uk/a") is a path from the host's "/",
+				 * any other one is read from the root.
+				 */
+				if (virt && !shim_path_under_root(link)) {
 					memcpy(res, root, rootlen);
 					len = rootlen;
 				} else {

@@ -14,9 +14,11 @@
  * ukernel/), then in the install directories compiled in.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,7 +171,11 @@ static int default_image(char *out, size_t len)
 	return 0;
 }
 
-/* Sets name to IMAGE's base name without its extension (ukerneld's rule). */
+/*
+ * Sets name to IMAGE's base name without its extension (ukerneld's rule,
+ * uk_daemon_name): "tmpfs" is the --tmpfs daemons' name, so an image
+ * called that is "tmpfs-image".
+ */
 static void image_name(const char *img, char *name, size_t len)
 {
 	const char *b = strrchr(img, '/');
@@ -184,6 +190,62 @@ static void image_name(const char *img, char *name, size_t len)
 	dot = strrchr(name, '.');
 	if (dot && dot != name)
 		*dot = 0;
+	if (!strcmp(name, "tmpfs"))
+		snprintf(name, len, "tmpfs-image");
+}
+
+/* The pid written in a lock file (SOCKET.lock, IMAGE/lock), or 0. */
+static long lock_pid(const char *path)
+{
+	char buf[32];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	return strtol(buf, NULL, 10);
+}
+
+/*
+ * Whether the daemon on sock serves image: a ukerneld writes its pid in
+ * the socket's lock file and in the image's, so the two agree exactly
+ * when it is that image's daemon. Two images with one base name in
+ * different directories share the default socket name; without this
+ * check the command would run on the other image, silently.
+ */
+static bool serves_image(const char *sock, const char *image)
+{
+	char p[PATH_MAX + 16];
+	long s, i;
+
+	snprintf(p, sizeof(p), "%s.lock", sock);
+	s = lock_pid(p);
+	snprintf(p, sizeof(p), "%s/lock", image);
+	i = lock_pid(p);
+	return s > 0 && s == i;
+}
+
+/*
+ * The socket name for image when its base name's socket serves another
+ * image: the base name and a hash (FNV-1a) of the image's absolute path,
+ * so each image still has one name that every ukrun computes alike.
+ */
+static void image_alt_name(const char *img, char *name, size_t len)
+{
+	char abs[PATH_MAX], base[200];
+	uint32_t h = 2166136261u;
+
+	if (!realpath(img, abs))
+		snprintf(abs, sizeof(abs), "%s", img);
+	for (const char *c = abs; *c; c++)
+		h = (h ^ (unsigned char)*c) * 16777619u;
+	image_name(img, base, sizeof(base));
+	snprintf(name, len, "%s-%08x", base, h);
 }
 
 int main(int argc, char **argv)
@@ -292,6 +354,14 @@ int main(int argc, char **argv)
 		if (uk_default_socket_path(sock, sizeof(sock)) < 0) {
 			fprintf(stderr, "ukrun: socket path too long\n");
 			return 1;
+		}
+		if (!tmpfs && served(sock) && !serves_image(sock, image)) {
+			image_alt_name(image, name, sizeof(name));
+			setenv("UKERNEL_NAME", name, 1);
+			if (uk_default_socket_path(sock, sizeof(sock)) < 0) {
+				fprintf(stderr, "ukrun: socket path too long\n");
+				return 1;
+			}
 		}
 	}
 

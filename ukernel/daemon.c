@@ -64,18 +64,24 @@ static void fuse_log(void *arg, int priority, const char *msg)
 
 /* ---- names and paths ------------------------------------------------------ */
 
+/* Copies name into buf; its length or -ENAMETOOLONG. */
+static int set_name(const char *name, char *buf, size_t len)
+{
+	size_t n = strlen(name);
+
+	if (n >= len)
+		return -ENAMETOOLONG;
+	memcpy(buf, name, n + 1);
+	return (int)n;
+}
+
 int uk_daemon_name(const char *image, char *buf, size_t len)
 {
 	const char *base, *end, *dot;
 	size_t n;
 
-	if (!image) {
-		n = strlen("default");
-		if (n >= len)
-			return -ENAMETOOLONG;
-		memcpy(buf, "default", n + 1);
-		return (int)n;
-	}
+	if (!image)
+		return set_name("tmpfs", buf, len);
 	end = image + strlen(image);
 	while (end > image + 1 && end[-1] == '/')
 		end--;
@@ -90,7 +96,10 @@ int uk_daemon_name(const char *image, char *buf, size_t len)
 		end = dot;
 	n = (size_t)(end - base);
 	if (n == 0 || (n == 1 && *base == '/'))
-		return uk_daemon_name(NULL, buf, len);
+		return set_name("default", buf, len);
+	/* "tmpfs" names the --tmpfs daemons: an image is never served there */
+	if (n == 5 && !memcmp(base, "tmpfs", 5))
+		return set_name("tmpfs-image", buf, len);
 	if (n >= len)
 		return -ENAMETOOLONG;
 	memcpy(buf, base, n);
@@ -408,6 +417,7 @@ static int serve(const struct uk_daemon_opts *o, int sfd, int *ready_fd)
 	struct uk_image_opts io = { .cache_size = o->cache_size };
 	struct uk_ring_server *srv;
 	struct ffs *ffs = NULL;
+	struct uk_kernel_opts ko = { 0 };
 	struct uk_kernel *k;
 	char err[512] = "";
 	char msg[600];
@@ -416,7 +426,9 @@ static int serve(const struct uk_daemon_opts *o, int sfd, int *ready_fd)
 	int ret;
 
 	memcpy(ro.allow_uids, o->allow_uids, sizeof(ro.allow_uids));
-	k = uk_kernel_new(NULL);
+	/* symlinks written as "/uk/a" by shim clients resolve inside */
+	ko.link_root = o->root ? o->root : "/uk";
+	k = uk_kernel_new(&ko);
 	if (IS_ERR_OR_NULL(k)) {
 		snprintf(msg, sizeof(msg), "cannot create the kernel: %s",
 			 strerror(k ? (int)-PTR_ERR(k) : ENOMEM));

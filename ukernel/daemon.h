@@ -46,8 +46,11 @@ struct uk_daemon_opts {
 /*
  * The name a daemon serving image is known by: the image's base name
  * without trailing slashes and without its extension ("/x/disk.img/" ->
- * "disk"); "default" for NULL (tmpfs), so that uk_connect(NULL) finds a
- * tmpfs daemon. Writes it to buf; returns its length or -ENAMETOOLONG.
+ * "disk"); "tmpfs" for NULL (a --tmpfs daemon), and "tmpfs-image" for an
+ * image called tmpfs, so that what is served decides the name: ukrun's
+ * default image ("default") and a tmpfs never share a socket, and a client
+ * never talks to a tmpfs thinking it is an image. Writes it to buf;
+ * returns its length or -ENAMETOOLONG.
  */
 int uk_daemon_name(const char *image, char *buf, size_t len);
 

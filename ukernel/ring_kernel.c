@@ -60,6 +60,7 @@ static const struct uk_ring_kernel_ops uk_ring_real_kops = {
 	.cred_init = uk_cred_init,
 	.task_fork = uk_task_fork,
 	.task_exec = uk_task_exec,
+	.set_nofile = uk_task_set_nofile,
 	.task_exit = uk_task_exit,
 	.dispatch = uk_dispatch,
 	.watch = ring_watch,

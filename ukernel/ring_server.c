@@ -38,6 +38,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -321,6 +322,26 @@ static void task_sync_creds(struct uk_ring_server *srv, struct uk_task *task,
 	pthread_mutex_lock(&task->cred_lock);
 	task->cred = cred;
 	pthread_mutex_unlock(&task->cred_lock);
+}
+
+/*
+ * The task's descriptor limit follows the process's RLIMIT_NOFILE soft
+ * limit at each connect (new, forked or exec'd): Linux's limit is per
+ * process, and a program that raised it to hold more than 1024 files
+ * needs as many virtual ones (its vfd numbers are host numbers, which the
+ * host already allows up to that limit). A limit changed later is seen at
+ * the next connect (exec). When the host does not tell us (prlimit needs
+ * the same user or CAP_SYS_RESOURCE), the task keeps what it had.
+ */
+static void task_sync_nofile(struct uk_ring_server *srv, struct uk_task *task,
+			     pid_t pid)
+{
+	struct rlimit rl;
+
+	if (srv->kops.set_nofile && !prlimit(pid, RLIMIT_NOFILE, NULL, &rl))
+		srv->kops.set_nofile(task, rl.rlim_cur == RLIM_INFINITY
+						   ? UINT64_MAX
+						   : (uint64_t)rl.rlim_cur);
 }
 
 static bool pidfd_exited(int pidfd)
@@ -699,6 +720,7 @@ static struct ring_task *task_get(struct uk_ring_server *srv, pid_t pid,
 		if (hello_flags & UK_RING_HELLO_EXEC)
 			srv->kops.task_exec(rt->task);
 		task_sync_creds(srv, rt->task, pid, uc);
+		task_sync_nofile(srv, rt->task, pid);
 		uk_ring_publish_ids(rt);
 		return rt;
 	}
@@ -767,6 +789,7 @@ static struct ring_task *task_get(struct uk_ring_server *srv, pid_t pid,
 		rt->task->ppid = ppid;
 	/* And what its creds are now, whatever the task was made from. */
 	task_sync_creds(srv, rt->task, pid, uc);
+	task_sync_nofile(srv, rt->task, pid);
 	rt->task->mm = &uk_ring_mm_ops;
 	rt->task->mm_priv = rt;
 	rt->task->owner = rt;

@@ -28,6 +28,8 @@ struct uk_ring_kernel_ops {
 	void (*cred_init)(struct uk_cred *cred, uid_t uid, gid_t gid);
 	struct uk_task *(*task_fork)(struct uk_task *parent, pid_t child_pid);
 	int (*task_exec)(struct uk_task *task);
+	/* Optional: the task's descriptor limit (RLIMIT_NOFILE soft). */
+	void (*set_nofile)(struct uk_task *task, uint64_t limit);
 	void (*task_exit)(struct uk_task *task);
 	long (*dispatch)(struct uk_task *task, unsigned long nr,
 			 const unsigned long args[6]);

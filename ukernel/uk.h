@@ -32,6 +32,13 @@ struct uk_kernel_opts {
 	uint64_t tmpfs_size;     /* bytes for the root tmpfs; default 1 GiB */
 	uint64_t tmpfs_inodes;   /* inode limit for the root tmpfs; default 1M */
 	unsigned int nr_open;    /* per-task fd limit (RLIMIT_NOFILE); 1024 */
+	/*
+	 * The clients' virtual root ("/uk"), or NULL: an absolute symlink
+	 * body under it ("/uk/a/b", as a program under the shim writes it)
+	 * is followed from "/" without it (docs/vfs.md). Not copied: it must
+	 * outlive the kernel.
+	 */
+	const char *link_root;
 };
 
 /* Creates a kernel with an empty tmpfs mounted at its root. */
@@ -82,6 +89,12 @@ struct uk_task *uk_task_new(struct uk_kernel *k, pid_t pid,
 struct uk_task *uk_task_fork(struct uk_task *parent, pid_t child_pid);
 int uk_task_exec(struct uk_task *task);
 void uk_task_exit(struct uk_task *task);
+/*
+ * Sets the task's descriptor limit (RLIMIT_NOFILE's soft limit: EMFILE at
+ * or above, F_DUPFD and dup2 checked against it), clamped to [1, 1 << 20]
+ * (Linux's default fs.nr_open). Descriptors already above stay open.
+ */
+void uk_task_set_nofile(struct uk_task *task, uint64_t limit);
 /* A credential set for a plain user: uid, gid, no supplementary groups. */
 void uk_cred_init(struct uk_cred *cred, uid_t uid, gid_t gid);
 

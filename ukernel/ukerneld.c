@@ -49,7 +49,7 @@ static void usage(FILE *out)
 		"\n"
 		"Default socket: $UKERNEL_SOCKET, else\n"
 		"$XDG_RUNTIME_DIR/ukernel/NAME.sock, else /tmp/ukernel-UID/NAME.sock,\n"
-		"where NAME is IMAGE's base name without extension (\"default\"\n"
+		"where NAME is IMAGE's base name without extension (\"tmpfs\"\n"
 		"with --tmpfs). SIGTERM/SIGINT: clean shutdown; SIGHUP: ignored.\n"
 		"Exit status: 0 clean, 1 could not start, 2 bad usage.\n");
 }

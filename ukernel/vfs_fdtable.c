@@ -122,6 +122,22 @@ struct uk_files_struct *uk_files_new(unsigned int nr_open)
 							 : FDT_INITIAL);
 }
 
+/* Linux's default fs.nr_open: no soft limit goes above it. */
+#define UK_NR_OPEN_MAX (1u << 20)
+
+void uk_task_set_nofile(struct uk_task *task, uint64_t limit)
+{
+	struct uk_files_struct *files = task->files;
+
+	if (limit < 1)
+		limit = 1;
+	if (limit > UK_NR_OPEN_MAX)
+		limit = UK_NR_OPEN_MAX;
+	pthread_mutex_lock(&files->lock);
+	files->nr_open = (unsigned int)limit;
+	pthread_mutex_unlock(&files->lock);
+}
+
 /* fork: a copy of the table sharing every open file description. */
 struct uk_files_struct *uk_files_dup(struct uk_files_struct *old)
 {

@@ -180,6 +180,45 @@ static inline int may_lookup(struct vfs_nameidata *nd)
 static int walk_body(struct vfs_nameidata *nd, const char *p, bool final);
 
 /*
+ * The body to walk for symlink body p. The daemon's "/" is the virtual
+ * root of the shim's clients ("/uk"), and a program under the shim writes
+ * an absolute target the way it sees it: "ln -s /uk/a/b l" stores
+ * "/uk/a/b", and "/uk" does not exist inside. So an absolute body naming
+ * the kernel's link_root or something under it is walked without that
+ * prefix ("/a/b"; "/" for the root itself). The match is lexical, as the
+ * shim's routing is: leading "//" and "." components are skipped, "/ukx"
+ * does not match. The body is stored as written (readlink returns it), so
+ * a FUSE mount at the same path as the root resolves it alike. Any other
+ * body is walked as it is.
+ */
+static const char *strip_link_root(const struct vfs_nameidata *nd,
+				   const char *p)
+{
+	const char *root = nd->task->kernel->opts.link_root;
+	size_t i = 1, j = 0;
+
+	if (!root || p[0] != '/' || root[0] != '/' || !root[1])
+		return p;
+	for (;;) {
+		while (p[j] == '/' ||
+		       (p[j] == '.' && (p[j + 1] == '/' || !p[j + 1])))
+			j++;
+		while (root[i] && root[i] != '/') {
+			if (p[j] != root[i])
+				return p;
+			i++;
+			j++;
+		}
+		if (p[j] && p[j] != '/')
+			return p;
+		while (root[i] == '/')
+			i++;
+		if (!root[i])
+			return p[j] ? p + j : "/";
+	}
+}
+
+/*
  * Follows the symlink at d (a component of the walk; nd->path is still
  * its directory): checks the limits, then walks its body from there.
  */
@@ -211,7 +250,7 @@ static int follow_link(struct vfs_nameidata *nd, struct vfs_dentry *d,
 			return (int)n;
 		}
 		buf[n] = '\0';
-		int ret = walk_body(nd, buf, final);
+		int ret = walk_body(nd, strip_link_root(nd, buf), final);
 		free(buf);
 		return ret;
 	} else {
@@ -219,7 +258,7 @@ static int follow_link(struct vfs_nameidata *nd, struct vfs_dentry *d,
 	}
 	if (!body || !*body)
 		return -ENOENT;
-	return walk_body(nd, body, final);
+	return walk_body(nd, strip_link_root(nd, body), final);
 }
 
 /*

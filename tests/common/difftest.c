@@ -599,6 +599,90 @@ static void op_read(struct dt_run *r, char *op, char *res)
 		fmt_ret(res, RESSZ, ret);
 }
 
+/*
+ * Whether [from, to) of the file behind slot s reads as zeros on this
+ * side: 1 yes, 0 no, -1 unknown (the descriptor cannot read).
+ */
+static int reads_zero(struct dt_run *r, unsigned int s, int64_t from,
+		      int64_t to)
+{
+	struct dt_target *t = r->t;
+
+	while (from < to) {
+		size_t n = to - from < DT_BUFSZ ? (size_t)(to - from)
+						: DT_BUFSZ;
+		long got = SC4(SYS_pread64, slot_fd(r, s), U(r->rbuf), n, from);
+
+		if (got <= 0)
+			return -1;
+		for (long i = 0; i < got; i++)
+			if (r->rbuf[i])
+				return 0;
+		from += got;
+	}
+	return 1;
+}
+
+/*
+ * SEEK_DATA/SEEK_HOLE at off (0 <= off < size) on a file with
+ * preallocated ranges. Linux leaves the answer to the file system here:
+ * ext4 reports an unwritten extent as a hole, or as data while its pages
+ * are dirty in the cache; tmpfs reports it as data; and man 2 lseek lets
+ * any file system report a hole as data (a run of zeros), never data as a
+ * hole. So each side's answer is checked against its own content, and
+ * only the verdict is compared:
+ *   SEEK_DATA = d:   off <= d < size and [off, d) reads as zeros;
+ *   SEEK_DATA ENXIO: [off, size) reads as zeros;
+ *   SEEK_HOLE = h:   off <= h <= size, and h == size or [h, the next
+ *                    4 KiB boundary) reads as zeros (both file systems
+ *                    here work in 4 KiB blocks or pages).
+ * Any other error is printed as it is. The file position is put back,
+ * since the two sides may legitimately land in different places, and the
+ * file's times are no longer compared (the check reads it).
+ */
+static void seek_prealloc(struct dt_run *r, unsigned int s, long off,
+			  unsigned int whence, int64_t size, char *res)
+{
+	struct dt_target *t = r->t;
+	long fl = SC2(SYS_fcntl, slot_fd(r, s), F_GETFL);
+	long pos = SC3(SYS_lseek, slot_fd(r, s), 0, SEEK_CUR);
+	long ret = SC3(SYS_lseek, slot_fd(r, s), off, whence);
+	int z = 1;
+
+	/* A write-only descriptor cannot check: the same on both sides. */
+	if (fl >= 0 && ((fl & O_ACCMODE) == O_WRONLY || (fl & O_PATH))) {
+		if (ret >= 0 && pos >= 0)
+			SC3(SYS_lseek, slot_fd(r, s), pos, SEEK_SET);
+		snprintf(res, RESSZ, "(preallocated, write-only: not compared)");
+		return;
+	}
+
+	times_forget_fd(r, s);
+	if (pos >= 0)
+		SC3(SYS_lseek, slot_fd(r, s), pos, SEEK_SET);
+	if (ret < 0 && !(whence == SEEK_DATA && ret == -ENXIO)) {
+		fmt_ret(res, RESSZ, ret);
+		return;
+	}
+	if (ret == -ENXIO)
+		z = reads_zero(r, s, off, size);
+	else if (ret < off || ret > size || (whence == SEEK_DATA && ret == size))
+		z = 0;
+	else if (whence == SEEK_DATA)
+		z = reads_zero(r, s, off, ret);
+	else if (ret < size)
+		z = reads_zero(r, s, ret,
+			       ((ret >> 12) + 1) << 12 < size
+				       ? ((ret >> 12) + 1) << 12
+				       : size);
+	if (z)
+		snprintf(res, RESSZ, "(preallocated: an answer lseek(2) allows%s)",
+			 z < 0 ? ", content not readable" : "");
+	else
+		snprintf(res, RESSZ, "(preallocated: %ld contradicts the data)",
+			 ret);
+}
+
 static void op_lseek(struct dt_run *r, char *op, char *res)
 {
 	struct dt_target *t = r->t;
@@ -619,8 +703,9 @@ static void op_lseek(struct dt_run *r, char *op, char *res)
 			snprintf(res, RESSZ, "(directory: not compared)");
 			return;
 		}
-		if (whence >= 3 && prealloc_has(r, st.st_ino)) {
-			snprintf(res, RESSZ, "(preallocated: not compared)");
+		if (whence >= 3 && prealloc_has(r, st.st_ino) && off >= 0 &&
+		    off < st.st_size) {
+			seek_prealloc(r, s, off, whence, st.st_size, res);
 			return;
 		}
 	}

@@ -138,8 +138,9 @@ foreground)
 	stop_fg TERM "$s"
 	;;
 daemon)
-	# Default path: $XDG_RUNTIME_DIR/ukernel/default.sock for --tmpfs.
-	s=$XDG_RUNTIME_DIR/ukernel/default.sock
+	# Default path: $XDG_RUNTIME_DIR/ukernel/tmpfs.sock for --tmpfs (the
+	# name says what is served; "default" is ukrun's default image).
+	s=$XDG_RUNTIME_DIR/ukernel/tmpfs.sock
 	expect 0 '^$' "$ukd" --tmpfs
 	# The parent returned: the socket must already be listening.
 	[ -S "$s" ] && ok "listening when the parent exits" ||
@@ -152,8 +153,8 @@ daemon)
 		bad "cwd $(readlink "/proc/$dpid/cwd")"
 	[ "$(readlink "/proc/$dpid/fd/2")" = /dev/null ] &&
 		ok "stderr on /dev/null" || bad "stderr not detached"
-	expect 0 '' "$client" write /d "daemonized"
-	expect 0 '^daemonized$' env UKERNEL_NAME=default "$client" read /d
+	expect 0 '' env UKERNEL_NAME=tmpfs "$client" write /d "daemonized"
+	expect 0 '^daemonized$' env UKERNEL_NAME=tmpfs "$client" read /d
 	kill -TERM "$dpid"
 	wait_for gone "$dpid" && ok "SIGTERM: daemon gone" ||
 		bad "daemon still alive"

@@ -68,12 +68,36 @@ ukctl=$(dirname "$ukd")/ukctl
 "$ukctl" mkfs "$dir/img.uk" --size 64M >/dev/null || bad "mkfs"
 out=$("$ukrun" -i "$dir/img.uk" --root /vroot -- sh -c 'cat /etc/hostname > /vroot/a && cat /vroot/a && test ! -e /uk/t/h')
 check "-i and --root" "$host" "$out"
+# An absolute symlink as the program writes it, under a non-default root.
+out=$("$ukrun" -i "$dir/img.uk" --root /vroot -- sh -c 'mkdir -p /vroot/d && ln -s /vroot/a /vroot/d/l && cat /vroot/d/l && readlink /vroot/d/l && realpath /vroot/d/l && cd /vroot/d && cat l')
+check "absolute symlink under --root" "$(printf '%s\n/vroot/a\n/vroot/a\n%s' "$host" "$host")" "$out"
 [ -S "$XDG_RUNTIME_DIR/ukernel/img.sock" ] && ok "socket named after the image" || bad "no img.sock"
 
-# --tmpfs with a short idle timeout: the daemon goes away by itself.
-# The default image's daemon (10 s idle) serves the same socket name,
-# "default": stop it first, or ukrun --tmpfs would just use it (shimlib).
-l=$XDG_RUNTIME_DIR/ukernel/default.sock.lock
+# The socket name follows what is served. Two images with one base name
+# in different directories: the second must not run on the first's daemon.
+mkdir -p "$dir/a" "$dir/b"
+"$ukctl" mkfs "$dir/a/img.uk" --size 64M >/dev/null || bad "mkfs a"
+"$ukctl" mkfs "$dir/b/img.uk" --size 64M >/dev/null || bad "mkfs b"
+"$ukrun" -i "$dir/a/img.uk" -- sh -c 'echo A > /uk/which' || bad "write a"
+out=$("$ukrun" -i "$dir/b/img.uk" -- sh -c 'cat /uk/which 2>/dev/null; echo B > /uk/which; cat /uk/which')
+check "same base name, other image" "B" "$out"
+out=$("$ukrun" -i "$dir/a/img.uk" -- cat /uk/which)
+check "first image unchanged" "A" "$out"
+# A tmpfs daemon started by hand (its default socket) and the default
+# image: ukrun must reach the image, not the tmpfs. An image called tmpfs
+# is not the tmpfs either.
+"$ukd" --tmpfs --idle-timeout 3 || bad "ukerneld --tmpfs"
+out=$("$ukrun" -- cat /uk/t/h)
+check "default image beside a tmpfs daemon" "$host" "$out"
+"$ukctl" mkfs "$dir/tmpfs" --size 64M >/dev/null || bad "mkfs tmpfs"
+"$ukrun" -i "$dir/tmpfs" -- sh -c 'echo img > /uk/kind' || bad "write tmpfs image"
+out=$("$ukrun" --tmpfs -- cat /uk/kind 2>/dev/null)
+check "an image called tmpfs is not the tmpfs" "" "$out"
+[ -S "$XDG_RUNTIME_DIR/ukernel/tmpfs-image.sock" ] && ok "tmpfs-image.sock" || bad "no tmpfs-image.sock"
+
+# --tmpfs with a short idle timeout: the daemon goes away by itself (the
+# one started by hand above first: its socket is the same).
+l=$XDG_RUNTIME_DIR/ukernel/tmpfs.sock.lock
 if [ -f "$l" ]; then
 	p=$(cat "$l")
 	kill -TERM "$p" 2>/dev/null

@@ -662,6 +662,98 @@ static void test_more_calls(void **state)
 	assert_int_equal(creat("/uk/creat", 0600) >= 0, 1);
 }
 
+/*
+ * Absolute symlinks written the way a program under the shim sees the
+ * tree ("/uk/..."): the daemon follows them inside its root, readlink
+ * returns what was written, realpath names the target under /uk.
+ */
+static void test_absolute_symlink(void **state)
+{
+	char buf[PATH_MAX], *rp;
+	struct stat st;
+	int fd;
+
+	(void)state;
+	assert_int_equal(mkdir("/uk/adir", 0755), 0);
+	fd = open("/uk/adir/file", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "hello", 5), 5);
+	close(fd);
+
+	assert_int_equal(symlink("/uk/adir/file", "/uk/al"), 0);
+	fd = open("/uk/al", O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(read(fd, buf, sizeof(buf)), 5);
+	assert_memory_equal(buf, "hello", 5);
+	close(fd);
+	memset(buf, 0, sizeof(buf));
+	assert_int_equal(readlink("/uk/al", buf, sizeof(buf)), 13);
+	assert_string_equal(buf, "/uk/adir/file");
+	rp = realpath("/uk/al", NULL);
+	assert_non_null(rp);
+	assert_string_equal(rp, "/uk/adir/file");
+	free(rp);
+
+	/* in the middle of a path, to the root itself, spelt loosely */
+	assert_int_equal(symlink("/uk/adir", "/uk/ad"), 0);
+	assert_int_equal(stat("/uk/ad/file", &st), 0);
+	assert_int_equal(st.st_size, 5);
+	assert_int_equal(symlink("/uk", "/uk/aroot"), 0);
+	assert_int_equal(stat("/uk/aroot/adir/file", &st), 0);
+	assert_int_equal(symlink("//uk/./adir//file", "/uk/aloose"), 0);
+	assert_int_equal(stat("/uk/aloose", &st), 0);
+	assert_int_equal(st.st_size, 5);
+	/* a link from a subdirectory, and through a virtual cwd */
+	assert_int_equal(symlink("/uk/adir/file", "/uk/adir/back"), 0);
+	assert_int_equal(chdir("/uk/adir"), 0);
+	assert_int_equal(stat("back", &st), 0);
+	assert_int_equal(st.st_size, 5);
+	assert_int_equal(chdir("/"), 0);
+	/* "/ukx" is not under the root */
+	assert_int_equal(symlink("/ukx/adir/file", "/uk/anot"), 0);
+	assert_int_equal(stat("/uk/anot", &st), -1);
+	assert_int_equal(errno, ENOENT);
+}
+
+/*
+ * The daemon's descriptor limit follows the process's RLIMIT_NOFILE (soft)
+ * at connect, not a fixed 1024: a child that raised it before its first
+ * call can dup a vfd to 2000, as on Linux; F_DUPFD at the limit is EINVAL.
+ */
+static void test_nofile_follows_rlimit(void **state)
+{
+	pid_t pid;
+	int st;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		struct rlimit rl = { 4096, 4096 };
+		int fd, d;
+
+		if (raw(SYS_setrlimit, RLIMIT_NOFILE, (long)&rl, 0, 0))
+			_exit(77); /* cannot raise it here */
+		fd = open("/uk/nofile", O_RDWR | O_CREAT, 0644);
+		if (fd < 0)
+			_exit(10);
+		d = fcntl(fd, F_DUPFD, 2000);
+		if (d < 2000)
+			_exit(11);
+		if (write(d, "x", 1) != 1)
+			_exit(12);
+		if (fcntl(fd, F_DUPFD, 4096) != -1 || errno != EINVAL)
+			_exit(13);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	if (WEXITSTATUS(st) == 77)
+		print_message("skipped: RLIMIT_NOFILE cannot be raised\n");
+	else
+		assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 /* An empty name is ENOENT before host and /uk are told apart (EXDEV). */
 static void test_two_paths_empty(void **state)
 {
@@ -777,6 +869,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_efault),
 		cmocka_unit_test(test_syscall),
 		cmocka_unit_test(test_more_calls),
+		cmocka_unit_test(test_absolute_symlink),
+		cmocka_unit_test(test_nofile_follows_rlimit),
 		cmocka_unit_test(test_two_paths_empty),
 		cmocka_unit_test(test_drop_privileges),
 		cmocka_unit_test(test_drop_privileges_unseen),
