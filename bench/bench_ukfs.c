@@ -276,7 +276,17 @@ static int run(const char *cmd)
 	return r == 0 ? 0 : -1;
 }
 
-/* ext4 on a loop device: mkfs.ext4 on a sparse file, losetup, mount. */
+/*
+ * ext4 on a loop device: mkfs.ext4 on a sparse file, losetup, mount.
+ * Two things that made the native times swing between runs are turned
+ * off: mkfs initialises the inode tables and the journal itself (else the
+ * ext4lazyinit thread writes them during the first phases), and the loop
+ * device does direct I/O on its backing file (else every block goes
+ * through the host's page cache a second time, and its writeback timing
+ * and drop_caches state leak into the numbers; our block file is
+ * O_DIRECT too). A loop device without --direct-io falls back to
+ * buffered.
+ */
 static void setup_native(const char *base, struct side *s)
 {
 	char cmd[16384];
@@ -286,14 +296,16 @@ static void setup_native(const char *base, struct side *s)
 	snprintf(native_mnt, sizeof(native_mnt), "%s/bench-ukfs-ext4", base);
 	mkdir(native_mnt, 0755);
 	snprintf(cmd, sizeof(cmd),
-		 "rm -f %s && truncate -s 4G %s && mkfs.ext4 -q -F %s "
-		 ">/dev/null 2>&1",
+		 "rm -f %s && truncate -s 4G %s && mkfs.ext4 -q -F -E "
+		 "lazy_itable_init=0,lazy_journal_init=0 %s >/dev/null 2>&1",
 		 native_file, native_file, native_file);
 	if (!run(cmd)) {
 		FILE *p;
 
-		snprintf(cmd, sizeof(cmd), "losetup -f --show %s 2>/dev/null",
-			 native_file);
+		snprintf(cmd, sizeof(cmd),
+			 "losetup -f --show --direct-io=on %s 2>/dev/null || "
+			 "losetup -f --show %s 2>/dev/null",
+			 native_file, native_file);
 		p = popen(cmd, "r");
 		if (p && fgets(native_loop, sizeof(native_loop), p)) {
 			native_loop[strcspn(native_loop, "\n")] = '\0';
@@ -353,6 +365,9 @@ static uint64_t cpu_ns(void)
 		fflush(stdout);                                             \
 	} while (0)
 
+/* --warm N: the warm read N times (to profile it). */
+static int warm_reps = 1;
+
 static int run_ours_only(struct side *s, double secs)
 {
 	PHASE("small_create", NSMALL, small_create(s));
@@ -361,7 +376,8 @@ static int run_ours_only(struct side *s, double secs)
 	PHASE("seq_write_fsync", 1, seq_write(s));
 	drop_caches(s);
 	PHASE("seq_read_cold", 1, seq_read(s));
-	PHASE("seq_read_warm", 1, seq_read(s));
+	for (int i = 0; i < warm_reps; i++)
+		PHASE("seq_read_warm", 1, seq_read(s));
 	if (secs > 0) {
 		printf("rand_read_4k %.0f ns\n", rand_io(s, false, secs / 2));
 		printf("rand_write_4k %.0f ns\n", rand_io(s, true, secs / 2));
@@ -371,21 +387,116 @@ static int run_ours_only(struct side *s, double secs)
 	return 0;
 }
 
+/* ---- rounds ------------------------------------------------------------ */
+
+/*
+ * Every row is measured in rounds: in each round both sides run the same
+ * phase back to back, the side that goes first alternating, and the row
+ * reports the median over rounds of ours, of native and of the per-round
+ * ratio (the two halves of a round ran seconds apart, so a burst of load
+ * from the rest of the machine moves both), with the lowest and highest
+ * per-round ratio as the spread. docs/ukfs.md "Performance" says why.
+ */
+#define MAX_ROUNDS 16
+
 struct result {
 	const char *key;
-	double ours, native;
+	int n;
+	double ours[MAX_ROUNDS], native[MAX_ROUNDS];
+	double med_ours, med_native, ratio, rmin, rmax;
 };
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(const double *v, int n)
+{
+	double s[MAX_ROUNDS];
+
+	memcpy(s, v, (size_t)n * sizeof(*s));
+	qsort(s, (size_t)n, sizeof(*s), cmp_double);
+	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+static void add(struct result *r, double ours, double native)
+{
+	if (r->n < MAX_ROUNDS) {
+		r->ours[r->n] = ours;
+		r->native[r->n] = native;
+		r->n++;
+	}
+}
+
+static void summarise(struct result *r)
+{
+	double q[MAX_ROUNDS];
+
+	for (int i = 0; i < r->n; i++)
+		q[i] = r->native[i] / r->ours[i];
+	r->med_ours = median(r->ours, r->n);
+	r->med_native = median(r->native, r->n);
+	r->ratio = median(q, r->n);
+	r->rmin = r->rmax = q[0];
+	for (int i = 1; i < r->n; i++) {
+		r->rmin = q[i] < r->rmin ? q[i] : r->rmin;
+		r->rmax = q[i] > r->rmax ? q[i] : r->rmax;
+	}
+}
+
+/* One phase on both sides, in the order of the round; adds to r. */
+#define BOTH(r, round, expr_ours, expr_native)                              \
+	do {                                                                \
+		double o_, n_;                                              \
+		if ((round) % 2 == 0) {                                     \
+			o_ = (expr_ours);                                   \
+			n_ = (expr_native);                                 \
+		} else {                                                    \
+			n_ = (expr_native);                                 \
+			o_ = (expr_ours);                                   \
+		}                                                           \
+		add((r), o_, n_);                                           \
+	} while (0)
+
+static double loadavg(void)
+{
+	double l = -1;
+	FILE *f = fopen("/proc/loadavg", "r");
+
+	if (f) {
+		if (fscanf(f, "%lf", &l) != 1)
+			l = -1;
+		fclose(f);
+	}
+	return l;
+}
+
+enum { R_CREATE, R_STAT, R_UNLINK, R_WRITE, R_COLD, R_WARM, R_RREAD,
+       R_RWRITE, R_NR };
 
 int main(int argc, char **argv)
 {
 	const char *base = getenv("UK_BUILD");
 	struct side ours = { .name = "ukfs", .ours = true };
 	struct side nat = { .name = "ext4" };
-	struct result r[9];
+	struct result r[R_NR] = {
+		[R_CREATE] = { "small_create" },
+		[R_STAT] = { "small_stat" },
+		[R_UNLINK] = { "small_unlink" },
+		[R_WRITE] = { "seq_write_fsync" },
+		[R_COLD] = { "seq_read_cold" },
+		[R_WARM] = { "seq_read_warm" },
+		[R_RREAD] = { "rand_read_4k" },
+		[R_RWRITE] = { "rand_write_4k" },
+	};
 	bool json = false, quick = false, ours_only = false;
-	double secs, rand_secs = -1;
+	double secs, rand_secs = -1, load0, t0;
+	int small_rounds, big_rounds, rounds = 0;
 	char err[256];
-	int n = 0, ret;
+	int ret;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json"))
@@ -400,16 +511,27 @@ int main(int argc, char **argv)
 			BIG = strtoul(argv[++i], NULL, 0) * MIB;
 		else if (!strcmp(argv[i], "--rand-secs") && i + 1 < argc)
 			rand_secs = strtod(argv[++i], NULL);
+		else if (!strcmp(argv[i], "--warm") && i + 1 < argc)
+			warm_reps = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
+			rounds = atoi(argv[++i]);
 		else {
 			fprintf(stderr, "usage: bench-ukfs [--json] [--quick] "
-					"[--ours-only [--small N] "
-					"[--big-mib N] [--rand-secs S]]\n");
+					"[--rounds N] [--small N] [--big-mib N] "
+					"[--rand-secs S] [--ours-only [--warm N]]\n");
 			return 2;
 		}
 	}
 	secs = quick ? 5.0 : 20.0;
 	if (rand_secs >= 0)
 		secs = rand_secs;
+	/* Small phases are short, so they get more rounds than 1 GiB ones. */
+	small_rounds = quick ? 3 : 5;
+	big_rounds = 3;
+	if (rounds > 0)
+		small_rounds = big_rounds = rounds < MAX_ROUNDS / 2
+						    ? rounds
+						    : MAX_ROUNDS / 2;
 	if (!base)
 		base = ".";
 	if (posix_memalign((void **)&iobuf, 4096, MIB))
@@ -427,53 +549,68 @@ int main(int argc, char **argv)
 	if (ours_only)
 		return run_ours_only(&ours, secs);
 	setup_native(base, &nat);
+	load0 = loadavg();
+	t0 = (double)now_ns();
 
-	r[n++] = (struct result){ "small_create", small_create(&ours),
-				  small_create(&nat) };
-	r[n++] = (struct result){ "small_stat", small_stat(&ours),
-				  small_stat(&nat) };
-	r[n++] = (struct result){ "small_unlink", small_unlink(&ours),
-				  small_unlink(&nat) };
-	r[n++] = (struct result){ "seq_write_fsync", seq_write(&ours),
-				  seq_write(&nat) };
-	drop_caches(&ours);
-	drop_caches(&nat);
-	r[n++] = (struct result){ "seq_read_cold", seq_read(&ours),
-				  seq_read(&nat) };
-	r[n++] = (struct result){ "seq_read_warm", seq_read(&ours),
-				  seq_read(&nat) };
-	r[n++] = (struct result){ "rand_read_4k", rand_io(&ours, false,
-							   secs / 2),
-				  rand_io(&nat, false, secs / 2) };
-	r[n++] = (struct result){ "rand_write_4k", rand_io(&ours, true,
-							    secs / 2),
-				  rand_io(&nat, true, secs / 2) };
+	for (int i = 0; i < small_rounds; i++) {
+		BOTH(&r[R_CREATE], i, small_create(&ours), small_create(&nat));
+		BOTH(&r[R_STAT], i, small_stat(&ours), small_stat(&nat));
+		BOTH(&r[R_UNLINK], i, small_unlink(&ours), small_unlink(&nat));
+	}
+	for (int i = 0; i < big_rounds; i++) {
+		BOTH(&r[R_WRITE], i, seq_write(&ours), seq_write(&nat));
+		drop_caches(&ours);
+		drop_caches(&nat);
+		BOTH(&r[R_COLD], i, seq_read(&ours), seq_read(&nat));
+		/* Warm reads are cheap: two per round. */
+		BOTH(&r[R_WARM], i, seq_read(&ours), seq_read(&nat));
+		BOTH(&r[R_WARM], i + 1, seq_read(&ours), seq_read(&nat));
+	}
+	for (int i = 0; i < big_rounds; i++) {
+		double s = secs / 2 / big_rounds;
+
+		BOTH(&r[R_RREAD], i, rand_io(&ours, false, s),
+		     rand_io(&nat, false, s));
+		BOTH(&r[R_RWRITE], i, rand_io(&ours, true, s),
+		     rand_io(&nat, true, s));
+	}
 
 	umount_ours();
 	nftw(image, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	teardown_native(&nat);
+	for (int i = 0; i < R_NR; i++)
+		summarise(&r[i]);
 
 	if (json) {
-		printf("{\"native\": \"%s\"", native_is_ext4_loop
-						    ? "ext4 on a loop device"
-						    : "host file system");
-		for (int i = 0; i < n; i++)
+		printf("{\"native\": \"%s\", \"load_start\": %.2f, "
+		       "\"load_end\": %.2f, \"secs\": %.1f",
+		       native_is_ext4_loop ? "ext4 on a loop device"
+					   : "host file system",
+		       load0, loadavg(), ((double)now_ns() - t0) / 1e9);
+		for (int i = 0; i < R_NR; i++)
 			printf(", \"%s_ns\": %.0f, \"%s_native_ns\": %.0f, "
-			       "\"%s_ratio\": %.3f",
-			       r[i].key, r[i].ours, r[i].key, r[i].native,
-			       r[i].key, r[i].native / r[i].ours);
+			       "\"%s_ratio\": %.3f, \"%s_ratio_min\": %.3f, "
+			       "\"%s_ratio_max\": %.3f, \"%s_rounds\": %d",
+			       r[i].key, r[i].med_ours, r[i].key,
+			       r[i].med_native, r[i].key, r[i].ratio, r[i].key,
+			       r[i].rmin, r[i].key, r[i].rmax, r[i].key,
+			       r[i].n);
 		printf("}\n");
 		return 0;
 	}
 	printf("ukfs through uk_dispatch vs %s through syscalls "
-	       "(ratio = native / ours)\n",
+	       "(ratio = native / ours; medians over rounds, both sides "
+	       "interleaved)\n",
 	       native_is_ext4_loop ? "ext4 (journaled, loop device)"
 				   : "the host file system");
-	printf("%-18s %16s %16s %8s\n", "op", "ours ns/op", "native ns/op",
-	       "ratio");
-	for (int i = 0; i < n; i++)
-		printf("%-18s %16.0f %16.0f %8.2f\n", r[i].key, r[i].ours,
-		       r[i].native, r[i].native / r[i].ours);
-	printf("(seq_* are ns for the whole 1 GiB)\n");
+	printf("%-18s %14s %14s %7s %15s %6s\n", "op", "ours ns/op",
+	       "native ns/op", "ratio", "ratio min-max", "rounds");
+	for (int i = 0; i < R_NR; i++)
+		printf("%-18s %14.0f %14.0f %7.2f %7.2f-%-7.2f %6d\n",
+		       r[i].key, r[i].med_ours, r[i].med_native, r[i].ratio,
+		       r[i].rmin, r[i].rmax, r[i].n);
+	printf("(seq_* are ns for the whole %lu MiB; load average %.2f at "
+	       "the start, %.2f at the end; %.0f s)\n",
+	       BIG / MIB, load0, loadavg(), ((double)now_ns() - t0) / 1e9);
 	return 0;
 }
