@@ -275,6 +275,33 @@ unsigned int pcache_find_get_contig(struct pcache_mapping *m, uint64_t index,
 	return n;
 }
 
+#ifndef PCACHE_FRAMES_FROM_MALLOC
+unsigned int pcache_find_hits(struct pcache_mapping *m, uint64_t index,
+			      unsigned int nr, char **data, unsigned int *seq)
+{
+	unsigned int n = 0;
+
+	/* acquire: before the lookup, so a removal after it moves rm_seq */
+	*seq = atomic_load_explicit(&m->rm_seq, memory_order_acquire);
+	pthread_rwlock_rdlock(&m->tree_lock);
+	while (n < nr) {
+		struct pcache_page *p = lookup_locked(m, index + n);
+		unsigned int f;
+
+		if (!p)
+			break;
+		f = pcache_flags(p);
+		if (!(f & PG_UPTODATE) || (f & (PG_READAHEAD | PG_RA)))
+			break;
+		if (!(f & PG_REFERENCED))
+			pcache_set(p, PG_REFERENCED);
+		data[n++] = p->data;
+	}
+	pthread_rwlock_unlock(&m->tree_lock);
+	return n;
+}
+#endif
+
 struct pcache_page *pcache_find_get(struct pcache_mapping *m, uint64_t index)
 {
 	struct pcache_page *p;
@@ -296,6 +323,8 @@ static void unlink_locked(struct pcache_mapping *m, struct pcache_page *p)
 	*pp = p->hnext;
 	p->hnext = NULL;
 	m->nr_pages--;
+	/* the frame may be reused from now on: see rm_seq */
+	atomic_fetch_add_explicit(&m->rm_seq, 1, memory_order_release);
 }
 
 /* Double the table when it is fuller than one page per bucket. */
@@ -607,13 +636,6 @@ static __attribute__((unused)) void *frame_pool_get(void)
  * Under AddressSanitizer every frame is its own allocation again, so a use
  * after free of page data is still caught.
  */
-#if defined(__SANITIZE_ADDRESS__)
-#define PCACHE_FRAMES_FROM_MALLOC 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define PCACHE_FRAMES_FROM_MALLOC 1
-#endif
-#endif
 
 static void *frame_alloc(struct pcache *pc)
 {
