@@ -279,7 +279,7 @@ unsigned int pcache_find_get_contig(struct pcache_mapping *m, uint64_t index,
 unsigned int pcache_find_hits(struct pcache_mapping *m, uint64_t index,
 			      unsigned int nr, char **data, unsigned int *seq)
 {
-	unsigned int n = 0;
+	unsigned int n = 0, ra = 0;
 
 	/* acquire: before the lookup, so a removal after it moves rm_seq */
 	*seq = atomic_load_explicit(&m->rm_seq, memory_order_acquire);
@@ -291,13 +291,23 @@ unsigned int pcache_find_hits(struct pcache_mapping *m, uint64_t index,
 		if (!p)
 			break;
 		f = pcache_flags(p);
-		if (!(f & PG_UPTODATE) || (f & (PG_READAHEAD | PG_RA)))
+		if (!(f & PG_UPTODATE) || (f & PG_READAHEAD))
 			break;
+		/*
+		 * A readahead page's first use: counted, and a hit like
+		 * any other (a cold sequential read is all such pages, and
+		 * taking them one at a time through references cost more
+		 * than their copy).
+		 */
+		if ((f & PG_RA) && pcache_test_and_clear(p, PG_RA))
+			ra++;
 		if (!(f & PG_REFERENCED))
 			pcache_set(p, PG_REFERENCED);
 		data[n++] = p->data;
 	}
 	pthread_rwlock_unlock(&m->tree_lock);
+	if (ra)
+		pcache_count(&m->pc->ra_hits, ra);
 	return n;
 }
 #endif

@@ -231,7 +231,8 @@ unsigned int pcache_find_get_contig(struct pcache_mapping *m, uint64_t index,
 				    unsigned int nr, struct pcache_page **pages);
 /*
  * The warm-read lookup: the frames of up to nr consecutive plain hits
- * (uptodate, no readahead mark) from index, without references; *seq is
+ * (uptodate, no PG_READAHEAD marker; PG_RA is cleared and counted as a
+ * readahead hit) from index, without references; *seq is
  * rm_seq before the lookup. A copy from them is valid only if rm_seq
  * still equals *seq after it (pcache_read.c, read_hits).
  */

@@ -466,9 +466,11 @@ ssize_t pcache_read(struct pcache_mapping *m, struct pcache_ra_state *ra,
 					     v);
 		for (k = 0; k < got; k++) {
 			f = pcache_flags(v[k]);
-			if (!(f & PG_UPTODATE) ||
-			    (f & (PG_READAHEAD | PG_RA)))
+			if (!(f & PG_UPTODATE) || (f & PG_READAHEAD))
 				break;
+			/* a readahead page's first use (see find_hits) */
+			if ((f & PG_RA) && pcache_test_and_clear(v[k], PG_RA))
+				pcache_count(&pc->ra_hits, 1);
 			if (!(f & PG_REFERENCED))
 				pcache_set(v[k], PG_REFERENCED);
 		}
