@@ -432,7 +432,7 @@ static void ukfs_evict_inode(struct vfs_inode *inode)
 			ukfs_inode_update(s->meta, &r, mask);
 	}
 	if (dead) /* frees blocks only: no commit, so no wb_mutex */
-		ukfs_inode_free(s->meta, inode->i_ino);
+		ukfs_inode_free_mode(s->meta, inode->i_ino, inode->i_mode);
 }
 
 static void ukfs_dirty_inode(struct vfs_inode *inode)
