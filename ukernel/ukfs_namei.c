@@ -528,10 +528,26 @@ static int nlink_add_locked(struct ukfs_meta *m, struct ukfs_inode *i,
 	uint32_t old = i->nlink;
 	int ret;
 
+	sqlite3_stmt *s;
+	int rc = 0;
+
 	if (delta < 0 && (uint32_t)-delta > old)
 		return -EUCLEAN;
 	i->nlink = (uint32_t)((int64_t)old + delta);
-	ret = ukfs_inode_write_locked(m, i);
+	/*
+	 * Callers change only nlink (and a directory's parent) of the row
+	 * they read: an UPDATE of those two columns instead of all fifteen
+	 * (docs/ukfs.md "Performance", 2026-11-25).
+	 */
+	s = ukfs_stmt(m, ST_I_SET_NLINK, &rc);
+	if (!s)
+		return rc;
+	ukfs_bind_u64(s, 1, i->ino);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)i->nlink);
+	ukfs_bind_u64(s, 3, i->parent);
+	ret = ukfs_exec_stmt(s);
+	if (!ret && sqlite3_changes(m->db) != 1)
+		ret = -ENOENT;
 	if (ret)
 		return ret;
 	if (old && !i->nlink)
