@@ -6,14 +6,21 @@
  * of each; a 1 GiB sequential write + fsync; a 1 GiB sequential read cold
  * (native: drop_caches; ours: a fresh mount, empty cache) and warm; 4 KiB
  * random reads, then random writes, over the 1 GiB file for 20 s in all
- * (--quick: 5 s).
+ * (--quick: 5 s). Every row runs in rounds (5 small, 3 big; --quick 3
+ * small; --rounds N), both sides per round, the first side alternating;
+ * the table gives medians, the per-round ratio's range and the median
+ * ratio of process CPU time (see "rounds" below, docs/ukfs.md).
  *
- * Usage: bench-ukfs [--json] [--quick]   (bench/run ukfs [--json])
+ * Usage: bench-ukfs [--json] [--quick] [--rounds N]  (bench/run ukfs ...)
  *        bench-ukfs --ours-only [--small N] [--big-mib N] [--rand-secs S]
+ *                   [--warm N]
  * --ours-only runs only the ukfs side (to profile it under perf, strace or
- * callgrind: docs/ukfs.md "Performance"), with the phases timed alone.
- * Keys: <op>_ns (ours, per operation), <op>_native_ns, <op>_ratio
- * (native / ours: above 1 means we are faster). The native side is an ext4
+ * callgrind: docs/ukfs.md "Performance"), with the phases timed alone;
+ * --warm N repeats its warm read.
+ * Keys: <op>_ns (ours, per operation, median), <op>_native_ns, <op>_ratio
+ * (median of native / ours per round: above 1 means we are faster),
+ * <op>_ratio_min, <op>_ratio_max, <op>_rounds, <op>_cpu_ratio (0 where
+ * not comparable), load_start, load_end, secs. The native side is an ext4
  * made with mkfs.ext4 on a file attached to a loop device (needs root);
  * if that fails it runs in a directory of the host file system under
  * $UK_BUILD and says so.
