@@ -432,7 +432,7 @@ static void ukfs_evict_inode(struct vfs_inode *inode)
 			ukfs_inode_update(s->meta, &r, mask);
 	}
 	if (dead) /* frees blocks only: no commit, so no wb_mutex */
-		ukfs_inode_free(s->meta, inode->i_ino);
+		ukfs_inode_free_mode(s->meta, inode->i_ino, inode->i_mode);
 }
 
 static void ukfs_dirty_inode(struct vfs_inode *inode)
@@ -1088,11 +1088,12 @@ struct vfs_super *ukfs_fill_super(struct uk_vfs *vfs, const char *dir,
 	pcache_opts_default(&po);
 	po.size_limit = opts.cache_size;
 	/*
-	 * A readahead window of 4 MiB is read as four 1 MiB requests in
-	 * flight at once (ukfs_read_pages): the disk needs a queue to reach
-	 * its sequential speed.
+	 * A readahead window of 8 MiB (the most one read_pages call takes)
+	 * is read as eight 1 MiB requests in flight at once
+	 * (ukfs_read_pages): the disk needs a queue to reach its sequential
+	 * speed, and the async window is then a whole window ahead.
 	 */
-	po.readahead_max = 4u << 20;
+	po.readahead_max = 8u << 20;
 	ret = pcache_create(&po, &s->pc);
 	if (ret) {
 		set_err(errbuf, errlen, "%s: page cache: %s", dir,

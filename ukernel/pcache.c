@@ -63,6 +63,9 @@ void pcache_opts_default(struct pcache_opts *o)
  * thread unless o->no_thread. Returns 0 and *out, or -EINVAL (ratios out of
  * range, limit under 16 pages) / -ENOMEM / the thread's error.
  */
+static void frame_pool_reserve(uint64_t limit_pages);
+static void frame_pool_put(void *chunk);
+
 int pcache_create(const struct pcache_opts *o, struct pcache **out)
 {
 	struct pcache *pc;
@@ -93,6 +96,7 @@ int pcache_create(const struct pcache_opts *o, struct pcache **out)
 	pthread_mutex_init(&pc->lock, NULL);
 	pthread_mutex_init(&pc->lru_lock, NULL);
 	pthread_mutex_init(&pc->frame_lock, NULL);
+	frame_pool_reserve(pc->limit_pages);
 	pthread_cond_init(&pc->wb_cv, NULL);
 	pthread_cond_init(&pc->progress_cv, NULL);
 
@@ -121,7 +125,7 @@ void pcache_destroy(struct pcache *pc)
 		return;
 	pcache_thread_stop(pc);
 	for (size_t i = 0; i < pc->nr_chunks; i++)
-		munmap(pc->chunks[i], PCACHE_FRAME_CHUNK);
+		frame_pool_put(pc->chunks[i]);
 	free(pc->chunks);
 	pthread_mutex_destroy(&pc->frame_lock);
 	pthread_cond_destroy(&pc->progress_cv);
@@ -271,6 +275,43 @@ unsigned int pcache_find_get_contig(struct pcache_mapping *m, uint64_t index,
 	return n;
 }
 
+#ifndef PCACHE_FRAMES_FROM_MALLOC
+unsigned int pcache_find_hits(struct pcache_mapping *m, uint64_t index,
+			      unsigned int nr, char **data, unsigned int *seq)
+{
+	unsigned int n = 0, ra = 0;
+
+	/* acquire: before the lookup, so a removal after it moves rm_seq */
+	*seq = atomic_load_explicit(&m->rm_seq, memory_order_acquire);
+	pthread_rwlock_rdlock(&m->tree_lock);
+	while (n < nr) {
+		struct pcache_page *p = lookup_locked(m, index + n);
+		unsigned int f;
+
+		if (!p)
+			break;
+		f = pcache_flags(p);
+		if (!(f & PG_UPTODATE) || (f & PG_READAHEAD))
+			break;
+		/*
+		 * A readahead page's first use: counted, and a hit like
+		 * any other (a cold sequential read is all such pages, and
+		 * taking them one at a time through references cost more
+		 * than their copy).
+		 */
+		if ((f & PG_RA) && pcache_test_and_clear(p, PG_RA))
+			ra++;
+		if (!(f & PG_REFERENCED))
+			pcache_set(p, PG_REFERENCED);
+		data[n++] = p->data;
+	}
+	pthread_rwlock_unlock(&m->tree_lock);
+	if (ra)
+		pcache_count(&m->pc->ra_hits, ra);
+	return n;
+}
+#endif
+
 struct pcache_page *pcache_find_get(struct pcache_mapping *m, uint64_t index)
 {
 	struct pcache_page *p;
@@ -292,6 +333,8 @@ static void unlink_locked(struct pcache_mapping *m, struct pcache_page *p)
 	*pp = p->hnext;
 	p->hnext = NULL;
 	m->nr_pages--;
+	/* the frame may be reused from now on: see rm_seq */
+	atomic_fetch_add_explicit(&m->rm_seq, 1, memory_order_release);
 }
 
 /* Double the table when it is fuller than one page per bucket. */
@@ -530,6 +573,68 @@ static unsigned int evict(struct pcache *pc, unsigned int want)
 /* ---- page frames ------------------------------------------------------ */
 
 /*
+ * The process's pool of free 2 MiB chunks, shared by every cache: a
+ * destroyed cache (an unmount) gives its chunks here instead of unmapping
+ * them, and a cache that needs a chunk takes one from here before it maps
+ * a new one. Why: the first touch of fresh anonymous memory costs a page
+ * fault and the kernel zeroing it, which on the benchmark VM is 1-10 s
+ * per GiB (docs/ukfs.md "Performance", 2026-11-25), while the kernel's own
+ * page cache takes pages that are mapped already. A chunk in the pool is
+ * faulted in and reused as it is: frames carry no state (every user fills
+ * a frame before it is uptodate). The pool keeps at most as many chunks
+ * as the largest cache created in the process may hold, so the memory
+ * kept is what one cache could have used anyway. pool_lock is a leaf
+ * (taken under frame_lock).
+ */
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static void **pool;
+static size_t pool_n, pool_cap, pool_max;
+
+static void frame_pool_reserve(uint64_t limit_pages)
+{
+	uint64_t chunks = (limit_pages * PCACHE_PAGE_SIZE +
+			   PCACHE_FRAME_CHUNK - 1) / PCACHE_FRAME_CHUNK;
+
+	pthread_mutex_lock(&pool_lock);
+	if (chunks > pool_max)
+		pool_max = (size_t)chunks;
+	pthread_mutex_unlock(&pool_lock);
+}
+
+static void frame_pool_put(void *chunk)
+{
+	pthread_mutex_lock(&pool_lock);
+	if (pool_n == pool_cap && pool_n < pool_max) {
+		size_t cap = pool_cap ? 2 * pool_cap : 64;
+		void **n = realloc(pool, cap * sizeof(*n));
+
+		if (n) {
+			pool = n;
+			pool_cap = cap;
+		}
+	}
+	if (pool_n < pool_cap && pool_n < pool_max) {
+		pool[pool_n++] = chunk;
+		chunk = NULL;
+	}
+	pthread_mutex_unlock(&pool_lock);
+	if (chunk)
+		munmap(chunk, PCACHE_FRAME_CHUNK);
+}
+
+/* unused under ASan, where frames come from malloc */
+static __attribute__((unused)) void *frame_pool_get(void)
+{
+	void *c = NULL;
+
+	pthread_mutex_lock(&pool_lock);
+	if (pool_n)
+		c = pool[--pool_n];
+	pthread_mutex_unlock(&pool_lock);
+	return c;
+}
+
+/*
  * Why not posix_memalign per page: profiling the 1 GiB sequential write and
  * cold read (docs/ukfs.md "Performance") showed a third of the CPU time in
  * glibc's aligned allocator and in first-touch page faults of the heap
@@ -541,13 +646,6 @@ static unsigned int evict(struct pcache *pc, unsigned int want)
  * Under AddressSanitizer every frame is its own allocation again, so a use
  * after free of page data is still caught.
  */
-#if defined(__SANITIZE_ADDRESS__)
-#define PCACHE_FRAMES_FROM_MALLOC 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define PCACHE_FRAMES_FROM_MALLOC 1
-#endif
-#endif
 
 static void *frame_alloc(struct pcache *pc)
 {
@@ -575,6 +673,9 @@ static void *frame_alloc(struct pcache *pc)
 		pc->chunks = n;
 		pc->chunks_cap = cap;
 	}
+	c = frame_pool_get();
+	if (c)
+		goto carve;
 	/* 2 MiB-aligned: map 4 MiB, keep the aligned 2 MiB, unmap the rest */
 	c = mmap(NULL, 2 * PCACHE_FRAME_CHUNK, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -593,6 +694,7 @@ static void *frame_alloc(struct pcache *pc)
 		c = al;
 	}
 	madvise(c, PCACHE_FRAME_CHUNK, MADV_HUGEPAGE); /* a hint only */
+carve:
 	pc->chunks[pc->nr_chunks++] = c;
 	/* frame 0 is returned; the others go on the free list */
 	for (size_t off = PCACHE_FRAME_CHUNK - PCACHE_PAGE_SIZE; off;

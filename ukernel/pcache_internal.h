@@ -27,6 +27,20 @@
 #define pcache_likely(x) __builtin_expect(!!(x), 1)
 #define pcache_unlikely(x) __builtin_expect(!!(x), 0)
 
+/*
+ * Under AddressSanitizer every page frame is its own malloc'd block (so a
+ * use after free of page data is caught), and warm reads take references
+ * instead of the rm_seq check (which copies from frames that may have
+ * been freed meanwhile, safe only while frames stay mapped).
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define PCACHE_FRAMES_FROM_MALLOC 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PCACHE_FRAMES_FROM_MALLOC 1
+#endif
+#endif
+
 #define PCACHE_HIT_SHARDS 16
 #define PCACHE_FRAME_CHUNK (2u << 20) /* page frames come in 2 MiB chunks */
 
@@ -73,6 +87,16 @@ struct pcache_mapping {
 	 * while a completing thread is still finishing with the pages.
 	 */
 	atomic_long io_pages;
+
+	/*
+	 * Bumped (under tree_lock's write side) whenever a page leaves the
+	 * table, before its frame can be freed and reused. The warm-read
+	 * path (pcache_read.c, read_hits) looks pages up under the read side
+	 * without taking references, copies after dropping it, and trusts
+	 * the copy only if rm_seq did not move meanwhile: a seqcount whose
+	 * readers never wait, with the table's rwlock for the lookup.
+	 */
+	atomic_uint rm_seq;
 
 	/* Under pc->lock. */
 	uint64_t nr_dirty;     /* accounted dirty pages */
@@ -205,6 +229,16 @@ void pcache_page_put(struct pcache_page *p);
 #define PCACHE_READ_BATCH 32
 unsigned int pcache_find_get_contig(struct pcache_mapping *m, uint64_t index,
 				    unsigned int nr, struct pcache_page **pages);
+/*
+ * The warm-read lookup: the frames of up to nr consecutive plain hits
+ * (uptodate, no PG_READAHEAD marker; PG_RA is cleared and counted as a
+ * readahead hit) from index, without references; *seq is
+ * rm_seq before the lookup. A copy from them is valid only if rm_seq
+ * still equals *seq after it (pcache_read.c, read_hits).
+ */
+#define PCACHE_HIT_BATCH 64
+unsigned int pcache_find_hits(struct pcache_mapping *m, uint64_t index,
+			      unsigned int nr, char **data, unsigned int *seq);
 /* Lookup with a reference, or NULL. Takes tree_lock's read side. */
 struct pcache_page *pcache_find_get(struct pcache_mapping *m, uint64_t index);
 /*

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * ukernel/pcache_read.c - the read path and on-demand readahead: the hit
- * fast path (tree_lock read side + a page reference, no other lock), misses
+ * fast path (tree_lock read side for the lookup, no page reference: see
+ * read_hits; with references under ASan and after a race), misses
  * that insert locked pages and call read_pages once per run of a readahead
  * window, and Linux's on-demand readahead (a window per open file that
  * starts small on sequential access, doubles up to the maximum, and is
@@ -322,20 +323,18 @@ static struct pcache_page *read_slow(struct pcache_mapping *m,
  * order from 2 MiB chunks, so a file read in order mostly is one run).
  * Returns false when the copy came up short (a fault).
  */
-static bool copy_pages(struct pcache_page **v, unsigned int k, uint64_t *pos,
-		       uint64_t end, size_t *done, pcache_copy_fn copy,
-		       void *ctx)
+static bool copy_frames(char *const *v, unsigned int k, uint64_t *pos,
+			uint64_t end, size_t *done, pcache_copy_fn copy,
+			void *ctx)
 {
 	unsigned int i = 0;
 
 	while (i < k && *pos < end) {
 		size_t off = *pos & (PCACHE_PAGE_SIZE - 1);
-		char *base = (char *)v[i]->data + off;
+		char *base = v[i] + off;
 		size_t n = PCACHE_PAGE_SIZE - off, c;
 
-		while (i + 1 < k &&
-		       (char *)v[i + 1]->data == (char *)v[i]->data +
-							PCACHE_PAGE_SIZE &&
+		while (i + 1 < k && v[i + 1] == v[i] + PCACHE_PAGE_SIZE &&
 		       *pos + n < end) {
 			i++;
 			n += PCACHE_PAGE_SIZE;
@@ -352,6 +351,61 @@ static bool copy_pages(struct pcache_page **v, unsigned int k, uint64_t *pos,
 	return true;
 }
 
+static bool copy_pages(struct pcache_page **v, unsigned int k, uint64_t *pos,
+		       uint64_t end, size_t *done, pcache_copy_fn copy,
+		       void *ctx)
+{
+	char *d[PCACHE_READ_BATCH];
+
+	for (unsigned int i = 0; i < k; i++)
+		d[i] = v[i]->data;
+	return copy_frames(d, k, pos, end, done, copy, ctx);
+}
+
+#ifndef PCACHE_FRAMES_FROM_MALLOC
+/*
+ * The warm-read fast path (docs/pcache.md "Warm reads"): up to
+ * PCACHE_HIT_BATCH plain hits found under tree_lock's read side, copied
+ * after it is dropped, with no page reference and no atomic per page. A
+ * page removed meanwhile (truncate, eviction, invalidation) may have its
+ * frame reused while we copy; frames stay mapped while the cache lives,
+ * so the copy is memory-safe, and rm_seq, bumped at every removal before
+ * the frame can be freed, tells us to throw the copy away and redo the
+ * range through references. Returns 1 when it copied (check *fault), 0
+ * when the first page is not a plain hit, -EAGAIN when rm_seq moved.
+ */
+static int read_hits(struct pcache_mapping *m, uint64_t idx, unsigned int want,
+		     uint64_t *pos, uint64_t end, size_t *done,
+		     pcache_copy_fn copy, void *ctx, bool *fault)
+{
+	char *d[PCACHE_HIT_BATCH];
+	uint64_t pos0 = *pos;
+	size_t done0 = *done;
+	unsigned int seq, k;
+
+	k = pcache_find_hits(m, idx,
+			     want < PCACHE_HIT_BATCH ? want : PCACHE_HIT_BATCH,
+			     d, &seq);
+	if (!k)
+		return 0;
+	*fault = !copy_frames(d, k, pos, end, done, copy, ctx);
+	/*
+	 * The copy's loads before the second read of rm_seq: a copy that
+	 * saw a reused frame's new contents then sees the bump that came
+	 * before the frame was freed.
+	 */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&m->rm_seq, memory_order_relaxed) != seq) {
+		*pos = pos0;
+		*done = done0;
+		*fault = false;
+		return -EAGAIN;
+	}
+	pcache_count_hits(m->pc, k);
+	return 1;
+}
+#endif
+
 ssize_t pcache_read(struct pcache_mapping *m, struct pcache_ra_state *ra,
 		    uint64_t pos, size_t len, uint64_t i_size,
 		    pcache_copy_fn copy, void *ctx)
@@ -360,6 +414,9 @@ ssize_t pcache_read(struct pcache_mapping *m, struct pcache_ra_state *ra,
 	struct pcache_page *v[PCACHE_READ_BATCH];
 	uint64_t end, last, eof;
 	size_t done = 0;
+#ifndef PCACHE_FRAMES_FROM_MALLOC
+	bool retry = false;
+#endif
 	int err = 0;
 
 	if (pos >= i_size || !len)
@@ -376,6 +433,28 @@ ssize_t pcache_read(struct pcache_mapping *m, struct pcache_ra_state *ra,
 		unsigned int f;
 		bool ok;
 
+#ifndef PCACHE_FRAMES_FROM_MALLOC
+		if (!retry) {
+			bool fault;
+			int r = read_hits(m, idx,
+					  want < PCACHE_HIT_BATCH
+						  ? (unsigned int)want
+						  : PCACHE_HIT_BATCH,
+					  &pos, end, &done, copy, ctx, &fault);
+
+			if (r > 0) {
+				if (fault) {
+					err = -EFAULT;
+					break;
+				}
+				continue;
+			}
+			retry = r < 0;
+		} else {
+			retry = false; /* once through references */
+		}
+#endif
+
 		/*
 		 * Fast path: a run of uptodate pages found under one lock,
 		 * copied with as few copy calls as their frames allow.
@@ -387,9 +466,11 @@ ssize_t pcache_read(struct pcache_mapping *m, struct pcache_ra_state *ra,
 					     v);
 		for (k = 0; k < got; k++) {
 			f = pcache_flags(v[k]);
-			if (!(f & PG_UPTODATE) ||
-			    (f & (PG_READAHEAD | PG_RA)))
+			if (!(f & PG_UPTODATE) || (f & PG_READAHEAD))
 				break;
+			/* a readahead page's first use (see find_hits) */
+			if ((f & PG_RA) && pcache_test_and_clear(v[k], PG_RA))
+				pcache_count(&pc->ra_hits, 1);
 			if (!(f & PG_REFERENCED))
 				pcache_set(v[k], PG_REFERENCED);
 		}

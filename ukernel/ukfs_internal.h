@@ -29,6 +29,7 @@ enum ukfs_st {
 	ST_I_GET,
 	ST_I_INSERT,
 	ST_I_WRITE,
+	ST_I_SET_NLINK,
 	ST_I_DELETE,
 	ST_I_LINK,
 	ST_I_COOKIE_GET,

@@ -224,6 +224,25 @@ static int mkfs_rows(sqlite3 *db, uint64_t nr_blocks, uint64_t nr_inodes,
 	return exec_sql(db, sql, errbuf, errlen);
 }
 
+/*
+ * Each metadata call runs in a savepoint, and SQLite copies every page
+ * the call changes into the savepoint's sub-journal. With temp_store =
+ * MEMORY that journal grows in 1 KiB chunks, one malloc and one free
+ * each: profiling an unlink (docs/ukfs.md "Performance", 2026-11-25)
+ * found ~95 of them per call, a sixth of its instructions. Without it, a
+ * sub-journal is one chunk of the statement-journal spill size and moves
+ * to a temporary file only past it; 256 KiB is far above what one call
+ * changes. sqlite3_config works only before SQLite initialises: if
+ * something else in the process got there first, the default (64 KiB)
+ * stays, which is as correct.
+ */
+static pthread_once_t stmtjrnl_once = PTHREAD_ONCE_INIT;
+
+static void stmtjrnl_config(void)
+{
+	sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, 256 << 10);
+}
+
 int ukfs_mkfs(const char *dir, uint64_t size_bytes, uint64_t nr_inodes,
 	      char *errbuf, size_t errlen)
 {
@@ -284,6 +303,7 @@ int ukfs_mkfs(const char *dir, uint64_t size_bytes, uint64_t nr_inodes,
 	}
 	close(fd);
 
+	pthread_once(&stmtjrnl_once, stmtjrnl_config);
 	rc = sqlite3_open_v2(meta_path, &db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 				     SQLITE_OPEN_EXRESCODE,
@@ -759,6 +779,7 @@ int ukfs_open_image(const char *dir, unsigned int flags, bool for_fsck,
 			goto err_destroy;
 	}
 
+	pthread_once(&stmtjrnl_once, stmtjrnl_config);
 	rc = sqlite3_open_v2(
 		meta_path, &m->db,
 		(m->rdonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
@@ -793,8 +814,7 @@ int ukfs_open_image(const char *dir, unsigned int flags, bool for_fsck,
 				   "PRAGMA journal_mode = WAL;"
 				   "PRAGMA synchronous = FULL;"
 				   "PRAGMA foreign_keys = OFF;"
-				   "PRAGMA cache_size = -16384;"
-				   "PRAGMA temp_store = MEMORY;",
+				   "PRAGMA cache_size = -16384;",
 		       errbuf, errlen);
 	if (ret) {
 		if (ret == -EINVAL)

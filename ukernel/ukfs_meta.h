@@ -205,6 +205,8 @@ int ukfs_inode_update(struct ukfs_meta *m, const struct ukfs_inode *in,
  * nlink 0. Returns 0, -ENOENT, -EBUSY if entries still name it.
  */
 int ukfs_inode_free(struct ukfs_meta *m, uint64_t ino);
+/* The same for a caller that knows the inode's mode (skips reading it). */
+int ukfs_inode_free_mode(struct ukfs_meta *m, uint64_t ino, uint32_t mode);
 /* Copies a symlink's target into buf (not NUL-terminated, like readlink);
  * returns its length, -EINVAL if ino is not a symlink, -ENOENT. */
 int ukfs_readlink(struct ukfs_meta *m, uint64_t ino, char *buf, size_t size);

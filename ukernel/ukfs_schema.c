@@ -92,6 +92,8 @@ const char *const ukfs_stmt_sql[ST_NR] = {
 		       "gid = ?5, nlink = ?6, size = ?7, rdev = ?8, "
 		       "blocks = ?9, atime = ?10, mtime = ?11, ctime = ?12, "
 		       "btime = ?13, flags = ?14, parent = ?15 WHERE ino = ?1",
+	[ST_I_SET_NLINK] = "UPDATE inodes SET nlink = ?2, parent = ?3 "
+			   "WHERE ino = ?1",
 	[ST_I_DELETE] = "DELETE FROM inodes WHERE ino = ?",
 	[ST_I_LINK] = "SELECT mode, link FROM inodes WHERE ino = ?",
 	[ST_I_COOKIE_GET] = "SELECT next_cookie FROM inodes WHERE ino = ?",

@@ -4,9 +4,10 @@
  * a fake store: hits and misses, EOF and holes, read-modify-write of partial
  * pages, LRU eviction (dirty pages never dropped), readahead windows,
  * concurrent readers of one missing page, copy faults, truncate, many
- * threads at once, and a micro-benchmark.
+ * threads at once, warm reads racing page removal, and a micro-benchmark.
  */
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -455,6 +456,89 @@ static void test_many_threads(void **state)
 	pcache_destroy(pc);
 }
 
+/*
+ * Warm reads copy from frames looked up without a reference (read_hits):
+ * a page truncated away meanwhile may have its frame reused by another
+ * file at once. Here one thread keeps truncating f1 while another fills
+ * and drops f2's pages with zeros (a byte no page of f1 holds), so freed
+ * frames of f1 come back as zeros quickly; every page a reader of f1 gets
+ * must still be f1's.
+ */
+#define RACE_PAGES 64
+static atomic_bool race_stop;
+static atomic_int race_bad;
+
+static void *race_reader(void *arg)
+{
+	struct fake *f = arg;
+	struct pcache_ra_state ra;
+	unsigned char *b = malloc(RACE_PAGES * 4096);
+
+	pcache_ra_init(&ra);
+	while (!atomic_load(&race_stop)) {
+		ssize_t r = rd(f, &ra, 0, b, RACE_PAGES * 4096,
+			       RACE_PAGES * 4096);
+
+		if (r != RACE_PAGES * 4096) {
+			atomic_fetch_add(&race_bad, 1);
+			continue;
+		}
+		for (uint64_t i = 0; i < RACE_PAGES; i++)
+			for (size_t j = 0; j < 4096; j += 512)
+				if (b[i * 4096 + j] != fake_byte(i))
+					atomic_fetch_add(&race_bad, 1);
+	}
+	free(b);
+	return NULL;
+}
+
+static void *race_truncater(void *arg)
+{
+	struct fake *f = arg;
+
+	while (!atomic_load(&race_stop)) {
+		pcache_truncate(f->m, 0);
+		sched_yield();
+	}
+	return NULL;
+}
+
+static void *race_reuser(void *arg)
+{
+	struct fake *f = arg;
+	unsigned char *z = calloc(RACE_PAGES, 4096);
+
+	while (!atomic_load(&race_stop)) {
+		wr(f, 0, z, RACE_PAGES * 4096, RACE_PAGES * 4096);
+		pcache_truncate(f->m, 0);
+	}
+	free(z);
+	return NULL;
+}
+
+static void test_warm_read_races_removal(void **state)
+{
+	struct pcache *pc = new_cache(1024, 0, false);
+	struct fake *f1 = fake_new(pc, 0), *f2 = fake_new(pc, 0);
+	pthread_t t[4];
+	struct timespec d = {0, 300 * 1000 * 1000};
+
+	atomic_store(&race_stop, false);
+	atomic_store(&race_bad, 0);
+	pthread_create(&t[0], NULL, race_reader, f1);
+	pthread_create(&t[1], NULL, race_reader, f1);
+	pthread_create(&t[2], NULL, race_truncater, f1);
+	pthread_create(&t[3], NULL, race_reuser, f2);
+	nanosleep(&d, NULL);
+	atomic_store(&race_stop, true);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(atomic_load(&race_bad), 0);
+	assert_int_equal(fake_free(f1), 0);
+	assert_int_equal(fake_free(f2), 0);
+	pcache_destroy(pc);
+}
+
 /* ---- micro-benchmark ---------------------------------------------------- */
 
 static double ns_since(const struct timespec *t0)
@@ -571,6 +655,7 @@ int main(void)
 		cmocka_unit_test(test_copy_fault_short_count),
 		cmocka_unit_test(test_truncate),
 		cmocka_unit_test(test_many_threads),
+		cmocka_unit_test(test_warm_read_races_removal),
 		cmocka_unit_test(test_bench),
 	};
 
