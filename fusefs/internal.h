@@ -48,6 +48,11 @@ struct ffs {
 	double entry_timeout, attr_timeout, negative_timeout;
 	unsigned int max_threads;
 	bool read_only;
+	/*
+	 * OPEN answered ENOSYS (the host then sends no OPEN and no RELEASE:
+	 * FUSE_CAP_NO_OPEN_SUPPORT). Set at INIT, read-only after.
+	 */
+	bool no_open;
 	void (*log)(void *arg, int priority, const char *msg);
 	void *log_arg;
 

@@ -202,6 +202,59 @@ static inline struct vfs_file *fh_file(const struct fuse_file_info *fi)
 	return (struct vfs_file *)(uintptr_t)fi->fh;
 }
 
+/*
+ * The open file a request on node ino works on, installed in the
+ * request's fd table; fd or -errno. With an OPEN (or CREATE) behind it,
+ * that is fi->fh's description. Without one (no_open: fh is 0), it is a
+ * description of the node opened for this request alone, with access mode
+ * acc and the status flags the host passes in the request (O_APPEND,
+ * O_SYNC, O_DSYNC, O_NOATIME of the caller's open file), and no
+ * permission check: the host checked the open (default_permissions), as
+ * Linux checks only at open(2) and never at write(2). O_DIRECT is the
+ * host's business (ffs_open says why).
+ */
+static int file_fd(struct rq *r, fuse_ino_t ino,
+		   const struct fuse_file_info *fi, unsigned int acc)
+{
+	const unsigned int keep = O_APPEND | O_SYNC | O_DSYNC | O_NOATIME;
+	struct vfs_file *f;
+	struct vfs_path p;
+	int ret;
+
+	if (fi && fi->fh)
+		return install_file(r, fh_file(fi));
+	ret = ffs_node_path(r->fs, ino, &p);
+	if (ret)
+		return ret;
+	f = vfs_open_path(r->t, &p,
+			  acc | (fi ? (unsigned int)fi->flags & keep : 0));
+	vfs_path_put(&p);
+	if (IS_ERR(f))
+		return (int)PTR_ERR(f);
+	ret = install_file(r, f);
+	vfs_fput(f);
+	return ret;
+}
+
+/*
+ * The inode of a request's open file, for the lock calls: fi->fh's, or the
+ * node's (no_open). A reference: the caller drops it with vfs_iput.
+ */
+static struct vfs_inode *fh_inode(struct ffs *fs, fuse_ino_t ino,
+				  const struct fuse_file_info *fi)
+{
+	struct vfs_inode *inode;
+	struct vfs_path p;
+
+	if (fi->fh)
+		return vfs_igrab(fh_file(fi)->f_inode);
+	if (ffs_node_path(fs, ino, &p))
+		return NULL;
+	inode = vfs_igrab(p.dentry->d_inode);
+	vfs_path_put(&p);
+	return inode;
+}
+
 /* ---- replies --------------------------------------------------------------- */
 
 static void kstat_to_stat(const struct vfs_kstat *ks, struct stat *st)
@@ -309,6 +362,19 @@ static void ffs_init(void *userdata, struct fuse_conn_info *conn)
 			    FUSE_CAP_ASYNC_READ | FUSE_CAP_ASYNC_DIO |
 			    FUSE_CAP_CACHE_SYMLINKS | FUSE_CAP_HANDLE_KILLPRIV;
 
+	/*
+	 * No OPEN (docs/fuse.md, "No open"): the first OPEN is answered
+	 * ENOSYS and the host sends no OPEN or RELEASE after it. Then it
+	 * cannot be asked for atomic O_TRUNC (nobody would truncate: the host
+	 * sends a SETATTR of the size instead), nor for remote flock (a lock
+	 * is dropped by the RELEASE of its file, which no longer comes: the
+	 * host keeps flock locks itself).
+	 */
+	fs->no_open = (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT) &&
+		      !getenv("UKERNEL_FUSE_OPEN");
+	if (fs->no_open)
+		want &= ~(unsigned int)(FUSE_CAP_ATOMIC_O_TRUNC |
+					FUSE_CAP_FLOCK_LOCKS);
 	conn->want |= conn->capable & want;
 	/*
 	 * HANDLE_KILLPRIV: a write, truncate or chown by someone else clears
@@ -321,7 +387,9 @@ static void ffs_init(void *userdata, struct fuse_conn_info *conn)
 	 * (a write must reach the kernel's page cache before it returns,
 	 * for the ring's readers), splice (measured: docs/fuse.md).
 	 */
-	conn->want &= ~(unsigned int)(FUSE_CAP_READDIRPLUS_AUTO |
+	conn->want &= ~(unsigned int)((fs->no_open ? FUSE_CAP_ATOMIC_O_TRUNC |
+				       FUSE_CAP_FLOCK_LOCKS : 0) |
+				      FUSE_CAP_READDIRPLUS_AUTO |
 				      FUSE_CAP_AUTO_INVAL_DATA |
 				      FUSE_CAP_WRITEBACK_CACHE |
 				      FUSE_CAP_SPLICE_READ |
@@ -411,7 +479,7 @@ static void ffs_getattr(fuse_req_t req, fuse_ino_t ino,
 	struct vfs_path p;
 	int ret;
 
-	if (fi) {
+	if (fi && fi->fh) {
 		reply_attr_path(req, fs, &fh_file(fi)->f_path);
 		return;
 	}
@@ -544,8 +612,8 @@ static void ffs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			goto out;
 	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {
-		if (fi) {
-			int ffd = install_file(&r, fh_file(fi));
+		if (fi) { /* ftruncate, or O_TRUNC without atomic_o_trunc */
+			int ffd = file_fd(&r, ino, fi, O_WRONLY);
 
 			ret = ffd < 0 ? ffd :
 			      SC2(&r, SYS_ftruncate, ffd, attr->st_size);
@@ -757,6 +825,10 @@ static void ffs_open(fuse_req_t req, fuse_ino_t ino,
 	struct rq r;
 	int ret;
 
+	if (((struct ffs *)fuse_req_userdata(req))->no_open) {
+		fuse_reply_err(req, ENOSYS); /* and no OPEN comes again */
+		return;
+	}
 	ret = rq_begin(req, &r);
 	if (ret) {
 		fuse_reply_err(req, -ret);
@@ -815,13 +887,20 @@ static void ffs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	ret = make_entry(&r, &f->f_path, &e);
 	if (ret)
 		goto out;
-	fi->fh = (uintptr_t)f;
+	/*
+	 * Without OPEN, the host sends no RELEASE for a created file either
+	 * (measured on 6.18): then the file is not kept, and its requests
+	 * come with fh 0 like any other's (file_fd).
+	 */
+	fi->fh = r.fs->no_open ? 0 : (uintptr_t)f;
 	fi->keep_cache = 1;
 	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
 		ffs_node_forget(r.fs, e.ino, 1);
-		vfs_fput(f);
+		if (fi->fh)
+			vfs_fput(f);
 	}
-	f = NULL;
+	if (fi->fh)
+		f = NULL;
 out:
 	if (ret)
 		fuse_reply_err(req, (int)-ret);
@@ -853,7 +932,7 @@ static void ffs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		free(buf);
 		return;
 	}
-	fd = install_file(&r, fh_file(fi));
+	fd = file_fd(&r, ino, fi, O_RDONLY);
 	ret = fd < 0 ? fd : SC4(&r, SYS_pread64, fd, buf, size, off);
 	if (ret < 0)
 		fuse_reply_err(req, (int)-ret);
@@ -875,7 +954,7 @@ static void ffs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		fuse_reply_err(req, (int)-ret);
 		return;
 	}
-	fd = install_file(&r, fh_file(fi));
+	fd = file_fd(&r, ino, fi, O_WRONLY);
 	ret = fd < 0 ? fd : SC4(&r, SYS_pwrite64, fd, buf, size, off);
 	if (ret < 0)
 		fuse_reply_err(req, (int)-ret);
@@ -930,11 +1009,16 @@ static const void *posix_owner(uint64_t lock_owner)
 static void ffs_flush(fuse_req_t req, fuse_ino_t ino,
 		      struct fuse_file_info *fi)
 {
-	ffs_in_handler = true;
-	struct vfs_lock_ctx *ctx = vfs_locks_ctx(fh_file(fi)->f_inode, false);
+	struct vfs_inode *inode = fh_inode(req_fs(req), ino, fi);
+	struct vfs_lock_ctx *ctx;
 
-	if (ctx && !IS_ERR(ctx))
-		vfs_locks_remove_owner(ctx, posix_owner(fi->lock_owner));
+	if (inode) { /* else forgotten: nothing can be locked on it */
+		ctx = vfs_locks_ctx(inode, false);
+		if (ctx && !IS_ERR(ctx))
+			vfs_locks_remove_owner(ctx,
+					       posix_owner(fi->lock_owner));
+		vfs_iput(inode);
+	}
 	fuse_reply_err(req, 0);
 }
 
@@ -945,7 +1029,7 @@ static void ffs_release(fuse_req_t req, fuse_ino_t ino,
 	ffs_in_handler = true;
 	struct vfs_file *f = fh_file(fi);
 
-	if (fi->flock_release) {
+	if (f && fi->flock_release) {
 		struct vfs_lock_ctx *ctx = vfs_locks_ctx(f->f_inode, false);
 
 		if (ctx && !IS_ERR(ctx))
@@ -955,7 +1039,8 @@ static void ffs_release(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_err(req, 0);
 }
 
-static void do_fsync(fuse_req_t req, int datasync, struct fuse_file_info *fi)
+static void do_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		     struct fuse_file_info *fi)
 {
 	struct rq r;
 	long ret;
@@ -966,7 +1051,7 @@ static void do_fsync(fuse_req_t req, int datasync, struct fuse_file_info *fi)
 		fuse_reply_err(req, (int)-ret);
 		return;
 	}
-	fd = install_file(&r, fh_file(fi));
+	fd = file_fd(&r, ino, fi, O_RDONLY);
 	ret = fd < 0 ? fd : sc(&r, datasync ? SYS_fdatasync : SYS_fsync,
 			       (unsigned long)fd, 0, 0, 0, 0, 0);
 	fuse_reply_err(req, (int)-ret);
@@ -976,7 +1061,7 @@ static void do_fsync(fuse_req_t req, int datasync, struct fuse_file_info *fi)
 static void ffs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		      struct fuse_file_info *fi)
 {
-	do_fsync(req, datasync, fi);
+	do_fsync(req, ino, datasync, fi);
 }
 
 /* ---- directories --------------------------------------------------------------- */
@@ -1155,7 +1240,7 @@ static void ffs_releasedir(fuse_req_t req, fuse_ino_t ino,
 static void ffs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 			 struct fuse_file_info *fi)
 {
-	do_fsync(req, datasync, fi);
+	do_fsync(req, ino, datasync, fi);
 }
 
 /* ---- locks -------------------------------------------------------------------- */
@@ -1189,16 +1274,21 @@ static int lock_req(struct fuse_file_info *fi, const struct flock *lk,
 static void ffs_getlk(fuse_req_t req, fuse_ino_t ino,
 		      struct fuse_file_info *fi, struct flock *lock)
 {
-	struct vfs_file *f = fh_file(fi);
-	struct vfs_lock_ctx *ctx = vfs_locks_ctx(f->f_inode, false);
+	struct vfs_inode *inode = fh_inode(req_fs(req), ino, fi);
+	struct vfs_lock_ctx *ctx;
 	struct vfs_lock_req lr;
 	int ret = lock_req(fi, lock, &lr, fuse_req_ctx(req)->pid);
 
+	if (!ret && !inode)
+		ret = -ESTALE;
 	if (ret) {
 		fuse_reply_err(req, -ret);
+		vfs_iput(inode);
 		return;
 	}
+	ctx = vfs_locks_ctx(inode, false);
 	vfs_posix_test(IS_ERR(ctx) ? NULL : ctx, &lr);
+	vfs_iput(inode);
 	lock->l_type = lr.type;
 	if (lr.type != F_UNLCK) {
 		lock->l_whence = SEEK_SET;
@@ -1212,20 +1302,24 @@ static void ffs_getlk(fuse_req_t req, fuse_ino_t ino,
 static void ffs_setlk(fuse_req_t req, fuse_ino_t ino,
 		      struct fuse_file_info *fi, struct flock *lock, int sleep)
 {
-	struct vfs_file *f = fh_file(fi);
+	struct vfs_inode *inode = fh_inode(req_fs(req), ino, fi);
+	struct vfs_file *f = fi->fh ? fh_file(fi) : NULL;
 	struct vfs_lock_ctx *ctx;
 	struct vfs_lock_req lr;
 	int ret = lock_req(fi, lock, &lr, fuse_req_ctx(req)->pid);
 	int token; /* a unique address: the sleeper for lock_interrupt */
 
+	if (!ret && !inode)
+		ret = -ESTALE;
 	if (ret)
 		goto out;
-	if ((lock->l_type == F_RDLCK && !(f->f_mode & FMODE_READ)) ||
-	    (lock->l_type == F_WRLCK && !(f->f_mode & FMODE_WRITE))) {
+	/* Without an open (no_open), the host checked the mode itself. */
+	if (f && ((lock->l_type == F_RDLCK && !(f->f_mode & FMODE_READ)) ||
+		  (lock->l_type == F_WRLCK && !(f->f_mode & FMODE_WRITE)))) {
 		ret = -EBADF;
 		goto out;
 	}
-	ctx = vfs_locks_ctx(f->f_inode, lock->l_type != F_UNLCK);
+	ctx = vfs_locks_ctx(inode, lock->l_type != F_UNLCK);
 	if (IS_ERR(ctx)) {
 		ret = (int)PTR_ERR(ctx);
 		goto out;
@@ -1241,6 +1335,7 @@ static void ffs_setlk(fuse_req_t req, fuse_ino_t ino,
 	if (sleep)
 		fuse_req_interrupt_func(req, NULL, NULL);
 out:
+	vfs_iput(inode);
 	fuse_reply_err(req, -ret);
 }
 
@@ -1253,6 +1348,10 @@ static void ffs_flock(fuse_req_t req, fuse_ino_t ino,
 	struct vfs_lock_req lr = { .owner = f, .pid = -1 };
 	int ret = 0, token;
 
+	if (!f) { /* no_open keeps flock in the host: never asked */
+		ret = -ENOLCK;
+		goto out;
+	}
 	switch (op & ~LOCK_NB) {
 	case LOCK_SH: lr.type = F_RDLCK; break;
 	case LOCK_EX: lr.type = F_WRLCK; break;
@@ -1452,7 +1551,7 @@ static void ffs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 		fuse_reply_err(req, (int)-ret);
 		return;
 	}
-	fd = install_file(&r, fh_file(fi));
+	fd = file_fd(&r, ino, fi, O_WRONLY);
 	ret = fd < 0 ? fd : SC4(&r, SYS_fallocate, fd, mode, offset, length);
 	fuse_reply_err(req, (int)-ret);
 	rq_end(&r);
@@ -1471,7 +1570,7 @@ static void ffs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		fuse_reply_err(req, (int)-ret);
 		return;
 	}
-	fd = install_file(&r, fh_file(fi));
+	fd = file_fd(&r, ino, fi, O_RDONLY);
 	ret = fd < 0 ? fd : SC3(&r, SYS_lseek, fd, off, whence);
 	if (ret < 0)
 		fuse_reply_err(req, (int)-ret);
@@ -1500,8 +1599,8 @@ static void ffs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 		fuse_reply_err(req, (int)-ret);
 		return;
 	}
-	fin = install_file(&r, fh_file(fi_in));
-	fout = fin < 0 ? fin : install_file(&r, fh_file(fi_out));
+	fin = file_fd(&r, ino_in, fi_in, O_RDONLY);
+	fout = fin < 0 ? fin : file_fd(&r, ino_out, fi_out, O_WRONLY);
 	ret = fout < 0 ? fout :
 	      SC6(&r, SYS_copy_file_range, fin, &pin, fout, &pout, len, flags);
 	if (ret < 0)

@@ -242,7 +242,9 @@ struct ffs *ffs_start(struct uk_kernel *k, const struct ffs_opts *o,
 		 o->fsname ? o->fsname : "ukernel",
 		 o->allow_other ? ",allow_other" : "",
 		 o->read_only ? ",ro" : "");
-	if (fuse_opt_add_arg(&args, "ukerneld") || add_opt(&args, opt)) {
+	if (fuse_opt_add_arg(&args, "ukerneld") || add_opt(&args, opt) ||
+	    /* libfuse's trace of every request on stderr: docs/fuse.md */
+	    (getenv("UKERNEL_FUSE_DEBUG") && fuse_opt_add_arg(&args, "-d"))) {
 		snprintf(errbuf, errlen, "out of memory");
 		ret = -ENOMEM;
 		goto err_free;
