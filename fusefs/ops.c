@@ -134,6 +134,16 @@ static int rq_begin(fuse_req_t req, struct rq *r)
 	return 0;
 }
 
+/* rq_begin, answering the request itself when it fails (false then). */
+static bool rq_start(fuse_req_t req, struct rq *r)
+{
+	int ret = rq_begin(req, r);
+
+	if (ret)
+		fuse_reply_err(req, -ret);
+	return !ret;
+}
+
 /* Closes what the request installed in the task's fd table. */
 static void rq_end(struct rq *r)
 {
@@ -415,13 +425,10 @@ static void ffs_destroy(void *userdata)
 static void ffs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct rq r;
-	int dfd, ret;
+	int dfd, ret = 0;
 
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, -ret);
+	if (!rq_start(req, &r))
 		return;
-	}
 	dfd = node_fd(&r, parent);
 	if (dfd < 0) {
 		fuse_reply_err(req, -dfd);
@@ -575,14 +582,11 @@ static void ffs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			int to_set, struct fuse_file_info *fi)
 {
 	struct rq r;
-	long ret;
+	long ret = 0;
 	int fd;
 
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, (int)-ret);
+	if (!rq_start(req, &r))
 		return;
-	}
 	fd = node_fd(&r, ino);
 	if (fd < 0) {
 		ret = fd;
@@ -657,16 +661,14 @@ static void ffs_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	char *buf = malloc(PATH_MAX + 1);
 	struct rq r;
-	long ret;
+	long ret = 0;
 	int fd;
 
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, (int)-ret);
+	if (!rq_start(req, &r)) {
 		free(buf);
 		return;
 	}
@@ -695,14 +697,11 @@ static void make_name(fuse_req_t req, enum mk_kind kind, fuse_ino_t parent,
 		      const char *target, fuse_ino_t old_ino)
 {
 	struct rq r;
-	long ret;
+	long ret = 0;
 	int dfd, ofd;
 
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, (int)-ret);
+	if (!rq_start(req, &r))
 		return;
-	}
 	dfd = node_fd(&r, parent);
 	if (dfd < 0) {
 		ret = dfd;
@@ -760,14 +759,11 @@ static void remove_name(fuse_req_t req, fuse_ino_t parent, const char *name,
 			int flags)
 {
 	struct rq r;
-	long ret;
+	long ret = 0;
 	int dfd;
 
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, (int)-ret);
+	if (!rq_start(req, &r))
 		return;
-	}
 	dfd = node_fd(&r, parent);
 	ret = dfd < 0 ? dfd : SC3(&r, SYS_unlinkat, dfd, name, flags);
 	fuse_reply_err(req, (int)-ret);
@@ -789,14 +785,11 @@ static void ffs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		       unsigned int flags)
 {
 	struct rq r;
-	long ret;
+	long ret = 0;
 	int ofd, nfd;
 
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, (int)-ret);
+	if (!rq_start(req, &r))
 		return;
-	}
 	ofd = node_fd(&r, parent);
 	nfd = ofd < 0 ? ofd : node_fd(&r, newparent);
 	ret = nfd < 0 ? nfd :
@@ -823,17 +816,14 @@ static void ffs_open(fuse_req_t req, fuse_ino_t ino,
 	struct vfs_file *f;
 	struct vfs_path p;
 	struct rq r;
-	int ret;
+	int ret = 0;
 
 	if (((struct ffs *)fuse_req_userdata(req))->no_open) {
 		fuse_reply_err(req, ENOSYS); /* and no OPEN comes again */
 		return;
 	}
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, -ret);
+	if (!rq_start(req, &r))
 		return;
-	}
 	ret = ffs_node_path(r.fs, ino, &p);
 	if (ret)
 		goto out;
@@ -863,14 +853,11 @@ static void ffs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct fuse_entry_param e;
 	struct vfs_file *f = NULL;
 	struct rq r;
-	long ret;
+	long ret = 0;
 	int dfd;
 
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, (int)-ret);
+	if (!rq_start(req, &r))
 		return;
-	}
 	dfd = node_fd(&r, parent);
 	ret = dfd < 0 ? dfd :
 	      SC4(&r, SYS_openat, dfd, name,
@@ -918,7 +905,7 @@ static void ffs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct rq r;
 	char *buf;
-	long ret;
+	long ret = 0;
 	int fd;
 
 	buf = malloc(size ? size : 1);
@@ -926,9 +913,7 @@ static void ffs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, (int)-ret);
+	if (!rq_start(req, &r)) {
 		free(buf);
 		return;
 	}
@@ -946,14 +931,11 @@ static void ffs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		      size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct rq r;
-	long ret;
+	long ret = 0;
 	int fd;
 
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, (int)-ret);
+	if (!rq_start(req, &r))
 		return;
-	}
 	fd = file_fd(&r, ino, fi, O_WRONLY);
 	ret = fd < 0 ? fd : SC4(&r, SYS_pwrite64, fd, buf, size, off);
 	if (ret < 0)
@@ -1043,14 +1025,11 @@ static void do_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		     struct fuse_file_info *fi)
 {
 	struct rq r;
-	long ret;
+	long ret = 0;
 	int fd;
 
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, (int)-ret);
+	if (!rq_start(req, &r))
 		return;
-	}
 	fd = file_fd(&r, ino, fi, O_RDONLY);
 	ret = fd < 0 ? fd : sc(&r, datasync ? SYS_fdatasync : SYS_fsync,
 			       (unsigned long)fd, 0, 0, 0, 0, 0);
@@ -1072,13 +1051,10 @@ static void ffs_opendir(fuse_req_t req, fuse_ino_t ino,
 	struct vfs_file *f;
 	struct vfs_path p;
 	struct rq r;
-	int ret;
+	int ret = 0;
 
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, -ret);
+	if (!rq_start(req, &r))
 		return;
-	}
 	ret = ffs_node_path(r.fs, ino, &p);
 	if (ret)
 		goto out;
@@ -1177,16 +1153,14 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off,
 	struct rd_ctx rd = { .ctx.actor = rd_actor, .req = req, .plus = plus,
 			     .dir = f, .size = size };
 	struct rq r;
-	int ret;
+	int ret = 0;
 
 	rd.buf = malloc(size ? size : 1);
 	if (!rd.buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, -ret);
+	if (!rq_start(req, &r)) {
 		free(rd.buf);
 		return;
 	}
@@ -1390,13 +1364,10 @@ static void ffs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 {
 	struct vfs_path p;
 	struct rq r;
-	int ret;
+	int ret = 0;
 
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, -ret);
+	if (!rq_start(req, &r))
 		return;
-	}
 	ret = ffs_node_path(r.fs, ino, &p);
 	if (!ret) {
 		ret = vfs_setxattr(r.t, &p, name, value, size, flags);
@@ -1427,15 +1398,13 @@ static void xattr_read(fuse_req_t req, fuse_ino_t ino, const char *name,
 	char *buf = size ? malloc(size) : NULL;
 	struct vfs_path p;
 	struct rq r;
-	long ret;
+	long ret = 0;
 
 	if (size && !buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, (int)-ret);
+	if (!rq_start(req, &r)) {
 		free(buf);
 		return;
 	}
@@ -1465,13 +1434,10 @@ static void ffs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	struct vfs_path p;
 	struct rq r;
-	int ret;
+	int ret = 0;
 
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, -ret);
+	if (!rq_start(req, &r))
 		return;
-	}
 	ret = ffs_node_path(r.fs, ino, &p);
 	if (!ret) {
 		ret = vfs_removexattr(r.t, &p, name);
@@ -1488,14 +1454,11 @@ static void ffs_statfs(fuse_req_t req, fuse_ino_t ino)
 	struct statvfs sv = { 0 };
 	struct statfs sf;
 	struct rq r;
-	long ret;
+	long ret = 0;
 	int fd;
 
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, (int)-ret);
+	if (!rq_start(req, &r))
 		return;
-	}
 	fd = node_fd(&r, ino);
 	ret = fd < 0 ? fd : SC2(&r, SYS_fstatfs, fd, &sf);
 	if (ret) {
@@ -1523,14 +1486,11 @@ static void ffs_statfs(fuse_req_t req, fuse_ino_t ino)
 static void ffs_access(fuse_req_t req, fuse_ino_t ino, int mask)
 {
 	struct rq r;
-	long ret;
+	long ret = 0;
 	int fd;
 
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, (int)-ret);
+	if (!rq_start(req, &r))
 		return;
-	}
 	fd = node_fd(&r, ino);
 	ret = fd < 0 ? fd : SC4(&r, SYS_faccessat2, fd, "", mask,
 				AT_EMPTY_PATH | AT_EACCESS);
@@ -1543,14 +1503,11 @@ static void ffs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 			  struct fuse_file_info *fi)
 {
 	struct rq r;
-	long ret;
+	long ret = 0;
 	int fd;
 
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, (int)-ret);
+	if (!rq_start(req, &r))
 		return;
-	}
 	fd = file_fd(&r, ino, fi, O_WRONLY);
 	ret = fd < 0 ? fd : SC4(&r, SYS_fallocate, fd, mode, offset, length);
 	fuse_reply_err(req, (int)-ret);
@@ -1562,14 +1519,11 @@ static void ffs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		      struct fuse_file_info *fi)
 {
 	struct rq r;
-	long ret;
+	long ret = 0;
 	int fd;
 
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, (int)-ret);
+	if (!rq_start(req, &r))
 		return;
-	}
 	fd = file_fd(&r, ino, fi, O_RDONLY);
 	ret = fd < 0 ? fd : SC3(&r, SYS_lseek, fd, off, whence);
 	if (ret < 0)
@@ -1591,14 +1545,11 @@ static void ffs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 {
 	int64_t pin = off_in, pout = off_out;
 	struct rq r;
-	long ret;
+	long ret = 0;
 	int fin, fout;
 
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, (int)-ret);
+	if (!rq_start(req, &r))
 		return;
-	}
 	fin = file_fd(&r, ino_in, fi_in, O_RDONLY);
 	fout = fin < 0 ? fin : file_fd(&r, ino_out, fi_out, O_WRONLY);
 	ret = fout < 0 ? fout :
