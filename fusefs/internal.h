@@ -111,6 +111,15 @@ extern __thread bool ffs_in_handler;
 
 extern const struct fuse_lowlevel_ops ffs_ops;
 
+/*
+ * How long a worker keeps reading /dev/fuse after a reply before it
+ * sleeps (UKERNEL_FUSE_SPIN_US overrides). 0: spinning was no clear win
+ * on a loaded 2-CPU machine (docs/fuse.md, "The loop").
+ */
+#define FFS_SPIN_US 0
+/* Before a handler may wait for another request (session.c). */
+void ffs_loop_may_block(void);
+
 void ffs_log(struct ffs *fs, int priority, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

@@ -1303,6 +1303,7 @@ static void ffs_setlk(fuse_req_t req, fuse_ino_t ino,
 	lr.task = &token;
 	if (sleep) {
 		lr.flags |= VFS_FL_SLEEP;
+		ffs_loop_may_block(); /* the unlock is another request */
 		fuse_req_interrupt_func(req, lock_interrupt, &token);
 	}
 	ret = vfs_posix_lock(ctx, &lr);
@@ -1344,6 +1345,7 @@ static void ffs_flock(fuse_req_t req, fuse_ino_t ino,
 	lr.task = &token;
 	if (!(op & LOCK_NB)) {
 		lr.flags |= VFS_FL_SLEEP;
+		ffs_loop_may_block();
 		fuse_req_interrupt_func(req, lock_interrupt, &token);
 	}
 	ret = vfs_flock_lock(ctx, &lr);
