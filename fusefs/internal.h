@@ -117,8 +117,13 @@ extern const struct fuse_lowlevel_ops ffs_ops;
  * on a loaded 2-CPU machine (docs/fuse.md, "The loop").
  */
 #define FFS_SPIN_US 0
-/* Before a handler may wait for another request (session.c). */
+/*
+ * Before a handler may wait for another request (session.c), or for long
+ * (the disk: fsync, a READ or WRITE of FFS_BIG_IO bytes or more), so that
+ * other requests are read meanwhile.
+ */
 void ffs_loop_may_block(void);
+#define FFS_BIG_IO (128u * 1024u)
 
 void ffs_log(struct ffs *fs, int priority, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

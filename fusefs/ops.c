@@ -908,6 +908,8 @@ static void ffs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	long ret = 0;
 	int fd;
 
+	if (size >= FFS_BIG_IO)
+		ffs_loop_may_block(); /* may read the disk: let others in */
 	buf = malloc(size ? size : 1);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
@@ -934,6 +936,8 @@ static void ffs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	long ret = 0;
 	int fd;
 
+	if (size >= FFS_BIG_IO)
+		ffs_loop_may_block(); /* may wait for writeback */
 	if (!rq_start(req, &r))
 		return;
 	fd = file_fd(&r, ino, fi, O_WRONLY);
@@ -1028,6 +1032,7 @@ static void do_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	long ret = 0;
 	int fd;
 
+	ffs_loop_may_block(); /* waits for the disk */
 	if (!rq_start(req, &r))
 		return;
 	fd = file_fd(&r, ino, fi, O_RDONLY);
