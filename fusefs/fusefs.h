@@ -29,7 +29,7 @@ struct ffs_opts {
 	double entry_timeout;    /* < 0: the default */
 	double attr_timeout;     /* < 0: the default */
 	double negative_timeout; /* < 0: same as entry_timeout */
-	unsigned int max_threads; /* 0: libfuse's default (10 idle) */
+	unsigned int max_threads; /* workers at most; 0: 64 */
 	/* Messages (mount notices, errors); may be NULL. */
 	void (*log)(void *arg, int priority, const char *msg);
 	void *log_arg;

@@ -48,6 +48,11 @@ struct ffs {
 	double entry_timeout, attr_timeout, negative_timeout;
 	unsigned int max_threads;
 	bool read_only;
+	/*
+	 * OPEN answered ENOSYS (the host then sends no OPEN and no RELEASE:
+	 * FUSE_CAP_NO_OPEN_SUPPORT). Set at INIT, read-only after.
+	 */
+	bool no_open;
 	void (*log)(void *arg, int priority, const char *msg);
 	void *log_arg;
 
@@ -105,6 +110,20 @@ static inline uint64_t ffs_ino_to_nodeid(const struct ffs *fs, uint64_t ino)
 extern __thread bool ffs_in_handler;
 
 extern const struct fuse_lowlevel_ops ffs_ops;
+
+/*
+ * How long a worker keeps reading /dev/fuse after a reply before it
+ * sleeps (UKERNEL_FUSE_SPIN_US overrides). 0: spinning was no clear win
+ * on a loaded 2-CPU machine (docs/fuse.md, "The loop").
+ */
+#define FFS_SPIN_US 0
+/*
+ * Before a handler may wait for another request (session.c), or for long
+ * (the disk: fsync, a READ or WRITE of FFS_BIG_IO bytes or more), so that
+ * other requests are read meanwhile.
+ */
+void ffs_loop_may_block(void);
+#define FFS_BIG_IO (128u * 1024u)
 
 void ffs_log(struct ffs *fs, int priority, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

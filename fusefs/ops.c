@@ -134,6 +134,16 @@ static int rq_begin(fuse_req_t req, struct rq *r)
 	return 0;
 }
 
+/* rq_begin, answering the request itself when it fails (false then). */
+static bool rq_start(fuse_req_t req, struct rq *r)
+{
+	int ret = rq_begin(req, r);
+
+	if (ret)
+		fuse_reply_err(req, -ret);
+	return !ret;
+}
+
 /* Closes what the request installed in the task's fd table. */
 static void rq_end(struct rq *r)
 {
@@ -200,6 +210,59 @@ static int node_fd(struct rq *r, fuse_ino_t ino)
 static inline struct vfs_file *fh_file(const struct fuse_file_info *fi)
 {
 	return (struct vfs_file *)(uintptr_t)fi->fh;
+}
+
+/*
+ * The open file a request on node ino works on, installed in the
+ * request's fd table; fd or -errno. With an OPEN (or CREATE) behind it,
+ * that is fi->fh's description. Without one (no_open: fh is 0), it is a
+ * description of the node opened for this request alone, with access mode
+ * acc and the status flags the host passes in the request (O_APPEND,
+ * O_SYNC, O_DSYNC, O_NOATIME of the caller's open file), and no
+ * permission check: the host checked the open (default_permissions), as
+ * Linux checks only at open(2) and never at write(2). O_DIRECT is the
+ * host's business (ffs_open says why).
+ */
+static int file_fd(struct rq *r, fuse_ino_t ino,
+		   const struct fuse_file_info *fi, unsigned int acc)
+{
+	const unsigned int keep = O_APPEND | O_SYNC | O_DSYNC | O_NOATIME;
+	struct vfs_file *f;
+	struct vfs_path p;
+	int ret;
+
+	if (fi && fi->fh)
+		return install_file(r, fh_file(fi));
+	ret = ffs_node_path(r->fs, ino, &p);
+	if (ret)
+		return ret;
+	f = vfs_open_path(r->t, &p,
+			  acc | (fi ? (unsigned int)fi->flags & keep : 0));
+	vfs_path_put(&p);
+	if (IS_ERR(f))
+		return (int)PTR_ERR(f);
+	ret = install_file(r, f);
+	vfs_fput(f);
+	return ret;
+}
+
+/*
+ * The inode of a request's open file, for the lock calls: fi->fh's, or the
+ * node's (no_open). A reference: the caller drops it with vfs_iput.
+ */
+static struct vfs_inode *fh_inode(struct ffs *fs, fuse_ino_t ino,
+				  const struct fuse_file_info *fi)
+{
+	struct vfs_inode *inode;
+	struct vfs_path p;
+
+	if (fi->fh)
+		return vfs_igrab(fh_file(fi)->f_inode);
+	if (ffs_node_path(fs, ino, &p))
+		return NULL;
+	inode = vfs_igrab(p.dentry->d_inode);
+	vfs_path_put(&p);
+	return inode;
 }
 
 /* ---- replies --------------------------------------------------------------- */
@@ -309,6 +372,19 @@ static void ffs_init(void *userdata, struct fuse_conn_info *conn)
 			    FUSE_CAP_ASYNC_READ | FUSE_CAP_ASYNC_DIO |
 			    FUSE_CAP_CACHE_SYMLINKS | FUSE_CAP_HANDLE_KILLPRIV;
 
+	/*
+	 * No OPEN (docs/fuse.md, "No open"): the first OPEN is answered
+	 * ENOSYS and the host sends no OPEN or RELEASE after it. Then it
+	 * cannot be asked for atomic O_TRUNC (nobody would truncate: the host
+	 * sends a SETATTR of the size instead), nor for remote flock (a lock
+	 * is dropped by the RELEASE of its file, which no longer comes: the
+	 * host keeps flock locks itself).
+	 */
+	fs->no_open = (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT) &&
+		      !getenv("UKERNEL_FUSE_OPEN");
+	if (fs->no_open)
+		want &= ~(unsigned int)(FUSE_CAP_ATOMIC_O_TRUNC |
+					FUSE_CAP_FLOCK_LOCKS);
 	conn->want |= conn->capable & want;
 	/*
 	 * HANDLE_KILLPRIV: a write, truncate or chown by someone else clears
@@ -321,7 +397,9 @@ static void ffs_init(void *userdata, struct fuse_conn_info *conn)
 	 * (a write must reach the kernel's page cache before it returns,
 	 * for the ring's readers), splice (measured: docs/fuse.md).
 	 */
-	conn->want &= ~(unsigned int)(FUSE_CAP_READDIRPLUS_AUTO |
+	conn->want &= ~(unsigned int)((fs->no_open ? FUSE_CAP_ATOMIC_O_TRUNC |
+				       FUSE_CAP_FLOCK_LOCKS : 0) |
+				      FUSE_CAP_READDIRPLUS_AUTO |
 				      FUSE_CAP_AUTO_INVAL_DATA |
 				      FUSE_CAP_WRITEBACK_CACHE |
 				      FUSE_CAP_SPLICE_READ |
@@ -347,13 +425,10 @@ static void ffs_destroy(void *userdata)
 static void ffs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct rq r;
-	int dfd, ret;
+	int dfd, ret = 0;
 
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, -ret);
+	if (!rq_start(req, &r))
 		return;
-	}
 	dfd = node_fd(&r, parent);
 	if (dfd < 0) {
 		fuse_reply_err(req, -dfd);
@@ -411,7 +486,7 @@ static void ffs_getattr(fuse_req_t req, fuse_ino_t ino,
 	struct vfs_path p;
 	int ret;
 
-	if (fi) {
+	if (fi && fi->fh) {
 		reply_attr_path(req, fs, &fh_file(fi)->f_path);
 		return;
 	}
@@ -507,14 +582,11 @@ static void ffs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			int to_set, struct fuse_file_info *fi)
 {
 	struct rq r;
-	long ret;
+	long ret = 0;
 	int fd;
 
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, (int)-ret);
+	if (!rq_start(req, &r))
 		return;
-	}
 	fd = node_fd(&r, ino);
 	if (fd < 0) {
 		ret = fd;
@@ -544,8 +616,8 @@ static void ffs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			goto out;
 	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {
-		if (fi) {
-			int ffd = install_file(&r, fh_file(fi));
+		if (fi) { /* ftruncate, or O_TRUNC without atomic_o_trunc */
+			int ffd = file_fd(&r, ino, fi, O_WRONLY);
 
 			ret = ffd < 0 ? ffd :
 			      SC2(&r, SYS_ftruncate, ffd, attr->st_size);
@@ -589,16 +661,14 @@ static void ffs_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	char *buf = malloc(PATH_MAX + 1);
 	struct rq r;
-	long ret;
+	long ret = 0;
 	int fd;
 
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, (int)-ret);
+	if (!rq_start(req, &r)) {
 		free(buf);
 		return;
 	}
@@ -627,14 +697,11 @@ static void make_name(fuse_req_t req, enum mk_kind kind, fuse_ino_t parent,
 		      const char *target, fuse_ino_t old_ino)
 {
 	struct rq r;
-	long ret;
+	long ret = 0;
 	int dfd, ofd;
 
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, (int)-ret);
+	if (!rq_start(req, &r))
 		return;
-	}
 	dfd = node_fd(&r, parent);
 	if (dfd < 0) {
 		ret = dfd;
@@ -692,14 +759,11 @@ static void remove_name(fuse_req_t req, fuse_ino_t parent, const char *name,
 			int flags)
 {
 	struct rq r;
-	long ret;
+	long ret = 0;
 	int dfd;
 
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, (int)-ret);
+	if (!rq_start(req, &r))
 		return;
-	}
 	dfd = node_fd(&r, parent);
 	ret = dfd < 0 ? dfd : SC3(&r, SYS_unlinkat, dfd, name, flags);
 	fuse_reply_err(req, (int)-ret);
@@ -721,14 +785,11 @@ static void ffs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		       unsigned int flags)
 {
 	struct rq r;
-	long ret;
+	long ret = 0;
 	int ofd, nfd;
 
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, (int)-ret);
+	if (!rq_start(req, &r))
 		return;
-	}
 	ofd = node_fd(&r, parent);
 	nfd = ofd < 0 ? ofd : node_fd(&r, newparent);
 	ret = nfd < 0 ? nfd :
@@ -755,13 +816,14 @@ static void ffs_open(fuse_req_t req, fuse_ino_t ino,
 	struct vfs_file *f;
 	struct vfs_path p;
 	struct rq r;
-	int ret;
+	int ret = 0;
 
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, -ret);
+	if (((struct ffs *)fuse_req_userdata(req))->no_open) {
+		fuse_reply_err(req, ENOSYS); /* and no OPEN comes again */
 		return;
 	}
+	if (!rq_start(req, &r))
+		return;
 	ret = ffs_node_path(r.fs, ino, &p);
 	if (ret)
 		goto out;
@@ -791,14 +853,11 @@ static void ffs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct fuse_entry_param e;
 	struct vfs_file *f = NULL;
 	struct rq r;
-	long ret;
+	long ret = 0;
 	int dfd;
 
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, (int)-ret);
+	if (!rq_start(req, &r))
 		return;
-	}
 	dfd = node_fd(&r, parent);
 	ret = dfd < 0 ? dfd :
 	      SC4(&r, SYS_openat, dfd, name,
@@ -815,13 +874,20 @@ static void ffs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	ret = make_entry(&r, &f->f_path, &e);
 	if (ret)
 		goto out;
-	fi->fh = (uintptr_t)f;
+	/*
+	 * Without OPEN, the host sends no RELEASE for a created file either
+	 * (measured on 6.18): then the file is not kept, and its requests
+	 * come with fh 0 like any other's (file_fd).
+	 */
+	fi->fh = r.fs->no_open ? 0 : (uintptr_t)f;
 	fi->keep_cache = 1;
 	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
 		ffs_node_forget(r.fs, e.ino, 1);
-		vfs_fput(f);
+		if (fi->fh)
+			vfs_fput(f);
 	}
-	f = NULL;
+	if (fi->fh)
+		f = NULL;
 out:
 	if (ret)
 		fuse_reply_err(req, (int)-ret);
@@ -839,21 +905,21 @@ static void ffs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct rq r;
 	char *buf;
-	long ret;
+	long ret = 0;
 	int fd;
 
+	if (size >= FFS_BIG_IO)
+		ffs_loop_may_block(); /* may read the disk: let others in */
 	buf = malloc(size ? size : 1);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, (int)-ret);
+	if (!rq_start(req, &r)) {
 		free(buf);
 		return;
 	}
-	fd = install_file(&r, fh_file(fi));
+	fd = file_fd(&r, ino, fi, O_RDONLY);
 	ret = fd < 0 ? fd : SC4(&r, SYS_pread64, fd, buf, size, off);
 	if (ret < 0)
 		fuse_reply_err(req, (int)-ret);
@@ -867,15 +933,14 @@ static void ffs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		      size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct rq r;
-	long ret;
+	long ret = 0;
 	int fd;
 
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, (int)-ret);
+	if (size >= FFS_BIG_IO)
+		ffs_loop_may_block(); /* may wait for writeback */
+	if (!rq_start(req, &r))
 		return;
-	}
-	fd = install_file(&r, fh_file(fi));
+	fd = file_fd(&r, ino, fi, O_WRONLY);
 	ret = fd < 0 ? fd : SC4(&r, SYS_pwrite64, fd, buf, size, off);
 	if (ret < 0)
 		fuse_reply_err(req, (int)-ret);
@@ -930,11 +995,16 @@ static const void *posix_owner(uint64_t lock_owner)
 static void ffs_flush(fuse_req_t req, fuse_ino_t ino,
 		      struct fuse_file_info *fi)
 {
-	ffs_in_handler = true;
-	struct vfs_lock_ctx *ctx = vfs_locks_ctx(fh_file(fi)->f_inode, false);
+	struct vfs_inode *inode = fh_inode(req_fs(req), ino, fi);
+	struct vfs_lock_ctx *ctx;
 
-	if (ctx && !IS_ERR(ctx))
-		vfs_locks_remove_owner(ctx, posix_owner(fi->lock_owner));
+	if (inode) { /* else forgotten: nothing can be locked on it */
+		ctx = vfs_locks_ctx(inode, false);
+		if (ctx && !IS_ERR(ctx))
+			vfs_locks_remove_owner(ctx,
+					       posix_owner(fi->lock_owner));
+		vfs_iput(inode);
+	}
 	fuse_reply_err(req, 0);
 }
 
@@ -945,7 +1015,7 @@ static void ffs_release(fuse_req_t req, fuse_ino_t ino,
 	ffs_in_handler = true;
 	struct vfs_file *f = fh_file(fi);
 
-	if (fi->flock_release) {
+	if (f && fi->flock_release) {
 		struct vfs_lock_ctx *ctx = vfs_locks_ctx(f->f_inode, false);
 
 		if (ctx && !IS_ERR(ctx))
@@ -955,18 +1025,17 @@ static void ffs_release(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_err(req, 0);
 }
 
-static void do_fsync(fuse_req_t req, int datasync, struct fuse_file_info *fi)
+static void do_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		     struct fuse_file_info *fi)
 {
 	struct rq r;
-	long ret;
+	long ret = 0;
 	int fd;
 
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, (int)-ret);
+	ffs_loop_may_block(); /* waits for the disk */
+	if (!rq_start(req, &r))
 		return;
-	}
-	fd = install_file(&r, fh_file(fi));
+	fd = file_fd(&r, ino, fi, O_RDONLY);
 	ret = fd < 0 ? fd : sc(&r, datasync ? SYS_fdatasync : SYS_fsync,
 			       (unsigned long)fd, 0, 0, 0, 0, 0);
 	fuse_reply_err(req, (int)-ret);
@@ -976,7 +1045,7 @@ static void do_fsync(fuse_req_t req, int datasync, struct fuse_file_info *fi)
 static void ffs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		      struct fuse_file_info *fi)
 {
-	do_fsync(req, datasync, fi);
+	do_fsync(req, ino, datasync, fi);
 }
 
 /* ---- directories --------------------------------------------------------------- */
@@ -987,13 +1056,10 @@ static void ffs_opendir(fuse_req_t req, fuse_ino_t ino,
 	struct vfs_file *f;
 	struct vfs_path p;
 	struct rq r;
-	int ret;
+	int ret = 0;
 
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, -ret);
+	if (!rq_start(req, &r))
 		return;
-	}
 	ret = ffs_node_path(r.fs, ino, &p);
 	if (ret)
 		goto out;
@@ -1092,16 +1158,14 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off,
 	struct rd_ctx rd = { .ctx.actor = rd_actor, .req = req, .plus = plus,
 			     .dir = f, .size = size };
 	struct rq r;
-	int ret;
+	int ret = 0;
 
 	rd.buf = malloc(size ? size : 1);
 	if (!rd.buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, -ret);
+	if (!rq_start(req, &r)) {
 		free(rd.buf);
 		return;
 	}
@@ -1155,7 +1219,7 @@ static void ffs_releasedir(fuse_req_t req, fuse_ino_t ino,
 static void ffs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 			 struct fuse_file_info *fi)
 {
-	do_fsync(req, datasync, fi);
+	do_fsync(req, ino, datasync, fi);
 }
 
 /* ---- locks -------------------------------------------------------------------- */
@@ -1189,16 +1253,21 @@ static int lock_req(struct fuse_file_info *fi, const struct flock *lk,
 static void ffs_getlk(fuse_req_t req, fuse_ino_t ino,
 		      struct fuse_file_info *fi, struct flock *lock)
 {
-	struct vfs_file *f = fh_file(fi);
-	struct vfs_lock_ctx *ctx = vfs_locks_ctx(f->f_inode, false);
+	struct vfs_inode *inode = fh_inode(req_fs(req), ino, fi);
+	struct vfs_lock_ctx *ctx;
 	struct vfs_lock_req lr;
 	int ret = lock_req(fi, lock, &lr, fuse_req_ctx(req)->pid);
 
+	if (!ret && !inode)
+		ret = -ESTALE;
 	if (ret) {
 		fuse_reply_err(req, -ret);
+		vfs_iput(inode);
 		return;
 	}
+	ctx = vfs_locks_ctx(inode, false);
 	vfs_posix_test(IS_ERR(ctx) ? NULL : ctx, &lr);
+	vfs_iput(inode);
 	lock->l_type = lr.type;
 	if (lr.type != F_UNLCK) {
 		lock->l_whence = SEEK_SET;
@@ -1212,20 +1281,24 @@ static void ffs_getlk(fuse_req_t req, fuse_ino_t ino,
 static void ffs_setlk(fuse_req_t req, fuse_ino_t ino,
 		      struct fuse_file_info *fi, struct flock *lock, int sleep)
 {
-	struct vfs_file *f = fh_file(fi);
+	struct vfs_inode *inode = fh_inode(req_fs(req), ino, fi);
+	struct vfs_file *f = fi->fh ? fh_file(fi) : NULL;
 	struct vfs_lock_ctx *ctx;
 	struct vfs_lock_req lr;
 	int ret = lock_req(fi, lock, &lr, fuse_req_ctx(req)->pid);
 	int token; /* a unique address: the sleeper for lock_interrupt */
 
+	if (!ret && !inode)
+		ret = -ESTALE;
 	if (ret)
 		goto out;
-	if ((lock->l_type == F_RDLCK && !(f->f_mode & FMODE_READ)) ||
-	    (lock->l_type == F_WRLCK && !(f->f_mode & FMODE_WRITE))) {
+	/* Without an open (no_open), the host checked the mode itself. */
+	if (f && ((lock->l_type == F_RDLCK && !(f->f_mode & FMODE_READ)) ||
+		  (lock->l_type == F_WRLCK && !(f->f_mode & FMODE_WRITE)))) {
 		ret = -EBADF;
 		goto out;
 	}
-	ctx = vfs_locks_ctx(f->f_inode, lock->l_type != F_UNLCK);
+	ctx = vfs_locks_ctx(inode, lock->l_type != F_UNLCK);
 	if (IS_ERR(ctx)) {
 		ret = (int)PTR_ERR(ctx);
 		goto out;
@@ -1235,12 +1308,14 @@ static void ffs_setlk(fuse_req_t req, fuse_ino_t ino,
 	lr.task = &token;
 	if (sleep) {
 		lr.flags |= VFS_FL_SLEEP;
+		ffs_loop_may_block(); /* the unlock is another request */
 		fuse_req_interrupt_func(req, lock_interrupt, &token);
 	}
 	ret = vfs_posix_lock(ctx, &lr);
 	if (sleep)
 		fuse_req_interrupt_func(req, NULL, NULL);
 out:
+	vfs_iput(inode);
 	fuse_reply_err(req, -ret);
 }
 
@@ -1253,6 +1328,10 @@ static void ffs_flock(fuse_req_t req, fuse_ino_t ino,
 	struct vfs_lock_req lr = { .owner = f, .pid = -1 };
 	int ret = 0, token;
 
+	if (!f) { /* no_open keeps flock in the host: never asked */
+		ret = -ENOLCK;
+		goto out;
+	}
 	switch (op & ~LOCK_NB) {
 	case LOCK_SH: lr.type = F_RDLCK; break;
 	case LOCK_EX: lr.type = F_WRLCK; break;
@@ -1271,6 +1350,7 @@ static void ffs_flock(fuse_req_t req, fuse_ino_t ino,
 	lr.task = &token;
 	if (!(op & LOCK_NB)) {
 		lr.flags |= VFS_FL_SLEEP;
+		ffs_loop_may_block();
 		fuse_req_interrupt_func(req, lock_interrupt, &token);
 	}
 	ret = vfs_flock_lock(ctx, &lr);
@@ -1291,13 +1371,10 @@ static void ffs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 {
 	struct vfs_path p;
 	struct rq r;
-	int ret;
+	int ret = 0;
 
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, -ret);
+	if (!rq_start(req, &r))
 		return;
-	}
 	ret = ffs_node_path(r.fs, ino, &p);
 	if (!ret) {
 		ret = vfs_setxattr(r.t, &p, name, value, size, flags);
@@ -1328,15 +1405,13 @@ static void xattr_read(fuse_req_t req, fuse_ino_t ino, const char *name,
 	char *buf = size ? malloc(size) : NULL;
 	struct vfs_path p;
 	struct rq r;
-	long ret;
+	long ret = 0;
 
 	if (size && !buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, (int)-ret);
+	if (!rq_start(req, &r)) {
 		free(buf);
 		return;
 	}
@@ -1366,13 +1441,10 @@ static void ffs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	struct vfs_path p;
 	struct rq r;
-	int ret;
+	int ret = 0;
 
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, -ret);
+	if (!rq_start(req, &r))
 		return;
-	}
 	ret = ffs_node_path(r.fs, ino, &p);
 	if (!ret) {
 		ret = vfs_removexattr(r.t, &p, name);
@@ -1389,14 +1461,11 @@ static void ffs_statfs(fuse_req_t req, fuse_ino_t ino)
 	struct statvfs sv = { 0 };
 	struct statfs sf;
 	struct rq r;
-	long ret;
+	long ret = 0;
 	int fd;
 
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, (int)-ret);
+	if (!rq_start(req, &r))
 		return;
-	}
 	fd = node_fd(&r, ino);
 	ret = fd < 0 ? fd : SC2(&r, SYS_fstatfs, fd, &sf);
 	if (ret) {
@@ -1424,14 +1493,11 @@ static void ffs_statfs(fuse_req_t req, fuse_ino_t ino)
 static void ffs_access(fuse_req_t req, fuse_ino_t ino, int mask)
 {
 	struct rq r;
-	long ret;
+	long ret = 0;
 	int fd;
 
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, (int)-ret);
+	if (!rq_start(req, &r))
 		return;
-	}
 	fd = node_fd(&r, ino);
 	ret = fd < 0 ? fd : SC4(&r, SYS_faccessat2, fd, "", mask,
 				AT_EMPTY_PATH | AT_EACCESS);
@@ -1444,15 +1510,12 @@ static void ffs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 			  struct fuse_file_info *fi)
 {
 	struct rq r;
-	long ret;
+	long ret = 0;
 	int fd;
 
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, (int)-ret);
+	if (!rq_start(req, &r))
 		return;
-	}
-	fd = install_file(&r, fh_file(fi));
+	fd = file_fd(&r, ino, fi, O_WRONLY);
 	ret = fd < 0 ? fd : SC4(&r, SYS_fallocate, fd, mode, offset, length);
 	fuse_reply_err(req, (int)-ret);
 	rq_end(&r);
@@ -1463,15 +1526,12 @@ static void ffs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		      struct fuse_file_info *fi)
 {
 	struct rq r;
-	long ret;
+	long ret = 0;
 	int fd;
 
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, (int)-ret);
+	if (!rq_start(req, &r))
 		return;
-	}
-	fd = install_file(&r, fh_file(fi));
+	fd = file_fd(&r, ino, fi, O_RDONLY);
 	ret = fd < 0 ? fd : SC3(&r, SYS_lseek, fd, off, whence);
 	if (ret < 0)
 		fuse_reply_err(req, (int)-ret);
@@ -1492,16 +1552,13 @@ static void ffs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 {
 	int64_t pin = off_in, pout = off_out;
 	struct rq r;
-	long ret;
+	long ret = 0;
 	int fin, fout;
 
-	ret = rq_begin(req, &r);
-	if (ret) {
-		fuse_reply_err(req, (int)-ret);
+	if (!rq_start(req, &r))
 		return;
-	}
-	fin = install_file(&r, fh_file(fi_in));
-	fout = fin < 0 ? fin : install_file(&r, fh_file(fi_out));
+	fin = file_fd(&r, ino_in, fi_in, O_RDONLY);
+	fout = fin < 0 ? fin : file_fd(&r, ino_out, fi_out, O_WRONLY);
 	ret = fout < 0 ? fout :
 	      SC6(&r, SYS_copy_file_range, fin, &pin, fout, &pout, len, flags);
 	if (ret < 0)

@@ -21,6 +21,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,23 +86,212 @@ static void ffs_event(struct uk_notifier *n, const struct uk_notify_event *ev)
 
 /* ---- the loop ------------------------------------------------------------------ */
 
+/*
+ * Our own loop instead of fuse_session_loop_mt (measured in docs/fuse.md,
+ * "The loop"). A FUSE round trip on this kind of machine is mostly the
+ * scheduler's: libfuse's workers each sleep in read(2) of a cloned
+ * descriptor, so every request woke a sleeping thread and put the last
+ * one to sleep. Here the thread that answered a request reads on at once
+ * (the descriptor is O_NONBLOCK), and may keep trying for spin_ns (0 by
+ * default: FFS_SPIN_US says why), so that a program issuing calls one
+ * after the other meets the same, warm thread, and one wake-up per request
+ * at most. When nothing came it sleeps, in poll(2): one thread at a time
+ * (the poller) so a request wakes one thread, not all; the other idle
+ * workers wait on idle_cond. Nothing spins while the mount is idle.
+ *
+ * A request is processed by the thread that read it, alone; so a request
+ * that may wait for another request (F_SETLKW, a blocking flock: the
+ * unlock comes as a request) first calls ffs_loop_may_block, which gets
+ * another thread reading (an idle one, or a new one up to max_threads).
+ * Every other request ends by itself (the kernel core never waits for a
+ * FUSE request), so one reader at a time cannot deadlock.
+ *
+ * Lock order: loop->lock is a leaf.
+ */
+struct ffs_loop {
+	struct ffs *fs;
+	pthread_mutex_t lock;
+	pthread_cond_t idle_cond;   /* idle workers wait here (lock) */
+	unsigned int nworkers;      /* lock */
+	unsigned int nidle;         /* waiting on idle_cond (lock) */
+	bool polling;               /* a worker sleeps in poll (lock) */
+	unsigned int wake;          /* idle workers asked to read (lock) */
+	atomic_uint readers;        /* workers spinning or polling */
+	uint64_t spin_ns;
+	int fd;
+	int error;                  /* first fatal receive error (lock) */
+};
+
+static __thread struct ffs_loop *loop_self;
+static void *worker_main(void *arg);
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Starts one more worker (lock held); false when none could be. */
+static bool spawn_locked(struct ffs_loop *l)
+{
+	pthread_attr_t attr;
+	pthread_t th;
+	bool ok;
+
+	if (l->nworkers >= l->fs->max_threads)
+		return false;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	ok = pthread_create(&th, &attr, worker_main, l) == 0;
+	pthread_attr_destroy(&attr);
+	if (ok)
+		l->nworkers++;
+	return ok;
+}
+
+/*
+ * Called by a request handler before it may sleep until another request
+ * comes (a lock wait): makes sure some other thread reads /dev/fuse.
+ */
+void ffs_loop_may_block(void)
+{
+	struct ffs_loop *l = loop_self;
+
+	if (!l)
+		return;
+	pthread_mutex_lock(&l->lock);
+	if (atomic_load(&l->readers) == 0 && l->wake == 0) {
+		if (l->nidle > 0) {
+			l->wake++;
+			pthread_cond_signal(&l->idle_cond);
+		} else if (!spawn_locked(l)) {
+			ffs_log(l->fs, LOG_WARNING, "fuse: %u workers, all "
+				"busy: requests wait", l->nworkers);
+		}
+	}
+	pthread_mutex_unlock(&l->lock);
+}
+
+/* Until the session ends: read a request, process it, read on. */
+static void worker_loop(struct ffs_loop *l)
+{
+	struct fuse_session *se = l->fs->se;
+	struct fuse_buf fbuf = { 0 };
+	uint64_t until = 0;
+	int res;
+
+	loop_self = l;
+	atomic_fetch_add(&l->readers, 1);
+	while (!fuse_session_exited(se)) {
+		res = fuse_session_receive_buf(se, &fbuf);
+		if (res > 0) {
+			atomic_fetch_sub(&l->readers, 1);
+			fuse_session_process_buf(se, &fbuf);
+			atomic_fetch_add(&l->readers, 1);
+			until = mono_ns() + l->spin_ns;
+			continue;
+		}
+		if (res == -EINTR)
+			continue;
+		if (res != -EAGAIN) {
+			/* 0: unmounted or aborted; else a broken device */
+			pthread_mutex_lock(&l->lock);
+			if (res < 0 && !l->error)
+				l->error = res;
+			pthread_mutex_unlock(&l->lock);
+			fuse_session_exit(se);
+			break;
+		}
+		if (until && mono_ns() < until) {
+			__builtin_ia32_pause();
+			continue;
+		}
+		until = 0;
+		pthread_mutex_lock(&l->lock);
+		if (l->polling) {
+			/* Someone polls already: wait to be needed. */
+			atomic_fetch_sub(&l->readers, 1);
+			l->nidle++;
+			while (!l->wake && !fuse_session_exited(se))
+				pthread_cond_wait(&l->idle_cond, &l->lock);
+			if (l->wake)
+				l->wake--;
+			l->nidle--;
+			atomic_fetch_add(&l->readers, 1);
+			pthread_mutex_unlock(&l->lock);
+			continue;
+		}
+		l->polling = true;
+		pthread_mutex_unlock(&l->lock);
+		{
+			struct pollfd pfd = { .fd = l->fd, .events = POLLIN };
+
+			/* POLLERR/POLLHUP at unmount: the read then says so. */
+			if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+				fuse_session_exit(se);
+		}
+		pthread_mutex_lock(&l->lock);
+		l->polling = false;
+		pthread_mutex_unlock(&l->lock);
+	}
+	atomic_fetch_sub(&l->readers, 1);
+	free(fbuf.mem);
+	/* Wake the idle workers: the session is over. */
+	pthread_mutex_lock(&l->lock);
+	pthread_cond_broadcast(&l->idle_cond);
+	pthread_mutex_unlock(&l->lock);
+}
+
+static void *worker_main(void *arg)
+{
+	struct ffs_loop *l = arg;
+
+	worker_loop(l);
+	pthread_mutex_lock(&l->lock);
+	l->nworkers--;
+	pthread_cond_broadcast(&l->idle_cond);
+	pthread_mutex_unlock(&l->lock);
+	return NULL;
+}
+
+/*
+ * The loop's thread is its first worker; it returns once every worker
+ * has left. 0, or the receive error that ended the session.
+ */
+static int run_loop(struct ffs *fs)
+{
+	const char *env = getenv("UKERNEL_FUSE_SPIN_US");
+	struct ffs_loop l = { .fs = fs, .nworkers = 1 };
+	int flags, ret;
+
+	l.fd = fuse_session_fd(fs->se);
+	l.spin_ns = (env ? strtoull(env, NULL, 10) : FFS_SPIN_US) * 1000;
+	flags = fcntl(l.fd, F_GETFL);
+	if (flags < 0 || fcntl(l.fd, F_SETFL, flags | O_NONBLOCK) < 0)
+		return -errno;
+	pthread_mutex_init(&l.lock, NULL);
+	pthread_cond_init(&l.idle_cond, NULL);
+	worker_loop(&l);
+	pthread_mutex_lock(&l.lock);
+	l.nworkers--;
+	while (l.nworkers > 0) {
+		pthread_cond_broadcast(&l.idle_cond);
+		pthread_cond_wait(&l.idle_cond, &l.lock);
+	}
+	ret = l.error;
+	pthread_mutex_unlock(&l.lock);
+	pthread_cond_destroy(&l.idle_cond);
+	pthread_mutex_destroy(&l.lock);
+	return ret;
+}
+
 static void *loop_thread(void *arg)
 {
 	struct ffs *fs = arg;
-	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
-	int ret;
+	int ret = run_loop(fs);
 
-	if (!cfg) {
-		ffs_log(fs, LOG_ERR, "fuse: no memory for the loop");
-		atomic_store(&fs->unmounted, true);
-		return NULL;
-	}
-	/* One /dev/fuse descriptor per worker: no contention on reads. */
-	fuse_loop_cfg_set_clone_fd(cfg, 1);
-	if (fs->max_threads)
-		fuse_loop_cfg_set_max_threads(cfg, fs->max_threads);
-	ret = fuse_session_loop_mt(fs->se, cfg);
-	fuse_loop_cfg_destroy(cfg);
 	atomic_store(&fs->connected, false);
 	atomic_store(&fs->unmounted, true);
 	if (!atomic_load(&fs->stopping))
@@ -137,6 +327,30 @@ static bool allow_other_ok(void)
 			ok = true;
 	fclose(f);
 	return ok;
+}
+
+/*
+ * The host's readahead on the mount: its default of 128 KiB makes a
+ * sequential read one READ per 128 KiB, though the connection carries up
+ * to 1 MiB (max_pages 256, from max_write). INIT cannot ask for more than
+ * the host offers (its default), so, as root, the mount's bdi is told
+ * afterwards, as `blockdev --setra` would be for a disk. Measured in
+ * docs/fuse.md; failing only costs speed.
+ */
+static void set_readahead(struct ffs *fs, dev_t dev)
+{
+	char path[80];
+	int fd;
+
+	if (geteuid() != 0)
+		return;
+	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb",
+		 major(dev), minor(dev));
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, "1024", 4) != 4)
+		ffs_log(fs, LOG_DEBUG, "fuse: %s: %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
 }
 
 bool ffs_available(void)
@@ -242,7 +456,9 @@ struct ffs *ffs_start(struct uk_kernel *k, const struct ffs_opts *o,
 		 o->fsname ? o->fsname : "ukernel",
 		 o->allow_other ? ",allow_other" : "",
 		 o->read_only ? ",ro" : "");
-	if (fuse_opt_add_arg(&args, "ukerneld") || add_opt(&args, opt)) {
+	if (fuse_opt_add_arg(&args, "ukerneld") || add_opt(&args, opt) ||
+	    /* libfuse's trace of every request on stderr: docs/fuse.md */
+	    (getenv("UKERNEL_FUSE_DEBUG") && fuse_opt_add_arg(&args, "-d"))) {
 		snprintf(errbuf, errlen, "out of memory");
 		ret = -ENOMEM;
 		goto err_free;
@@ -271,8 +487,10 @@ struct ffs *ffs_start(struct uk_kernel *k, const struct ffs_opts *o,
 	}
 	fs->thread_started = true;
 	/* The connection's number (for the abort file) once INIT is done. */
-	if (stat(fs->mountpoint, &st) == 0)
+	if (stat(fs->mountpoint, &st) == 0) {
 		fs->conn_dev = (unsigned long)minor(st.st_dev);
+		set_readahead(fs, st.st_dev);
+	}
 	return fs;
 
 err_unmount:

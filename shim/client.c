@@ -611,6 +611,9 @@ static bool plausible(long p)
  * -EFAULT; the call has run by then (read moved the offset), as it has
  * when the daemon writes a bad out-buffer with process_vm (after the call).
  */
+/* The O_DIRECT memory alignment a buffer keeps through the data area. */
+#define MARSHAL_DIO_ALIGN 512u
+
 static void marshal(long nr, long args[6], unsigned char *data, size_t *used,
 		    size_t cap, struct mout *mo)
 {
@@ -622,11 +625,26 @@ static void marshal(long nr, long args[6], unsigned char *data, size_t *used,
 	d = &marshal_table[nr];
 	for (int i = 0; i < 6; i++) {
 		const struct marg *m = &d->a[i];
-		size_t len, room = cap - *used;
+		size_t len, room = cap - *used, pad = 0;
 		unsigned char *dst = data + *used;
 
 		if (m->kind == A_NONE || !plausible(args[i]))
 			continue;
+		/*
+		 * A data buffer lands at the caller's address modulo 512, so
+		 * that an O_DIRECT check of its memory alignment (ukfs's, as
+		 * Linux's) sees the caller's buffer, not the slot's: fio's
+		 * page-aligned buffers failed with EINVAL. When the padding
+		 * does not fit, the buffer is passed as it is (process_vm).
+		 */
+		if (m->kind == A_IN_LEN || m->kind == A_OUT_LEN) {
+			pad = ((uintptr_t)args[i] - (uintptr_t)dst) &
+			      (MARSHAL_DIO_ALIGN - 1);
+			if (pad >= room)
+				continue;
+			room -= pad;
+			dst += pad;
+		}
 		switch (m->kind) {
 		case A_PATH: {
 			long n = uk_cl_copy_path((char *)dst,
@@ -660,7 +678,7 @@ static void marshal(long nr, long args[6], unsigned char *data, size_t *used,
 		}
 		args[i] = (long)(uintptr_t)dst;
 		/* Keep each payload 8-byte aligned. */
-		*used += (len + 7) & ~(size_t)7;
+		*used = (*used + pad + len + 7) & ~(size_t)7;
 	}
 }
 

@@ -309,6 +309,98 @@ static void mount_to_ring(void)
 	CHECK(r_stat("/md", &st) == -ENOENT, "ring: /md gone");
 }
 
+/*
+ * Files without OPEN (the daemon answers OPEN with ENOSYS, so every READ,
+ * WRITE, SETATTR and lock request names only the inode): each open file's
+ * own flags and the POSIX lock owner still come through, and the ring
+ * sees the results at once.
+ */
+static void no_open(void)
+{
+	struct flock wl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	char a[256];
+	struct stat st;
+	long rfd;
+	int fd, fd2;
+
+	/* O_APPEND: at the file's true end, though the ring grew it. */
+	CHECK(r_write("/n1", "ring", -1, O_TRUNC) == 4, "ring: write /n1");
+	fd = open(M("/n1"), O_WRONLY | O_APPEND);
+	CHECK(fd >= 0 && fstat(fd, &st) == 0 && st.st_size == 4,
+	      "mount: open /n1 O_APPEND (size 4)");
+	CHECK(r_write("/n1", "+ring", 4, 0) == 5, "ring: grow /n1 to 9");
+	CHECK(write(fd, "+mnt", 4) == 4, "mount: append");
+	CHECK(r_read("/n1", a, sizeof(a)) == 13 && !strcmp(a, "ring+ring+mnt"),
+	      "ring: the append is at the end [%s]", a);
+	close(fd);
+	/* O_TRUNC at open, and ftruncate, without atomic_o_trunc. */
+	fd = open(M("/n1"), O_RDWR | O_TRUNC);
+	CHECK(fd >= 0 && r_stat("/n1", &st) == 0 && st.st_size == 0,
+	      "mount: open O_TRUNC, ring: size 0");
+	CHECK(write(fd, "0123456789", 10) == 10 && ftruncate(fd, 4) == 0 &&
+	      r_stat("/n1", &st) == 0 && st.st_size == 4,
+	      "mount: write 10, ftruncate 4, ring: size 4");
+	close(fd);
+	/*
+	 * POSIX locks: the mount's lock conflicts with the ring's, and the
+	 * close of any descriptor of the file by the owner drops it (FLUSH).
+	 */
+	fd = open(M("/n1"), O_RDWR);
+	fd2 = open(M("/n1"), O_RDONLY);
+	rfd = uk_syscall(SYS_openat, AT_FDCWD, "/n1", O_RDWR);
+	CHECK(fd >= 0 && fd2 >= 0 && rfd >= 0 && fcntl(fd, F_SETLK, &wl) == 0,
+	      "mount: F_SETLK write lock");
+	CHECK(uk_syscall(SYS_fcntl, rfd, F_SETLK, &wl) == -EAGAIN,
+	      "ring: the same lock conflicts (EAGAIN)");
+	close(fd2);
+	CHECK(uk_syscall(SYS_fcntl, rfd, F_SETLK, &wl) == 0,
+	      "ring: free once the mount closed another descriptor");
+	uk_syscall(SYS_close, rfd);
+	close(fd);
+	/* An unlinked file open on the mount keeps its data. */
+	fd = open(M("/n1"), O_RDWR);
+	CHECK(fd >= 0 && unlink(M("/n1")) == 0 &&
+	      pwrite(fd, "gone", 4, 0) == 4 && pread(fd, a, 4, 0) == 4 &&
+	      !memcmp(a, "gone", 4), "mount: read and write after unlink");
+	close(fd);
+}
+
+/*
+ * O_DIRECT: aligned reads work on the mount (the host's direct I/O, our
+ * page cache) and through the ring, where the buffer travels in the slot's
+ * data area yet keeps the caller's alignment: a misaligned buffer is
+ * EINVAL as on Linux, an aligned one is not.
+ */
+static void direct_io(void)
+{
+	char *buf = aligned_alloc(4096, 8192);
+	long rfd;
+	int fd;
+
+	if (!buf)
+		return;
+	memset(buf, 'd', 8192);
+	fd = open(M("/d1"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	CHECK(fd >= 0 && write(fd, buf, 8192) == 8192 && fsync(fd) == 0,
+	      "mount: write /d1");
+	close(fd);
+	memset(buf, 0, 8192);
+	fd = open(M("/d1"), O_RDONLY | O_DIRECT);
+	CHECK(fd >= 0 && pread(fd, buf, 4096, 4096) == 4096 && buf[0] == 'd' &&
+	      buf[4095] == 'd', "mount: O_DIRECT pread");
+	close(fd);
+	memset(buf, 0, 8192);
+	rfd = uk_syscall(SYS_openat, AT_FDCWD, "/d1", O_RDONLY | O_DIRECT);
+	CHECK(rfd >= 0 && uk_syscall(SYS_pread64, rfd, buf, 4096, 4096) ==
+				  4096 && buf[4095] == 'd',
+	      "ring: O_DIRECT pread into an aligned buffer");
+	CHECK(uk_syscall(SYS_pread64, rfd, buf + 8, 4096, 0) == -EINVAL,
+	      "ring: O_DIRECT pread into a misaligned buffer: EINVAL");
+	uk_syscall(SYS_close, rfd);
+	unlink(M("/d1"));
+	free(buf);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
@@ -322,6 +414,8 @@ int main(int argc, char **argv)
 	}
 	ring_to_mount();
 	mount_to_ring();
+	no_open();
+	direct_io();
 	uk_disconnect();
 	printf("%d failure(s)\n", failures);
 	return failures ? 1 : 0;

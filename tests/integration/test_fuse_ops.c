@@ -336,6 +336,74 @@ static long s_setlkw(void)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/*
+ * Several F_SETLKW waiters at once, one of them interrupted by a signal
+ * (EINTR), while the holder goes on using the file system: on the mount
+ * each waiter sleeps in a daemon worker, and the others must still be
+ * served (fusefs's loop starts a reader before a handler may block).
+ */
+static long s_setlkw_many(void)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	int fd = open("f", O_RDWR), st, bad = 0;
+	pid_t pids[5], intr;
+	struct stat sb;
+	char c;
+
+	if (fd < 0 || fcntl(fd, F_SETLK, &fl) < 0)
+		return -errno;
+	for (int i = 0; i < 5; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			int fd2 = open("f", O_RDWR);
+			struct flock q = { .l_type = F_WRLCK,
+					   .l_whence = SEEK_SET };
+
+			_exit(fd2 >= 0 && fcntl(fd2, F_SETLKW, &q) == 0 ? 0 : 1);
+		}
+	}
+	intr = fork();
+	if (intr == 0) {
+		struct sigaction sa = { .sa_handler = on_alarm };
+		struct flock q = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+		int fd2 = open("f", O_RDWR);
+
+		sigaction(SIGALRM, &sa, NULL); /* no SA_RESTART */
+		alarm(1);
+		_exit(fd2 >= 0 && fcntl(fd2, F_SETLKW, &q) < 0 &&
+		      errno == EINTR ? 0 : 1);
+	}
+	usleep(100000);
+	/*
+	 * The waiters sleep; the rest of the file system still answers
+	 * (creates and unlinks: the host cannot answer them from its caches).
+	 */
+	for (int i = 0; i < 20; i++) {
+		int g = open("lkw-new", O_WRONLY | O_CREAT | O_EXCL, 0644);
+
+		if (g < 0 || close(g) < 0 || unlink("lkw-new") < 0 ||
+		    stat("f", &sb) < 0 || pread(fd, &c, 1, 0) < 0)
+			bad = 1;
+	}
+	waitpid(intr, &st, 0);
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		bad |= 2;
+	fl.l_type = F_UNLCK;
+	fcntl(fd, F_SETLK, &fl);
+	for (int i = 0; i < 5; i++) {
+		waitpid(pids[i], &st, 0);
+		if (!WIFEXITED(st) || WEXITSTATUS(st))
+			bad |= 4;
+	}
+	close(fd);
+	return bad;
+}
+
 static long s_flock(void)
 {
 	int a = open("f", O_RDONLY), b = open("f", O_RDONLY);
@@ -490,7 +558,8 @@ static const struct step steps[] = {
 	{ "xattrs", s_xattr }, { "fallocate+SEEK_DATA/HOLE", s_fallocate_seek },
 	{ "SEEK_DATA ENXIO", s_seek_data_eof },
 	{ "copy_file_range", s_copy_range }, { "fcntl locks", s_locks },
-	{ "F_SETLKW waits", s_setlkw }, { "flock", s_flock }, { "mmap shared", s_mmap },
+	{ "F_SETLKW waits", s_setlkw },
+	{ "F_SETLKW: many waiters, EINTR", s_setlkw_many }, { "flock", s_flock }, { "mmap shared", s_mmap },
 	{ "access", s_access }, { "statfs", s_statfs },
 	{ "prepare sticky", s_prep_sticky },
 	{ "prepare group file", s_prep_group },
