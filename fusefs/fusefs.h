@@ -30,6 +30,12 @@ struct ffs_opts {
 	double attr_timeout;     /* < 0: the default */
 	double negative_timeout; /* < 0: same as entry_timeout */
 	unsigned int max_threads; /* workers at most; 0: 64 */
+	/*
+	 * Ask the host for OPEN and RELEASE on files, so that flock locks
+	 * are kept here and conflict with the ring's (docs/fuse.md, "No
+	 * open"); costs two round trips per open+close.
+	 */
+	bool remote_flock;
 	/* Messages (mount notices, errors); may be NULL. */
 	void (*log)(void *arg, int priority, const char *msg);
 	void *log_arg;

@@ -381,7 +381,7 @@ static void ffs_init(void *userdata, struct fuse_conn_info *conn)
 	 * host keeps flock locks itself).
 	 */
 	fs->no_open = (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT) &&
-		      !getenv("UKERNEL_FUSE_OPEN");
+		      !fs->want_open;
 	if (fs->no_open)
 		want &= ~(unsigned int)(FUSE_CAP_ATOMIC_O_TRUNC |
 					FUSE_CAP_FLOCK_LOCKS);

@@ -44,6 +44,8 @@ static void usage(FILE *out)
 		"  --ro                   make the mount read-only (FUSE)\n"
 		"  --entry-timeout SECS   host cache time of names (default 60)\n"
 		"  --attr-timeout SECS    host cache time of attributes (default 60)\n"
+		"  --remote-flock         flock on the mount conflicts with clients'\n"
+		"                         (costs OPEN and RELEASE per open, FUSE)\n"
 		"  --help, -h             this text\n"
 		"  --version, -V          the version\n"
 		"\n"
@@ -186,6 +188,7 @@ int main(int argc, char **argv)
 		{ "ro", no_argument, NULL, 'R' },
 		{ "entry-timeout", required_argument, NULL, 'e' },
 		{ "attr-timeout", required_argument, NULL, 'A' },
+		{ "remote-flock", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -245,6 +248,9 @@ int main(int argc, char **argv)
 		case 'R':
 			o.mount_ro = true;
 			break;
+		case 'F':
+			o.remote_flock = true;
+			break;
 		case 'e':
 			if (parse_secs(optarg, &o.entry_timeout))
 				return bad_usage("bad entry timeout '%s' "
@@ -278,10 +284,10 @@ int main(int argc, char **argv)
 		return bad_usage("unexpected argument '%s'",
 				 argv[optind + (tmpfs ? 0 : 1)]);
 
-	if (!mnt_arg && (o.allow_other || o.mount_ro || o.entry_timeout >= 0 ||
-			 o.attr_timeout >= 0))
-		return bad_usage("--allow-other, --ro and the timeouts need "
-				 "--mount");
+	if (!mnt_arg && (o.allow_other || o.mount_ro || o.remote_flock ||
+			 o.entry_timeout >= 0 || o.attr_timeout >= 0))
+		return bad_usage("--allow-other, --ro, --remote-flock and the "
+				 "timeouts need --mount");
 	if (mnt_arg) {
 		if (!ffs_available()) {
 			fprintf(stderr, "ukerneld: --mount: this ukerneld was "

@@ -84,6 +84,9 @@ coherence)
 	start
 	"$cohprog" "$sock" "$mnt" || fail "coherence"
 	stop
+	start --remote-flock
+	"$cohprog" "$sock" "$mnt" flock || fail "coherence of flock"
+	stop
 	;;
 lifecycle)
 	start

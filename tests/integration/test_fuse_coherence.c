@@ -10,7 +10,9 @@
  * first (stat, read, readdir, a cached negative lookup) so that a missing
  * invalidation shows.
  *
- * usage: test_fuse_coherence SOCKET MOUNTPOINT
+ * usage: test_fuse_coherence SOCKET MOUNTPOINT [flock]
+ * With "flock" (a daemon started with --remote-flock) it checks only that
+ * flock on the mount and through the ring conflict.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -19,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -401,10 +404,43 @@ static void direct_io(void)
 	free(buf);
 }
 
+/*
+ * --remote-flock: the host sends OPEN and RELEASE again, so a flock taken
+ * on the mount is held by the daemon and conflicts with the ring's, both
+ * ways. The host sends the RELEASE that drops it in the background after
+ * close returns, so the ring may see it go a moment later.
+ */
+static void remote_flock(void)
+{
+	long rfd, ret = -1;
+	int fd;
+
+	CHECK(r_write("/fl", "x", -1, O_TRUNC) == 1, "ring: write /fl");
+	fd = open(M("/fl"), O_RDWR);
+	rfd = uk_syscall(SYS_openat, AT_FDCWD, "/fl", O_RDWR);
+	CHECK(fd >= 0 && rfd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0,
+	      "mount: flock LOCK_EX");
+	CHECK(uk_syscall(SYS_flock, rfd, LOCK_SH | LOCK_NB) == -EWOULDBLOCK,
+	      "ring: LOCK_SH conflicts (EWOULDBLOCK)");
+	close(fd);
+	for (int i = 0; i < 200 && ret; i++) {
+		ret = uk_syscall(SYS_flock, rfd, LOCK_EX | LOCK_NB);
+		if (ret)
+			usleep(10000);
+	}
+	CHECK(ret == 0, "ring: LOCK_EX once the mount closed its file");
+	fd = open(M("/fl"), O_RDONLY);
+	CHECK(fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) < 0 &&
+	      errno == EWOULDBLOCK, "mount: LOCK_SH conflicts with the ring's");
+	close(fd);
+	uk_syscall(SYS_close, rfd);
+}
+
 int main(int argc, char **argv)
 {
-	if (argc != 3) {
-		fprintf(stderr, "usage: %s SOCKET MOUNTPOINT\n", argv[0]);
+	if (argc != 3 && !(argc == 4 && !strcmp(argv[3], "flock"))) {
+		fprintf(stderr, "usage: %s SOCKET MOUNTPOINT [flock]\n",
+			argv[0]);
 		return 2;
 	}
 	mnt = argv[2];
@@ -412,10 +448,14 @@ int main(int argc, char **argv)
 		printf("FAIL uk_connect %s: %s\n", argv[1], uk_connect_error());
 		return 1;
 	}
-	ring_to_mount();
-	mount_to_ring();
-	no_open();
-	direct_io();
+	if (argc == 4) {
+		remote_flock();
+	} else {
+		ring_to_mount();
+		mount_to_ring();
+		no_open();
+		direct_io();
+	}
 	uk_disconnect();
 	printf("%d failure(s)\n", failures);
 	return failures ? 1 : 0;
