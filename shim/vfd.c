@@ -27,6 +27,8 @@
 
 static _Atomic uint64_t vfd_bits[SHIM_MAX_FD / 64];
 static _Atomic int nvfd;           /* how many bits are set */
+static _Atomic int master = -1;    /* the placeholder memfd (private fd) */
+static _Atomic unsigned long master_ino;
 /*
  * Numbers whose close is in flight: the placeholder is gone from the host
  * but the daemon may still hold the file (shim_vfd_close_begin/_end).
@@ -47,7 +49,8 @@ static void filler_mark(int fd, bool on)
 		return;
 	if (on)
 		atomic_fetch_or(&filler_bits[fd >> 6], bit);
-	else
+	else if (atomic_load_explicit(&filler_bits[fd >> 6],
+				      memory_order_relaxed) & bit)
 		atomic_fetch_and(&filler_bits[fd >> 6], ~bit);
 }
 
@@ -56,8 +59,6 @@ static bool is_filler(int fd)
 	return (unsigned int)fd < SHIM_MAX_FD &&
 	       ((atomic_load(&filler_bits[fd >> 6]) >> (fd & 63)) & 1);
 }
-static _Atomic int master = -1;    /* the placeholder memfd (private fd) */
-static _Atomic unsigned long master_ino;
 
 #define HOST(nr, a, b, c) shim_host_syscall(nr, (long)(a), (long)(b), (long)(c), 0, 0, 0)
 
