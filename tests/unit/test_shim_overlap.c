@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 
@@ -229,6 +230,48 @@ static void test_relative_socket(void **state)
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/*
+ * The host-path check reads the first 16 bytes of a path at once: a path
+ * that ends just before an unmapped page must still be routed right (the
+ * read faults, the full check decides), and the short forms the quick
+ * check answers alone must be the host's.
+ */
+static void test_path_at_page_end(void **state)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	char *m = mmap(NULL, (size_t)pg * 2, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct stat st;
+	char *p;
+
+	(void)state;
+	assert_true(m != MAP_FAILED);
+	assert_int_equal(mprotect(m + pg, (size_t)pg, PROT_NONE), 0);
+	assert_int_equal(st_put("/uk/pe", "x"), 0);
+	p = m + pg - sizeof("/uk/pe");
+	strcpy(p, "/uk/pe");
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_size, 1);
+	p = m + pg - sizeof("/uk");
+	strcpy(p, "/uk");
+	assert_int_equal(stat(p, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	p = m + pg - sizeof("/nonexistent-host");
+	strcpy(p, "/nonexistent-host");
+	assert_int_equal(stat(p, &st), -1);
+	assert_int_equal(errno, ENOENT);
+	/* Not under the root: host answers (ENOENT for these names). */
+	assert_int_equal(stat("/ukx-not-here", &st), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(stat("/u", &st), -1);
+	assert_int_equal(errno, ENOENT);
+	/* Under the root by the slow forms. */
+	assert_int_equal(stat("//uk/pe", &st), 0);
+	assert_int_equal(stat("/./uk/pe", &st), 0);
+	assert_int_equal(stat("/uk/", &st), 0);
+	munmap(m, (size_t)pg * 2);
+}
+
 /* The --relative child: connect, chdir away, fork, read in the child. */
 static int relative_child(void)
 {
@@ -255,6 +298,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_signal_during_close),
 		cmocka_unit_test(test_relative_socket),
+		cmocka_unit_test(test_path_at_page_end),
 	};
 
 	if (argc > 1 && !strcmp(argv[1], "--relative"))
