@@ -336,8 +336,19 @@ void shim_vfd_unlock(int taken)
 
 void shim_vfd_atfork_child(void)
 {
-	/* Only the forking thread lives on; it held nothing across fork. */
+	/*
+	 * Only the forking thread lives on; it held nothing across fork.
+	 * Other threads' closes in flight will not finish here: the child's
+	 * task, copied from ours, may still hold such a file, and a vfd
+	 * installed at its number replaces it (dup3), as any stale entry.
+	 */
 	atomic_store(&install_owner, 0);
+	if (!atomic_load(&nclosing))
+		return;
+	for (size_t i = 0; i < SHIM_MAX_FD / 64; i++)
+		atomic_store_explicit(&closing_bits[i], 0,
+				      memory_order_relaxed);
+	atomic_store(&nclosing, 0);
 }
 
 void shim_vfd_reserve_fn(void *arg)
