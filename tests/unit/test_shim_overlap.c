@@ -9,7 +9,8 @@
  * must see its own file: a close landing on another thread's new file
  * would show), opens from a signal handler that interrupts closes, and a
  * relative UKERNEL_SOCKET that still reaches the daemon after a chdir in
- * a forked child. Runs under the shim against a ukerneld on a tmpfs.
+ * a forked child, a fork while another thread installs, and paths that
+ * end at a page's end. Runs under the shim against a ukerneld on a tmpfs.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -230,6 +231,53 @@ static void test_relative_socket(void **state)
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+static volatile int spin_stop;
+
+static void *open_spinner(void *arg)
+{
+	(void)arg;
+	while (!spin_stop) {
+		int fd = open("/uk/t0", O_RDONLY);
+
+		if (fd >= 0)
+			close(fd);
+	}
+	return NULL;
+}
+
+/*
+ * fork while another thread is inside an install (holding the install
+ * lock, or with a close in flight): the child, which has only the forking
+ * thread, must be able to open at once (the lock is freed in the child;
+ * an alarm turns a hang into a failure).
+ */
+static void test_fork_during_installs(void **state)
+{
+	pthread_t t;
+
+	(void)state;
+	assert_int_equal(st_put("/uk/t0", "thread 0"), 0);
+	spin_stop = 0;
+	assert_int_equal(pthread_create(&t, NULL, open_spinner, NULL), 0);
+	for (int i = 0; i < 40; i++) {
+		pid_t pid = fork();
+		int st;
+
+		if (pid == 0) {
+			char buf[16];
+
+			alarm(10);
+			_exit(st_get("/uk/t0", buf, sizeof(buf)) == 8 ? 0 : 1);
+		}
+		assert_true(pid > 0);
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 0);
+	}
+	spin_stop = 1;
+	assert_int_equal(pthread_join(t, NULL), 0);
+}
+
 /*
  * The host-path check reads the first 16 bytes of a path at once: a path
  * that ends just before an unmapped page must still be routed right (the
@@ -299,6 +347,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_signal_during_close),
 		cmocka_unit_test(test_relative_socket),
 		cmocka_unit_test(test_path_at_page_end),
+		cmocka_unit_test(test_fork_during_installs),
 	};
 
 	if (argc > 1 && !strcmp(argv[1], "--relative"))
