@@ -309,9 +309,11 @@ err:
  * An absolute form too long for sun_path stays relative. Called under
  * CL_CONNECTING (one thread at a time).
  */
+static char resolved[sizeof(uk_client.path)];
+static char resolved_from[sizeof(uk_client.path)]; /* the relative form */
+
 static int default_path(char *buf, size_t len)
 {
-	static char resolved[sizeof(uk_client.path)];
 	char abs[sizeof(uk_client.path)], cwd[PATH_MAX];
 	int n;
 
@@ -326,8 +328,10 @@ static int default_path(char *buf, size_t len)
 		    cwd[0] == '/' &&
 		    snprintf(abs, sizeof(abs), "%s/%s",
 			     strcmp(cwd, "/") ? cwd : "", resolved) <
-			    (int)sizeof(abs))
+			    (int)sizeof(abs)) {
+			memcpy(resolved_from, resolved, sizeof(resolved));
 			memcpy(resolved, abs, sizeof(abs));
+		}
 	}
 	if (strlen(resolved) >= len) {
 		errno = ENAMETOOLONG;
@@ -335,6 +339,13 @@ static int default_path(char *buf, size_t len)
 	}
 	strcpy(buf, resolved);
 	return 0;
+}
+
+const char *uk_socket_resolved(const char *rel)
+{
+	/* Written once, under CL_CONNECTING, before any exec can read it. */
+	return resolved_from[0] && !strcmp(rel, resolved_from) ? resolved
+							      : NULL;
 }
 
 static int connect_as(const char *path, unsigned int flags)

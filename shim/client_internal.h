@@ -81,6 +81,13 @@ UK_HIDDEN int uk_cl_copy_out(void *dst, const void *src, size_t n);
 /* Length of the string copied, n if no NUL within n bytes, < 0 fault. */
 UK_HIDDEN long uk_cl_copy_path(char *dst, const char *src, size_t n);
 
+/*
+ * The absolute path the relative socket path rel (a $UKERNEL_SOCKET value)
+ * was resolved to at this process's first connect, or NULL (never
+ * resolved, or resolved from another value).
+ */
+UK_HIDDEN const char *uk_socket_resolved(const char *rel);
+
 /* Forgets the thread's cached host tid (a forked child). */
 UK_HIDDEN void uk_vvar_atfork_child(void);
 

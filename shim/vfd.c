@@ -610,53 +610,96 @@ static void put_fd(int fd, void *arg)
 		b->p = NULL;
 }
 
+/*
+ * The absolute path of a relative $UKERNEL_SOCKET in envp, when this
+ * process resolved that very value at its first connect: passed on in its
+ * place, so that an image exec'd after a chdir reaches the same daemon.
+ */
+static const char *socket_rewrite(char *const envp[])
+{
+	static const char skey[] = "UKERNEL_SOCKET=";
+
+	for (size_t i = 0; envp && envp[i]; i++) {
+		const char *v;
+
+		if (strncmp(envp[i], skey, sizeof(skey) - 1))
+			continue;
+		v = envp[i] + sizeof(skey) - 1;
+		return v[0] && v[0] != '/' ? uk_socket_resolved(v) : NULL;
+	}
+	return NULL;
+}
+
 char *const *shim_exec_env(char *const envp[], char *buf, size_t bufsz,
 			   char **vec, size_t veclen)
 {
 	static const char key[] = "UKSHIM_STATE=";
+	static const char skey[] = "UKERNEL_SOCKET=";
 	struct envbuf b = { buf, buf + bufsz - 1 };
+	const char *sock = socket_rewrite(envp);
+	char *sockvar = NULL;
 	size_t n = 0;
+	bool state = shim_vfd_any() || shim_cwd_is_virtual() ||
+		     shim_exec_pending();
 
 	/*
 	 * Nothing virtual to pass on: the environment stays as it is (and
 	 * a host-only child pays nothing). An image that came from an exec
 	 * and has not told the daemon yet passes the exec on.
 	 */
-	if (!shim_vfd_any() && !shim_cwd_is_virtual() && !shim_exec_pending())
+	if (!state && !sock)
 		return envp;
 	if (bufsz < 64)
 		return NULL;
-	memcpy(b.p, key, sizeof(key) - 1);
-	b.p += sizeof(key) - 1;
-	*b.p++ = '1';
-	*b.p++ = ':';
-	b.p = put_num(b.p, b.end,
-		      (unsigned long)HOST(SYS_getpid, 0, 0, 0));
-	if (b.p)
+	if (state) {
+		memcpy(b.p, key, sizeof(key) - 1);
+		b.p += sizeof(key) - 1;
+		*b.p++ = '1';
 		*b.p++ = ':';
-	if (b.p)
-		b.p = put_num(b.p, b.end, shim_vfd_inode());
-	if (b.p && b.end - b.p > 4) {
-		*b.p++ = ':';
-		*b.p++ = shim_cwd_is_virtual() ? '1' : '0';
-		*b.p++ = ':';
-	} else {
-		return NULL;
+		b.p = put_num(b.p, b.end,
+			      (unsigned long)HOST(SYS_getpid, 0, 0, 0));
+		if (b.p)
+			*b.p++ = ':';
+		if (b.p)
+			b.p = put_num(b.p, b.end, shim_vfd_inode());
+		if (b.p && b.end - b.p > 4) {
+			*b.p++ = ':';
+			*b.p++ = shim_cwd_is_virtual() ? '1' : '0';
+			*b.p++ = ':';
+		} else {
+			return NULL;
+		}
+		shim_vfd_each(0, SHIM_MAX_FD - 1, put_fd, &b);
+		if (!b.p)
+			return NULL;
+		*b.p++ = 0;
 	}
-	shim_vfd_each(0, SHIM_MAX_FD - 1, put_fd, &b);
-	if (!b.p)
-		return NULL;
-	*b.p = 0;
+	if (sock) {
+		size_t len = strlen(sock);
+
+		/* [b.p, buf + bufsz) must hold "UKERNEL_SOCKET=" sock NUL. */
+		if (b.p > b.end ||
+		    (size_t)(buf + bufsz - b.p) < sizeof(skey) + len)
+			return NULL;
+		sockvar = b.p;
+		memcpy(b.p, skey, sizeof(skey) - 1);
+		memcpy(b.p + sizeof(skey) - 1, sock, len + 1);
+	}
 	for (size_t i = 0; envp && envp[i]; i++) {
-		if (!strncmp(envp[i], key, sizeof(key) - 1))
+		if (!strncmp(envp[i], key, sizeof(key) - 1) ||
+		    (sock && !strncmp(envp[i], skey, sizeof(skey) - 1)))
 			continue;
 		if (n + 2 >= veclen)
 			return NULL;
 		vec[n++] = envp[i];
 	}
-	if (n + 2 > veclen)
+	/* The socket's entry replaced one of envp's: room for both. */
+	if (n + 1 + state + !!sock > veclen)
 		return NULL;
-	vec[n++] = buf;
+	if (state)
+		vec[n++] = buf;
+	if (sock)
+		vec[n++] = sockvar;
 	vec[n] = NULL;
 	return vec;
 }

@@ -9,7 +9,7 @@
  * must see its own file: a close landing on another thread's new file
  * would show), opens from a signal handler that interrupts closes, and a
  * relative UKERNEL_SOCKET that still reaches the daemon after a chdir in
- * a forked child, a fork while another thread installs, and paths that
+ * a forked child and in an exec'd image, a fork while another thread installs, and paths that
  * end at a page's end. Runs under the shim against a ukerneld on a tmpfs.
  */
 #include <pthread.h>
@@ -336,6 +336,19 @@ static int relative_child(void)
 		_exit(st_get("/uk/rel", buf, sizeof(buf)) == 1 ? 0 : 32);
 	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
 		return 33;
+	if (WEXITSTATUS(st))
+		return WEXITSTATUS(st);
+	/* A new image, exec'd from "/": the resolved path is passed on. */
+	pid = fork();
+	if (pid == 0) {
+		execl("/bin/sh", "sh", "-c",
+		      "case $UKERNEL_SOCKET in /*) ;; *) exit 35;; esac; "
+		      "test \"$(cat /uk/rel)\" = r || exit 36",
+		      (char *)NULL);
+		_exit(34);
+	}
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		return 37;
 	return WEXITSTATUS(st);
 }
 
