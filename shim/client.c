@@ -300,6 +300,54 @@ err:
 	return ret;
 }
 
+/*
+ * The default socket path, worked out once, at the first connect that
+ * needs it: a relative $UKERNEL_SOCKET is made absolute against the cwd of
+ * that moment, so that a later attempt (a process that never connected
+ * retries at each virtual call) and a forked child's reconnect reach the
+ * same socket after a chdir, and fail (if they do) for the same reason.
+ * An absolute form too long for sun_path stays relative. Called under
+ * CL_CONNECTING (one thread at a time).
+ */
+static char resolved[sizeof(uk_client.path)];
+static char resolved_from[sizeof(uk_client.path)]; /* the relative form */
+
+static int default_path(char *buf, size_t len)
+{
+	char abs[sizeof(uk_client.path)], cwd[PATH_MAX];
+	int n;
+
+	if (!resolved[0]) {
+		n = uk_default_socket_path(resolved, sizeof(resolved));
+		if (n < 0) {
+			resolved[0] = 0;
+			return -1;
+		}
+		if (resolved[0] != '/' &&
+		    syscall(SYS_getcwd, cwd, sizeof(cwd)) > 0 &&
+		    cwd[0] == '/' &&
+		    snprintf(abs, sizeof(abs), "%s/%s",
+			     strcmp(cwd, "/") ? cwd : "", resolved) <
+			    (int)sizeof(abs)) {
+			memcpy(resolved_from, resolved, sizeof(resolved));
+			memcpy(resolved, abs, sizeof(abs));
+		}
+	}
+	if (strlen(resolved) >= len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(buf, resolved);
+	return 0;
+}
+
+const char *uk_socket_resolved(const char *rel)
+{
+	/* Written once, under CL_CONNECTING, before any exec can read it. */
+	return resolved_from[0] && !strcmp(rel, resolved_from) ? resolved
+							      : NULL;
+}
+
 static int connect_as(const char *path, unsigned int flags)
 {
 	int expect = CL_NONE, ret;
@@ -313,8 +361,8 @@ static int connect_as(const char *path, unsigned int flags)
 	}
 	if (path != uk_client.path) {
 		if (!path) {
-			if (uk_default_socket_path(uk_client.path,
-						   sizeof(uk_client.path)) < 0)
+			if (default_path(uk_client.path,
+					 sizeof(uk_client.path)) < 0)
 				goto err_name;
 		} else if (snprintf(uk_client.path, sizeof(uk_client.path),
 				    "%s", path) >=
@@ -842,6 +890,12 @@ static void slot_done(struct uk_ring_slot *s, bool temp)
 
 long uk_ring_call(long nr, const long in[6], bool do_marshal)
 {
+	return uk_ring_call_overlap(nr, in, do_marshal, NULL, NULL);
+}
+
+long uk_ring_call_overlap(long nr, const long in[6], bool do_marshal,
+			  void (*fn)(void *), void *arg)
+{
 	struct uk_ring_slot *s;
 	struct mout mo = { 0 };
 	unsigned int idx;
@@ -866,10 +920,12 @@ long uk_ring_call(long nr, const long in[6], bool do_marshal)
 		s->args[i] = (uint64_t)args[i];
 	same = same_cpu();
 	publish(s, idx, same);
+	/* The daemon works on the request meanwhile (on the other CPU). */
+	if (fn)
+		fn(arg);
 	ret = wait_done(s, same);
-	if (!ret) {
+	if (!ret)
 		ret = unmarshal(&mo, (long)s->result);
-	}
 	slot_done(s, temp);
 	th.depth--;
 	errno = saved; /* uk_syscall never changes errno */

@@ -45,6 +45,16 @@ UK_HIDDEN int uk_client_ensure(void);
 UK_HIDDEN long uk_ring_call(long nr, const long args[6], bool marshal);
 
 /*
+ * uk_ring_call() that runs fn(arg) between handing the request over and
+ * waiting for the answer, so that the caller's own work (a host system
+ * call) overlaps the daemon's. fn runs only when the request went out
+ * (not when the call fails with -ENOTCONN before that); it must be
+ * async-signal-safe and must not use the ring.
+ */
+UK_HIDDEN long uk_ring_call_overlap(long nr, const long args[6], bool marshal,
+				    void (*fn)(void *), void *arg);
+
+/*
  * The vvar fast paths (vvar.c): true when *ret holds the answer; false
  * when the call must go through the ring (unknown call, area being
  * written, base too old).
@@ -70,6 +80,13 @@ UK_HIDDEN int uk_cl_copy_in(void *dst, const void *src, size_t n);
 UK_HIDDEN int uk_cl_copy_out(void *dst, const void *src, size_t n);
 /* Length of the string copied, n if no NUL within n bytes, < 0 fault. */
 UK_HIDDEN long uk_cl_copy_path(char *dst, const char *src, size_t n);
+
+/*
+ * The absolute path the relative socket path rel (a $UKERNEL_SOCKET value)
+ * was resolved to at this process's first connect, or NULL (never
+ * resolved, or resolved from another value).
+ */
+UK_HIDDEN const char *uk_socket_resolved(const char *rel);
 
 /* Forgets the thread's cached host tid (a forked child). */
 UK_HIDDEN void uk_vvar_atfork_child(void);

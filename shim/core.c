@@ -315,6 +315,12 @@ int shim_connect(void)
 
 long shim_vcall6(long nr, const long a[6])
 {
+	return shim_vcall_overlap(nr, a, NULL, NULL);
+}
+
+long shim_vcall_overlap(long nr, const long a[6], void (*fn)(void *),
+			void *arg)
+{
 	long r;
 
 	if (__builtin_expect(atomic_load_explicit(&down, memory_order_relaxed),
@@ -328,9 +334,13 @@ long shim_vcall6(long nr, const long a[6])
 		if (r)
 			return r;
 	}
-	shim_busy++;
-	r = uk_ring_call(nr, a, true);
-	shim_busy--;
+	/*
+	 * Connected: the call path uses no wrapped function that could
+	 * recurse (futex through syscall(), which sends it to the host),
+	 * so shim_busy stays 0. A signal handler that interrupts us must
+	 * not find it set: its own calls would all go to the host.
+	 */
+	r = uk_ring_call_overlap(nr, a, true, fn, arg);
 	/*
 	 * The client library reconnects by itself in a forked child (its
 	 * first call, or its own fork's prepare handler): its new socket

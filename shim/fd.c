@@ -30,19 +30,23 @@
 /* dup2/dup3 onto newfd with a virtual oldfd. */
 static long vdup3(int oldfd, int newfd, int flags)
 {
+	int taken;
 	long r;
 
 	if ((unsigned int)newfd >= SHIM_MAX_FD)
 		return -EBADF;
 	shim_stdio_std_redirect(newfd); /* printf must follow (shimlib) */
+	/* Not onto another thread's install in progress (vfd.c). */
+	taken = shim_vfd_lock();
 	r = shim_vcall(SYS_dup3, oldfd, newfd, flags);
-	if (r < 0)
-		return r;
-	r = shim_vfd_place(newfd, flags & O_CLOEXEC);
-	if (r < 0) {
-		shim_vcall(SYS_close, newfd);
-		shim_vfd_mark(newfd, false);
+	if (r >= 0) {
+		r = shim_vfd_place(newfd, flags & O_CLOEXEC);
+		if (r < 0) {
+			shim_vcall(SYS_close, newfd);
+			shim_vfd_mark(newfd, false);
+		}
 	}
+	shim_vfd_unlock(taken);
 	return r;
 }
 

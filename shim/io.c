@@ -29,11 +29,27 @@ ssize_t __pread64_chk(int fd, void *buf, size_t n, off64_t off,
 		      size_t buflen);
 void __chk_fail(void) __attribute__((noreturn));
 
-/* An open in the daemon, then its vfd; SHIM_HOST when the path is the host's. */
+/*
+ * Whether this thread's last virtual open failed: then the next one takes
+ * its placeholder only after the daemon answered, so that a run of failing
+ * opens (a search along a path list) pays no host dup and close for
+ * nothing. Plain int (initial-exec TLS): no allocation, signal-safe.
+ */
+static __thread bool open_failed;
+
+/*
+ * An open in the daemon, then its vfd; SHIM_HOST when the path is the
+ * host's. The placeholder is taken (a host F_DUPFD) while the daemon works
+ * on the open: the two system calls' costs overlap instead of adding up.
+ * The number is the host's lowest free one either way; if the open fails
+ * it is given back.
+ */
 static long vopen(int dirfd, const char *path, int flags, mode_t mode)
 {
 	char vp[SHIM_PATH_MAX];
-	int vd, k;
+	struct shim_vfd_resv res = { .minfd = 0, .cloexec = flags & O_CLOEXEC };
+	long a[6];
+	int vd, k, taken;
 	long d;
 
 	/*
@@ -45,10 +61,24 @@ static long vopen(int dirfd, const char *path, int flags, mode_t mode)
 	k = shim_path_resolve(dirfd, path, &vd, vp, sizeof(vp));
 	if (k <= 0)
 		return k ? k : SHIM_HOST;
-	d = shim_path_err(shim_vcall(SYS_openat, vd, vp, flags, mode));
+	a[0] = vd;
+	a[1] = (long)vp;
+	a[2] = flags;
+	a[3] = mode;
+	a[4] = a[5] = 0;
+	taken = shim_vfd_lock();
+	res.nested = !taken;
+	d = shim_path_err(shim_vcall_overlap(SYS_openat, a,
+					     open_failed ? NULL :
+							   shim_vfd_reserve_fn,
+					     &res));
+	open_failed = d < 0;
 	if (d < 0)
-		return d;
-	return shim_vfd_install((int)d, 0, flags & O_CLOEXEC);
+		shim_vfd_unreserve(&res);
+	else
+		d = shim_vfd_install_reserved((int)d, &res);
+	shim_vfd_unlock(taken);
+	return d;
 }
 
 /* The mode argument exists only with O_CREAT or O_TMPFILE. */
@@ -132,6 +162,19 @@ int creat64(const char *path, mode_t mode)
 		 SHIM_REAL(creat64)(path, mode));
 }
 
+struct close_ctx {
+	int fd;
+	bool done;
+};
+
+static void close_host(void *arg)
+{
+	struct close_ctx *c = arg;
+
+	shim_vfd_close_begin(c->fd);
+	c->done = true;
+}
+
 /*
  * close of a vfd closes it in the daemon and drops the placeholder; close
  * of one of the shim's own descriptors is EBADF, as for a number the
@@ -143,10 +186,15 @@ int close(int fd)
 	if (shim_fd_is_virtual(fd)) {
 		long r;
 
-		shim_mmap_sync_fd(fd); /* shared mappings' dirty pages */
-		r = shim_vcall(SYS_close, fd);
+		long a[6] = { fd };
+		struct close_ctx c = { fd, false };
 
-		shim_vfd_forget(fd);
+		shim_mmap_sync_fd(fd); /* shared mappings' dirty pages */
+		/* The placeholder's host close overlaps the daemon's. */
+		r = shim_vcall_overlap(SYS_close, a, close_host, &c);
+		if (!c.done)
+			shim_vfd_close_begin(fd);
+		shim_vfd_close_end(fd);
 		return (int)shim_ret(r);
 	}
 	if (shim_fd_is_private(fd))

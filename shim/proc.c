@@ -47,9 +47,14 @@ pid_t fork(void)
 	 * connect (UK_CONNECT_EXEC: the daemon drops the O_CLOEXEC fds)
 	 * before the child's task is forked from ours.
 	 */
+	pid_t pid;
+
 	if (shim_exec_pending() && !shim_connected())
 		shim_connect();
-	return SHIM_REAL(fork)();
+	pid = SHIM_REAL(fork)();
+	if (pid == 0)
+		shim_vfd_atfork_child();
+	return pid;
 }
 
 pid_t vfork(void)

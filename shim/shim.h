@@ -78,6 +78,14 @@ SHIM_HIDDEN long shim_vcall(long nr, ...);
 /* The same with the six argument words in an array. */
 SHIM_HIDDEN long shim_vcall6(long nr, const long args[6]);
 /*
+ * shim_vcall6() that runs fn(arg) once the request is on its way, while
+ * the daemon works on it (uk_ring_call_overlap). fn does not run when the
+ * call fails before reaching the daemon (-EIO, no daemon): callers know
+ * by a flag fn sets.
+ */
+SHIM_HIDDEN long shim_vcall_overlap(long nr, const long args[6],
+				    void (*fn)(void *), void *arg);
+/*
  * Connect now if not connected. 0, or -EIO (message printed once).
  * A process whose parent exec'd it with vfds (or whose image was exec'd
  * after the shim had connected) connects with UK_CONNECT_EXEC the first
@@ -127,6 +135,33 @@ SHIM_HIDDEN long shim_host_syscall(long nr, long a1, long a2, long a3,
  */
 SHIM_HIDDEN int shim_vfd_install(int dfd, int minfd, bool cloexec);
 /*
+ * The same in two steps, so that the host's part overlaps the daemon's
+ * (shim_vcall_overlap): shim_vfd_reserve_fn(resv) takes the placeholder
+ * (the lowest free host number >= minfd, or -errno in h) while the open
+ * runs in the daemon; shim_vfd_install_reserved(dfd, resv) then finishes
+ * as shim_vfd_install does (reserving first if that has not run), and
+ * shim_vfd_unreserve(resv) gives the number back when the open failed.
+ */
+struct shim_vfd_resv {
+	int minfd;
+	bool cloexec;
+	bool done;   /* reserve ran: h is valid */
+	bool nested; /* the install lock was ours already (shim_vfd_lock) */
+	int h;
+};
+/*
+ * The install lock (vfd.c explains why): held from before the daemon's
+ * open to the vfd's placement. Returns 1 when taken, 0 when this thread
+ * holds it already (a signal handler nested in an install: proceed
+ * without it, nested). shim_vfd_unlock(what shim_vfd_lock returned).
+ */
+SHIM_HIDDEN int shim_vfd_lock(void);
+SHIM_HIDDEN void shim_vfd_unlock(int taken);
+SHIM_HIDDEN void shim_vfd_atfork_child(void);
+SHIM_HIDDEN void shim_vfd_reserve_fn(void *resv);
+SHIM_HIDDEN int shim_vfd_install_reserved(int dfd, struct shim_vfd_resv *resv);
+SHIM_HIDDEN void shim_vfd_unreserve(struct shim_vfd_resv *resv);
+/*
  * Places a placeholder at exactly host number fd (dup3 semantics: whatever
  * host fd was there is closed) and marks fd virtual. The daemon side must
  * already hold fd. Returns fd or -errno.
@@ -134,6 +169,14 @@ SHIM_HIDDEN int shim_vfd_install(int dfd, int minfd, bool cloexec);
 SHIM_HIDDEN int shim_vfd_place(int fd, bool cloexec);
 /* Forgets vfd fd (after the daemon closed it): closes the placeholder. */
 SHIM_HIDDEN void shim_vfd_forget(int fd);
+/*
+ * close of vfd fd in two steps around the daemon's close, so that the host
+ * close overlaps it: _begin forgets fd (placeholder closed, no longer
+ * virtual) but marks its number "closing" until _end, after the daemon's
+ * close returned; a new vfd never takes a closing number (see reserve()).
+ */
+SHIM_HIDDEN void shim_vfd_close_begin(int fd);
+SHIM_HIDDEN void shim_vfd_close_end(int fd);
 /* Marks fd as virtual or not in the table only (no host or daemon work). */
 SHIM_HIDDEN void shim_vfd_mark(int fd, bool virt);
 /* Whether host fd is one of our placeholders (one fstat). */

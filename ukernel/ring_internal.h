@@ -69,6 +69,8 @@ struct ring_conn_set {
  * reads ahead in big chunks when copy_from walks forward.
  */
 #define RING_XFER_BUF (256u * 1024u)
+/* copy_to pieces this large skip the buffer (ring_copy_to). */
+#define RING_XFER_DIRECT (64u * 1024u)
 
 struct ring_xfer {
 	unsigned char *buf;          /* RING_XFER_BUF, the worker's own */
