@@ -92,24 +92,24 @@ static void account_pages(struct tmpfs_inode *ti, uint64_t was)
 	pthread_mutex_unlock(&ti->vfs.i_lock);
 }
 
-static size_t copy_in(void *ctx, size_t off, void *kbuf, size_t n)
-{
-	long r = vfs_copy_from_iter(ctx, kbuf, n);
-
-	return r < 0 ? 0 : (size_t)r;
-}
-
-static size_t copy_out(void *ctx, size_t off, void *kbuf, size_t n)
-{
-	long r = vfs_copy_to_iter(ctx, kbuf, n);
-
-	return r < 0 ? 0 : (size_t)r;
-}
-
 static size_t copy_zero(void *ctx, size_t off, void *kbuf, size_t n)
 {
 	memset(kbuf, 0, n);
 	return n;
+}
+
+/* A copy callback of one page's write, placed at base in the request. */
+struct page_copy {
+	pcache_copy_fn copy;
+	void *ctx;
+	size_t base;
+};
+
+static size_t page_copy(void *ctx, size_t off, void *kbuf, size_t n)
+{
+	struct page_copy *pc = ctx;
+
+	return pc->copy(pc->ctx, pc->base + off, kbuf, n);
 }
 
 /*
@@ -129,6 +129,7 @@ static long pages_write(struct tmpfs_inode *ti, uint64_t pos, size_t len,
 		size_t n = TMPFS_PAGE_SIZE - (pos & (TMPFS_PAGE_SIZE - 1));
 		uint64_t was = pcache_mapping_nr_pages(m);
 		bool charged = false;
+		struct page_copy pc = { copy, ctx, done };
 		ssize_t r;
 
 		if (n > len - done)
@@ -139,8 +140,8 @@ static long pages_write(struct tmpfs_inode *ti, uint64_t pos, size_t len,
 				break;
 			charged = true;
 		}
-		r = pcache_write(m, pos, n, (uint64_t)ti->vfs.i_size, copy,
-				 ctx);
+		r = pcache_write(m, pos, n, (uint64_t)ti->vfs.i_size,
+				 page_copy, &pc);
 		if (charged) /* the charge becomes the page's, if it came */
 			atomic_fetch_sub(&TSB(ti->vfs.i_sb)->used_pages, 1);
 		account_pages(ti, was);
@@ -678,6 +679,7 @@ static long tmpfs_read_iter(struct vfs_file *f, struct vfs_iter *to,
 {
 	struct tmpfs_inode *ti = TI(f->f_inode);
 	struct pcache_ra_state ra; /* unused: nothing to read ahead */
+	struct vfs_iter_at at = vfs_iter_at(to);
 	int64_t size = f->f_inode->i_size;
 	ssize_t r;
 
@@ -685,7 +687,7 @@ static long tmpfs_read_iter(struct vfs_file *f, struct vfs_iter *to,
 		return 0;
 	pcache_ra_init(&ra);
 	r = pcache_read(ti->mapping, &ra, (uint64_t)*pos, to->count,
-			(uint64_t)size, copy_out, to);
+			(uint64_t)size, vfs_iter_at_copy_to, &at);
 	if (r > 0)
 		*pos += r;
 	return r;
@@ -700,12 +702,13 @@ static long tmpfs_write_iter(struct vfs_file *f, struct vfs_iter *from,
 			     int64_t *pos)
 {
 	struct vfs_inode *inode = f->f_inode;
+	struct vfs_iter_at at = vfs_iter_at(from);
 	long done;
 
 	if (!from->count)
 		return 0;
-	done = pages_write(TI(inode), (uint64_t)*pos, from->count, copy_in,
-			   from);
+	done = pages_write(TI(inode), (uint64_t)*pos, from->count,
+			   vfs_iter_at_copy_from, &at);
 	if (done > 0) {
 		*pos += done;
 		pthread_mutex_lock(&inode->i_lock);

@@ -400,20 +400,6 @@ const struct pcache_mapping_ops ukfs_aops = {
 
 /* ---- file ops ---------------------------------------------------------- */
 
-static size_t copy_out(void *ctx, size_t off, void *kbuf, size_t n)
-{
-	long r = vfs_copy_to_iter(ctx, kbuf, n);
-
-	return r < 0 ? 0 : (size_t)r;
-}
-
-static size_t copy_in(void *ctx, size_t off, void *kbuf, size_t n)
-{
-	long r = vfs_copy_from_iter(ctx, kbuf, n);
-
-	return r < 0 ? 0 : (size_t)r;
-}
-
 static size_t copy_zero(void *ctx, size_t off, void *kbuf, size_t n)
 {
 	memset(kbuf, 0, n);
@@ -655,6 +641,7 @@ static long ukfs_read_iter(struct vfs_file *f, struct vfs_iter *to,
 {
 	struct ukfs_inode_info *ui = UKI(f->f_inode);
 	struct ukfs_file *uf = f->private_data;
+	struct vfs_iter_at at = vfs_iter_at(to);
 	int64_t size;
 	ssize_t r;
 
@@ -667,7 +654,7 @@ static long ukfs_read_iter(struct vfs_file *f, struct vfs_iter *to,
 		return 0;
 	pthread_mutex_lock(&uf->ra_lock);
 	r = pcache_read(ui->mapping, &uf->ra, (uint64_t)*pos, to->count,
-			(uint64_t)size, copy_out, to);
+			(uint64_t)size, vfs_iter_at_copy_to, &at);
 	pthread_mutex_unlock(&uf->ra_lock);
 	if (r > 0)
 		*pos += r;
@@ -685,6 +672,7 @@ static long ukfs_write_iter(struct vfs_file *f, struct vfs_iter *from,
 	struct vfs_inode *inode = f->f_inode;
 	struct ukfs_inode_info *ui = UKI(inode);
 	struct ukfs_sb_info *s = UKSB(inode->i_sb);
+	struct vfs_iter_at at;
 	ssize_t n;
 
 	if (s->rdonly)
@@ -700,8 +688,9 @@ static long ukfs_write_iter(struct vfs_file *f, struct vfs_iter *from,
 	n = reserve_space(ui, (uint64_t)*pos, from->count);
 	if (n)
 		return n;
+	at = vfs_iter_at(from);
 	n = pcache_write(ui->mapping, (uint64_t)*pos, from->count,
-			 (uint64_t)inode->i_size, copy_in, from);
+			 (uint64_t)inode->i_size, vfs_iter_at_copy_from, &at);
 	if (n <= 0)
 		return n;
 	*pos += n;

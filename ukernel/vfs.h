@@ -451,6 +451,24 @@ void vfs_iter_single(struct vfs_iter *it, struct uk_task *task, void *base,
  * -EFAULT when nothing could be copied.
  */
 long vfs_copy_to_iter(struct vfs_iter *it, const void *src, size_t n);
+/*
+ * An iter as the page cache's copy callback (pcache_copy_fn) sees it: the
+ * callback is told the offset in the request each copy goes to, and may be
+ * called again for an offset it already passed (the warm-read path redoes
+ * a batch whose frames were reused while it copied). count0 is the iter's
+ * count when the request began.
+ */
+struct vfs_iter_at {
+	struct vfs_iter *it;
+	size_t count0;
+};
+static inline struct vfs_iter_at vfs_iter_at(struct vfs_iter *it)
+{
+	return (struct vfs_iter_at){ .it = it, .count0 = it->count };
+}
+/* pcache_copy_fn's over a struct vfs_iter_at: to and from the iter at off. */
+size_t vfs_iter_at_copy_to(void *ctx, size_t off, void *kbuf, size_t n);
+size_t vfs_iter_at_copy_from(void *ctx, size_t off, void *kbuf, size_t n);
 long vfs_copy_from_iter(struct vfs_iter *it, void *dst, size_t n);
 long vfs_zero_iter(struct vfs_iter *it, size_t n);
 

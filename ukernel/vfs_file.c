@@ -173,6 +173,43 @@ long vfs_copy_from_iter(struct vfs_iter *it, void *dst, size_t n)
 	return iter_copy(it, dst, n, false);
 }
 
+/* Moves the iter back n bytes it has passed (Linux's iov_iter_revert). */
+static void iter_revert(struct vfs_iter *it, size_t n)
+{
+	it->count += n;
+	while (n > it->iov_offset) {
+		n -= it->iov_offset;
+		it->iov--;
+		it->nr_segs++;
+		it->iov_offset = it->iov->iov_len;
+	}
+	it->iov_offset -= n;
+}
+
+/* Puts a->it at byte off of its request, back if a copy is redone. */
+static struct vfs_iter *iter_at(struct vfs_iter_at *a, size_t off)
+{
+	size_t passed = a->count0 - a->it->count;
+
+	if (off < passed)
+		iter_revert(a->it, passed - off);
+	return a->it;
+}
+
+size_t vfs_iter_at_copy_to(void *ctx, size_t off, void *kbuf, size_t n)
+{
+	long r = vfs_copy_to_iter(iter_at(ctx, off), kbuf, n);
+
+	return r < 0 ? 0 : (size_t)r;
+}
+
+size_t vfs_iter_at_copy_from(void *ctx, size_t off, void *kbuf, size_t n)
+{
+	long r = vfs_copy_from_iter(iter_at(ctx, off), kbuf, n);
+
+	return r < 0 ? 0 : (size_t)r;
+}
+
 static const char zero_page[4096];
 
 long vfs_zero_iter(struct vfs_iter *it, size_t n)

@@ -8,7 +8,9 @@
  * every step, ENOSPC and reuse, and damaged images refused at mount. fsck
  * must be clean after every test.
  */
+#include <pthread.h>
 #include <sys/statfs.h>
+#include <sys/uio.h>
 #include <dirent.h>
 #include <sys/xattr.h>
 #include <linux/falloc.h>
@@ -930,6 +932,94 @@ static void test_async_readahead(void **state)
 	}
 }
 
+/*
+ * Readers of one file larger than the cache evict each other's pages while
+ * they read: the warm-read path then redoes a batch whose frames were
+ * reused (pcache_read.c, rm_seq), and the redo must land at the same place
+ * of a multi-segment destination (vfs_iter_at). It once went on from where
+ * the thrown-away copy had stopped: short reads (EFAULT at the end of the
+ * buffer) and data at the wrong offsets, which a FUSE read turned into a
+ * truncated file.
+ */
+#define EV_FILE (12u << 20)
+#define EV_READ (1u << 20)
+
+struct ev_reader {
+	struct uk_task *t;
+	const char *want;
+	int rounds;
+	int bad;
+};
+
+static void *ev_read(void *arg)
+{
+	struct ev_reader *r = arg;
+	char *buf = malloc(EV_READ);
+	long fd = U(r->t, SYS_openat, AT_FDCWD, "/ev", O_RDONLY);
+
+	if (!buf || fd < 0) {
+		r->bad++;
+		free(buf);
+		return NULL;
+	}
+	for (int i = 0; i < r->rounds; i++) {
+		for (size_t off = 0; off < EV_FILE; off += EV_READ) {
+			/* three segments, the middle one odd-sized */
+			struct iovec v[3] = {
+				{ buf, 4096 + 123 },
+				{ buf + 4096 + 123, 300000 },
+				{ buf + 4096 + 123 + 300000,
+				  EV_READ - 4096 - 123 - 300000 },
+			};
+			long n = U(r->t, SYS_preadv, fd, v, 3, off);
+
+			if (n != EV_READ || memcmp(buf, r->want + off, EV_READ))
+				r->bad++;
+		}
+	}
+	U(r->t, SYS_close, fd);
+	free(buf);
+	return NULL;
+}
+
+static void test_readers_under_eviction(void **state)
+{
+	struct fx *f = *state;
+	char *a = malloc(EV_FILE);
+	struct ev_reader r[3];
+	pthread_t th[3];
+	struct uk_cred c;
+
+	assert_non_null(a);
+	fill(a, EV_FILE, 3);
+	assert_int_equal(put(f->t, "/ev", a, EV_FILE, true), (long)EV_FILE);
+	uk_cred_init(&c, 0, 0);
+	for (int i = 0; i < 3; i++) {
+		r[i] = (struct ev_reader){ .want = a, .rounds = 6 };
+		r[i].t = uk_task_new(f->k, 200 + i, &c);
+		assert_non_null(r[i].t);
+		assert_int_equal(pthread_create(&th[i], NULL, ev_read, &r[i]),
+				 0);
+	}
+	for (int i = 0; i < 3; i++) {
+		pthread_join(th[i], NULL);
+		uk_task_exit(r[i].t);
+		assert_int_equal(r[i].bad, 0);
+	}
+	free(a);
+}
+
+static int setup_small_cache(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	f->dir = ut_mkimage(T_SIZE, T_INODES);
+	f->cache_size = 2u << 20; /* a sixth of the file */
+	fx_mount(f);
+	*state = f;
+	return 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -961,6 +1051,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_cached_misses_rename_rmdir,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_readers_under_eviction,
+						setup_small_cache, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
