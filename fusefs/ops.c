@@ -186,10 +186,10 @@ static int install_file(struct rq *r, struct vfs_file *f)
 }
 
 /*
- * An O_PATH descriptor of node ino in the request's table (the "dirfd" of
- * the *at calls, or the object of an AT_EMPTY_PATH one); fd or -errno.
+ * Node ino opened with flags (no permission check) and installed in the
+ * request's fd table; fd or -errno.
  */
-static int node_fd(struct rq *r, fuse_ino_t ino)
+static int node_open_fd(struct rq *r, fuse_ino_t ino, unsigned int flags)
 {
 	struct vfs_path p;
 	struct vfs_file *f;
@@ -198,13 +198,22 @@ static int node_fd(struct rq *r, fuse_ino_t ino)
 	ret = ffs_node_path(r->fs, ino, &p);
 	if (ret)
 		return ret;
-	f = vfs_open_path(r->t, &p, O_PATH);
+	f = vfs_open_path(r->t, &p, flags);
 	vfs_path_put(&p);
 	if (IS_ERR(f))
 		return (int)PTR_ERR(f);
 	ret = install_file(r, f);
 	vfs_fput(f);
 	return ret;
+}
+
+/*
+ * An O_PATH descriptor of node ino in the request's table (the "dirfd" of
+ * the *at calls, or the object of an AT_EMPTY_PATH one); fd or -errno.
+ */
+static int node_fd(struct rq *r, fuse_ino_t ino)
+{
+	return node_open_fd(r, ino, O_PATH);
 }
 
 static inline struct vfs_file *fh_file(const struct fuse_file_info *fi)
@@ -227,23 +236,11 @@ static int file_fd(struct rq *r, fuse_ino_t ino,
 		   const struct fuse_file_info *fi, unsigned int acc)
 {
 	const unsigned int keep = O_APPEND | O_SYNC | O_DSYNC | O_NOATIME;
-	struct vfs_file *f;
-	struct vfs_path p;
-	int ret;
 
 	if (fi && fi->fh)
 		return install_file(r, fh_file(fi));
-	ret = ffs_node_path(r->fs, ino, &p);
-	if (ret)
-		return ret;
-	f = vfs_open_path(r->t, &p,
-			  acc | (fi ? (unsigned int)fi->flags & keep : 0));
-	vfs_path_put(&p);
-	if (IS_ERR(f))
-		return (int)PTR_ERR(f);
-	ret = install_file(r, f);
-	vfs_fput(f);
-	return ret;
+	return node_open_fd(r, ino,
+			    acc | (fi ? (unsigned int)fi->flags & keep : 0));
 }
 
 /*
