@@ -210,10 +210,17 @@ void pcache_lock_page(struct pcache_page *p)
 	}
 }
 
+/*
+ * The mapping is read before the bit is cleared: once the page is
+ * unlocked, a caller that holds no reference of its own (the read I/O's
+ * completion) may see it evicted and freed at once.
+ */
 void pcache_unlock_page(struct pcache_page *p)
 {
+	struct pcache_mapping *m = p->mapping;
+
 	pcache_clear(p, PG_LOCKED);
-	pcache_wake_page(p->mapping);
+	pcache_wake_page(m);
 }
 
 void pcache_wait_writeback(struct pcache_page *p)

@@ -35,8 +35,14 @@ void pcache_read_done(struct pcache_page **pages, unsigned int n, int err)
 			/* release: the data filled in is visible to hits */
 			pcache_set(p, PG_UPTODATE);
 		}
-		pcache_unlock_page(p);
+		/*
+		 * The I/O holds no reference: from here the page may be
+		 * evicted and freed, so it is not touched again (one wake-up
+		 * for the run, through m, below).
+		 */
+		pcache_clear(p, PG_LOCKED);
 	}
+	pcache_wake_page(m);
 	/* release: our last access to m (see io_pages) */
 	atomic_fetch_sub_explicit(&m->io_pages, n, memory_order_release);
 }
