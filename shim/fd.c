@@ -150,6 +150,13 @@ static long host_fcntl(int fd, int cmd, long arg)
 	return SHIM_REAL(fcntl)(fd, cmd, arg);
 }
 
+/* fcntl and fcntl64 (the same call on x86-64): ours or the host's. */
+static int fcntl_common(int fd, int cmd, long arg)
+{
+	FD_ROUTE(fd, vfcntl(fd, cmd, arg));
+	return (int)host_fcntl(fd, cmd, arg);
+}
+
 SHIM_WRAPPERS_BEGIN
 
 int fcntl(int fd, int cmd, ...)
@@ -160,8 +167,7 @@ int fcntl(int fd, int cmd, ...)
 	va_start(ap, cmd);
 	arg = va_arg(ap, long);
 	va_end(ap);
-	FD_ROUTE(fd, vfcntl(fd, cmd, arg));
-	return (int)host_fcntl(fd, cmd, arg);
+	return fcntl_common(fd, cmd, arg);
 }
 
 int fcntl64(int fd, int cmd, ...)
@@ -172,8 +178,7 @@ int fcntl64(int fd, int cmd, ...)
 	va_start(ap, cmd);
 	arg = va_arg(ap, long);
 	va_end(ap);
-	FD_ROUTE(fd, vfcntl(fd, cmd, arg));
-	return (int)host_fcntl(fd, cmd, arg);
+	return fcntl_common(fd, cmd, arg);
 }
 
 SHIM_WRAPPERS_END

@@ -66,40 +66,25 @@ static struct mregion *mm_regions;
 /* Regions alive: 0 lets munmap/msync/close skip the lock entirely. */
 static _Atomic unsigned long mm_nregions;
 
-/* pread from the daemon until len bytes or EOF; the rest stays zero. */
-static int vread_full(int vfd, char *buf, size_t len, off_t off)
+/*
+ * pread (write false) or pwrite from/to the daemon until len bytes: a read
+ * stops at EOF (the rest stays zero), a write that makes no progress is
+ * -EIO.
+ */
+static int vio_full(int vfd, char *buf, size_t len, off_t off, bool write)
 {
 	size_t done = 0;
 
 	while (done < len) {
-		long r = shim_vcall(SYS_pread64, vfd, buf + done, len - done,
-				    off + (off_t)done);
+		long r = shim_vcall(write ? SYS_pwrite64 : SYS_pread64, vfd,
+				    buf + done, len - done, off + (off_t)done);
 
 		if (r == -EINTR)
 			continue;
 		if (r < 0)
 			return (int)r;
 		if (r == 0)
-			break;
-		done += (size_t)r;
-	}
-	return 0;
-}
-
-static int vwrite_full(int vfd, const char *buf, size_t len, off_t off)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		long r = shim_vcall(SYS_pwrite64, vfd, buf + done, len - done,
-				    off + (off_t)done);
-
-		if (r == -EINTR)
-			continue;
-		if (r < 0)
-			return (int)r;
-		if (r == 0)
-			return -EIO;
+			return write ? -EIO : 0;
 		done += (size_t)r;
 	}
 	return 0;
@@ -133,7 +118,7 @@ static int mfile_sync_locked(struct mfile *f)
 			q = end;
 		/* Copy first: a store racing with us stays dirty. */
 		memcpy(f->clean + p, f->work + p, q - p);
-		r = vwrite_full(f->vfd, f->clean + p, q - p, (off_t)p);
+		r = vio_full(f->vfd, f->clean + p, q - p, (off_t)p, true);
 		if (r < 0)
 			return (int)r;
 		p = q;
@@ -169,7 +154,7 @@ static int mfile_grow_locked(struct mfile *f, size_t need)
 		return -errno;
 	f->clean = c;
 	f->size = need;
-	r = vread_full(f->vfd, f->work + old, need - old, (off_t)old);
+	r = vio_full(f->vfd, f->work + old, need - old, (off_t)old, false);
 	if (r < 0)
 		return r;
 	memcpy(f->clean + old, f->work + old, need - old);
@@ -239,7 +224,7 @@ static void *map_private(void *addr, size_t len, int prot, int flags, int fd,
 
 	if (p == MAP_FAILED)
 		return p;
-	r = vread_full(fd, p, len, off);
+	r = vio_full(fd, p, len, off, false);
 	if (r < 0 || (!(prot & PROT_WRITE) && mprotect(p, len, prot) < 0)) {
 		SHIM_REAL(munmap)(p, len);
 		errno = r < 0 ? -r : errno;
