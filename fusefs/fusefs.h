@@ -31,11 +31,12 @@ struct ffs_opts {
 	double negative_timeout; /* < 0: same as entry_timeout */
 	unsigned int max_threads; /* workers at most; 0: 64 */
 	/*
-	 * Ask the host for OPEN and RELEASE on files, so that flock locks
-	 * are kept here and conflict with the ring's (docs/fuse.md, "No
-	 * open"); costs two round trips per open+close.
+	 * Keep the mount's POSIX and flock locks here, where they conflict
+	 * with the ring's: the host then sends OPEN, FLUSH and RELEASE on
+	 * files (docs/fuse.md, "Locks"), three round trips per open+close.
+	 * Otherwise the host keeps them itself and sends none of the three.
 	 */
-	bool remote_flock;
+	bool remote_locks;
 	/* Messages (mount notices, errors); may be NULL. */
 	void (*log)(void *arg, int priority, const char *msg);
 	void *log_arg;

@@ -53,7 +53,7 @@ struct ffs {
 	 * FUSE_CAP_NO_OPEN_SUPPORT). Set at INIT, read-only after.
 	 */
 	bool no_open;
-	bool want_open;              /* ffs_opts.remote_flock */
+	bool remote_locks;           /* ffs_opts.remote_locks */
 	void (*log)(void *arg, int priority, const char *msg);
 	void *log_arg;
 

@@ -365,24 +365,35 @@ static void ffs_init(void *userdata, struct fuse_conn_info *conn)
 	struct ffs *fs = userdata;
 	unsigned int want = FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_EXPORT_SUPPORT |
 			    FUSE_CAP_READDIRPLUS | FUSE_CAP_PARALLEL_DIROPS |
-			    FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS |
 			    FUSE_CAP_ASYNC_READ | FUSE_CAP_ASYNC_DIO |
 			    FUSE_CAP_CACHE_SYMLINKS | FUSE_CAP_HANDLE_KILLPRIV;
+	unsigned int unwanted = FUSE_CAP_READDIRPLUS_AUTO |
+				FUSE_CAP_AUTO_INVAL_DATA |
+				FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_SPLICE_READ |
+				FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
 
 	/*
-	 * No OPEN (docs/fuse.md, "No open"): the first OPEN is answered
-	 * ENOSYS and the host sends no OPEN or RELEASE after it. Then it
-	 * cannot be asked for atomic O_TRUNC (nobody would truncate: the host
-	 * sends a SETATTR of the size instead), nor for remote flock (a lock
-	 * is dropped by the RELEASE of its file, which no longer comes: the
-	 * host keeps flock locks itself).
+	 * Locks (docs/fuse.md, "Locks and round trips"). By default the host
+	 * keeps the mount's POSIX and flock locks itself: it asks for none
+	 * (no POSIX_LOCKS, no FLOCK_LOCKS), FLUSH is answered ENOSYS once and
+	 * never sent again, and OPEN likewise (NO_OPEN_SUPPORT: no RELEASE
+	 * either), so open+close costs no round trip. Nothing else needs the
+	 * three: writes reach us before write(2) returns, and the flags of
+	 * each open come with every READ and WRITE.
+	 *
+	 * With remote_locks the locks are kept here and conflict with the
+	 * ring's: a POSIX lock is dropped by the FLUSH of any descriptor of
+	 * its owner, a flock by the RELEASE of its open file, so OPEN, FLUSH
+	 * and RELEASE come back, and atomic O_TRUNC with OPEN.
 	 */
 	fs->no_open = (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT) &&
-		      !fs->want_open;
+		      !fs->remote_locks;
+	if (fs->remote_locks)
+		want |= FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS;
+	else
+		unwanted |= FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS;
 	if (fs->no_open)
-		want &= ~(unsigned int)(FUSE_CAP_ATOMIC_O_TRUNC |
-					FUSE_CAP_FLOCK_LOCKS);
-	conn->want |= conn->capable & want;
+		unwanted |= FUSE_CAP_ATOMIC_O_TRUNC; /* the host sends a SETATTR */
 	/*
 	 * HANDLE_KILLPRIV: a write, truncate or chown by someone else clears
 	 * suid/sgid here, in the kernel core (vfs_file_remove_privs), not by a
@@ -394,14 +405,8 @@ static void ffs_init(void *userdata, struct fuse_conn_info *conn)
 	 * (a write must reach the kernel's page cache before it returns,
 	 * for the ring's readers), splice (measured: docs/fuse.md).
 	 */
-	conn->want &= ~(unsigned int)((fs->no_open ? FUSE_CAP_ATOMIC_O_TRUNC |
-				       FUSE_CAP_FLOCK_LOCKS : 0) |
-				      FUSE_CAP_READDIRPLUS_AUTO |
-				      FUSE_CAP_AUTO_INVAL_DATA |
-				      FUSE_CAP_WRITEBACK_CACHE |
-				      FUSE_CAP_SPLICE_READ |
-				      FUSE_CAP_SPLICE_WRITE |
-				      FUSE_CAP_SPLICE_MOVE);
+	conn->want |= conn->capable & want;
+	conn->want &= ~unwanted;
 	if (getenv("UKERNEL_FUSE_SPLICE_READ")) /* measuring it: docs/fuse.md */
 		conn->want |= conn->capable & (FUSE_CAP_SPLICE_READ |
 					       FUSE_CAP_SPLICE_MOVE);
@@ -992,9 +997,15 @@ static const void *posix_owner(uint64_t lock_owner)
 static void ffs_flush(fuse_req_t req, fuse_ino_t ino,
 		      struct fuse_file_info *fi)
 {
-	struct vfs_inode *inode = fh_inode(req_fs(req), ino, fi);
+	struct vfs_inode *inode;
 	struct vfs_lock_ctx *ctx;
 
+	if (!req_fs(req)->remote_locks) {
+		/* The host keeps the locks: no FLUSH need come again. */
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	inode = fh_inode(req_fs(req), ino, fi);
 	if (inode) { /* else forgotten: nothing can be locked on it */
 		ctx = vfs_locks_ctx(inode, false);
 		if (ctx && !IS_ERR(ctx))
@@ -1325,7 +1336,7 @@ static void ffs_flock(fuse_req_t req, fuse_ino_t ino,
 	struct vfs_lock_req lr = { .owner = f, .pid = -1 };
 	int ret = 0, token;
 
-	if (!f) { /* no_open keeps flock in the host: never asked */
+	if (!f) { /* not asked without remote_locks */
 		ret = -ENOLCK;
 		goto out;
 	}

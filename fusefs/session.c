@@ -433,7 +433,7 @@ struct ffs *ffs_start(struct uk_kernel *k, const struct ffs_opts *o,
 	 */
 	fs->max_threads = o->max_threads ? o->max_threads : 64;
 	fs->read_only = o->read_only;
-	fs->want_open = o->remote_flock || getenv("UKERNEL_FUSE_OPEN");
+	fs->remote_locks = o->remote_locks || getenv("UKERNEL_FUSE_OPEN");
 	fs->log = o->log;
 	fs->log_arg = o->log_arg;
 	pthread_rwlock_rdlock(&vfs->ns_lock);

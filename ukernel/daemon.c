@@ -468,7 +468,7 @@ static int serve(const struct uk_daemon_opts *o, int sfd, int *ready_fd)
 			.fsname = o->image ? o->image : "tmpfs",
 			.allow_other = o->allow_other,
 			.read_only = o->mount_ro,
-			.remote_flock = o->remote_flock,
+			.remote_locks = o->remote_locks,
 			.entry_timeout = o->entry_timeout,
 			.attr_timeout = o->attr_timeout,
 			.negative_timeout = -1,

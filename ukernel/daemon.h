@@ -39,7 +39,7 @@ struct uk_daemon_opts {
 	const char *mountpoint;  /* absolute host directory */
 	bool allow_other;        /* -o allow_other */
 	bool mount_ro;           /* -o ro */
-	bool remote_flock;       /* --remote-flock */
+	bool remote_locks;       /* --remote-locks */
 	double entry_timeout;    /* seconds; < 0: the front-end's default */
 	double attr_timeout;
 };

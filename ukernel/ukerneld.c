@@ -44,8 +44,9 @@ static void usage(FILE *out)
 		"  --ro                   make the mount read-only (FUSE)\n"
 		"  --entry-timeout SECS   host cache time of names (default 60)\n"
 		"  --attr-timeout SECS    host cache time of attributes (default 60)\n"
-		"  --remote-flock         flock on the mount conflicts with clients'\n"
-		"                         (costs OPEN and RELEASE per open, FUSE)\n"
+		"  --remote-locks         locks on the mount (fcntl, flock) conflict\n"
+		"                         with clients' (costs OPEN, FLUSH and\n"
+		"                         RELEASE per open, FUSE)\n"
 		"  --help, -h             this text\n"
 		"  --version, -V          the version\n"
 		"\n"
@@ -188,7 +189,8 @@ int main(int argc, char **argv)
 		{ "ro", no_argument, NULL, 'R' },
 		{ "entry-timeout", required_argument, NULL, 'e' },
 		{ "attr-timeout", required_argument, NULL, 'A' },
-		{ "remote-flock", no_argument, NULL, 'F' },
+		{ "remote-locks", no_argument, NULL, 'F' },
+		{ "remote-flock", no_argument, NULL, 'F' }, /* its old name */
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -249,7 +251,7 @@ int main(int argc, char **argv)
 			o.mount_ro = true;
 			break;
 		case 'F':
-			o.remote_flock = true;
+			o.remote_locks = true;
 			break;
 		case 'e':
 			if (parse_secs(optarg, &o.entry_timeout))
@@ -284,9 +286,9 @@ int main(int argc, char **argv)
 		return bad_usage("unexpected argument '%s'",
 				 argv[optind + (tmpfs ? 0 : 1)]);
 
-	if (!mnt_arg && (o.allow_other || o.mount_ro || o.remote_flock ||
+	if (!mnt_arg && (o.allow_other || o.mount_ro || o.remote_locks ||
 			 o.entry_timeout >= 0 || o.attr_timeout >= 0))
-		return bad_usage("--allow-other, --ro, --remote-flock and the "
+		return bad_usage("--allow-other, --ro, --remote-locks and the "
 				 "timeouts need --mount");
 	if (mnt_arg) {
 		if (!ffs_available()) {

@@ -78,14 +78,22 @@ ops)
 	chmod 755 "$mnt/w" "$native"
 	"$opsprog" "$mnt/w" "$native" || fail "the mount and ext4 differ"
 	stop
+	# Again with the locks kept by the daemon (F_SETLK/W, GETLK, flock
+	# arrive as requests), on fresh directories.
+	start --allow-other --remote-locks
+	mkdir -p "$mnt/w2" "$native/w2"
+	chmod 755 "$mnt/w2" "$native/w2"
+	"$opsprog" "$mnt/w2" "$native/w2" ||
+		fail "the mount (--remote-locks) and ext4 differ"
+	stop
 	"$ukctl" fsck "$img" >/dev/null || fail "fsck after the run"
 	;;
 coherence)
 	start
 	"$cohprog" "$sock" "$mnt" || fail "coherence"
 	stop
-	start --remote-flock
-	"$cohprog" "$sock" "$mnt" flock || fail "coherence of flock"
+	start --remote-locks
+	"$cohprog" "$sock" "$mnt" locks || fail "coherence of locks"
 	stop
 	;;
 lifecycle)

@@ -10,9 +10,9 @@
  * first (stat, read, readdir, a cached negative lookup) so that a missing
  * invalidation shows.
  *
- * usage: test_fuse_coherence SOCKET MOUNTPOINT [flock]
- * With "flock" (a daemon started with --remote-flock) it checks only that
- * flock on the mount and through the ring conflict.
+ * usage: test_fuse_coherence SOCKET MOUNTPOINT [locks]
+ * With "locks" (a daemon started with --remote-locks) it checks only that
+ * POSIX locks and flock on the mount and through the ring conflict.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -25,6 +25,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ukernel.h"
@@ -312,6 +313,23 @@ static void mount_to_ring(void)
 	CHECK(r_stat("/md", &st) == -ENOENT, "ring: /md gone");
 }
 
+/* F_SETLK of a write lock on all of PATH by a child: 0 or its errno. */
+static int child_setlk(const char *path)
+{
+	struct flock wl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0) {
+		int fd = open(path, O_RDWR);
+
+		_exit(fd < 0 ? 100 : fcntl(fd, F_SETLK, &wl) ? errno : 0);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st) == EWOULDBLOCK ? EAGAIN : WEXITSTATUS(st);
+}
+
 /*
  * Files without OPEN (the daemon answers OPEN with ENOSYS, so every READ,
  * WRITE, SETATTR and lock request names only the inode): each open file's
@@ -323,7 +341,6 @@ static void no_open(void)
 	struct flock wl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 	char a[256];
 	struct stat st;
-	long rfd;
 	int fd, fd2;
 
 	/* O_APPEND: at the file's true end, though the ring grew it. */
@@ -345,20 +362,19 @@ static void no_open(void)
 	      "mount: write 10, ftruncate 4, ring: size 4");
 	close(fd);
 	/*
-	 * POSIX locks: the mount's lock conflicts with the ring's, and the
-	 * close of any descriptor of the file by the owner drops it (FLUSH).
+	 * POSIX locks, kept by the host (no --remote-locks): another process
+	 * on the mount conflicts, and the close of any descriptor of the
+	 * file by the owner drops the lock, as on any Linux file system.
 	 */
 	fd = open(M("/n1"), O_RDWR);
 	fd2 = open(M("/n1"), O_RDONLY);
-	rfd = uk_syscall(SYS_openat, AT_FDCWD, "/n1", O_RDWR);
-	CHECK(fd >= 0 && fd2 >= 0 && rfd >= 0 && fcntl(fd, F_SETLK, &wl) == 0,
+	CHECK(fd >= 0 && fd2 >= 0 && fcntl(fd, F_SETLK, &wl) == 0,
 	      "mount: F_SETLK write lock");
-	CHECK(uk_syscall(SYS_fcntl, rfd, F_SETLK, &wl) == -EAGAIN,
-	      "ring: the same lock conflicts (EAGAIN)");
+	CHECK(child_setlk(M("/n1")) == EAGAIN,
+	      "mount: another process conflicts (EAGAIN)");
 	close(fd2);
-	CHECK(uk_syscall(SYS_fcntl, rfd, F_SETLK, &wl) == 0,
-	      "ring: free once the mount closed another descriptor");
-	uk_syscall(SYS_close, rfd);
+	CHECK(child_setlk(M("/n1")) == 0,
+	      "mount: free once the owner closed another descriptor");
 	close(fd);
 	/* An unlinked file open on the mount keeps its data. */
 	fd = open(M("/n1"), O_RDWR);
@@ -405,17 +421,36 @@ static void direct_io(void)
 }
 
 /*
- * --remote-flock: the host sends OPEN and RELEASE again, so a flock taken
- * on the mount is held by the daemon and conflicts with the ring's, both
- * ways. The host sends the RELEASE that drops it in the background after
- * close returns, so the ring may see it go a moment later.
+ * --remote-locks: the host sends OPEN, FLUSH and RELEASE again and keeps no
+ * lock itself, so a POSIX lock or a flock taken on the mount is held by the
+ * daemon and conflicts with the ring's, both ways. A POSIX lock goes with
+ * the FLUSH of any descriptor of its owner (before close returns); a flock
+ * with the RELEASE of its file, which the host sends in the background
+ * after close returns, so the ring may see it go a moment later.
  */
-static void remote_flock(void)
+static void remote_locks(void)
 {
+	struct flock wl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 	long rfd, ret = -1;
-	int fd;
+	int fd, fd2;
 
 	CHECK(r_write("/fl", "x", -1, O_TRUNC) == 1, "ring: write /fl");
+	/* POSIX locks */
+	fd = open(M("/fl"), O_RDWR);
+	fd2 = open(M("/fl"), O_RDONLY);
+	rfd = uk_syscall(SYS_openat, AT_FDCWD, "/fl", O_RDWR);
+	CHECK(fd >= 0 && fd2 >= 0 && rfd >= 0 && fcntl(fd, F_SETLK, &wl) == 0,
+	      "mount: F_SETLK write lock");
+	CHECK(uk_syscall(SYS_fcntl, rfd, F_SETLK, &wl) == -EAGAIN,
+	      "ring: the same lock conflicts (EAGAIN)");
+	close(fd2);
+	CHECK(uk_syscall(SYS_fcntl, rfd, F_SETLK, &wl) == 0,
+	      "ring: free once the mount closed another descriptor");
+	CHECK(fcntl(fd, F_SETLK, &wl) < 0 && errno == EAGAIN,
+	      "mount: the ring's lock conflicts (EAGAIN)");
+	close(fd);
+	uk_syscall(SYS_close, rfd);
+	/* flock */
 	fd = open(M("/fl"), O_RDWR);
 	rfd = uk_syscall(SYS_openat, AT_FDCWD, "/fl", O_RDWR);
 	CHECK(fd >= 0 && rfd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0,
@@ -438,8 +473,8 @@ static void remote_flock(void)
 
 int main(int argc, char **argv)
 {
-	if (argc != 3 && !(argc == 4 && !strcmp(argv[3], "flock"))) {
-		fprintf(stderr, "usage: %s SOCKET MOUNTPOINT [flock]\n",
+	if (argc != 3 && !(argc == 4 && !strcmp(argv[3], "locks"))) {
+		fprintf(stderr, "usage: %s SOCKET MOUNTPOINT [locks]\n",
 			argv[0]);
 		return 2;
 	}
@@ -449,7 +484,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (argc == 4) {
-		remote_flock();
+		remote_locks();
 	} else {
 		ring_to_mount();
 		mount_to_ring();
