@@ -69,6 +69,9 @@ struct ffs {
 	struct uk_notifier notifier;
 	bool notifier_registered;
 	atomic_bool connected;       /* init done: notifications allowed */
+	/* The INIT request, until its reply is out (session.c, dev_io). */
+	uint64_t init_unique;
+	uint32_t init_flags;         /* what the host offered */
 };
 
 /* ---- node table (node.c) ------------------------------------------------ */

@@ -25,9 +25,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fuse.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/uio.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -83,6 +85,74 @@ static void ffs_event(struct uk_notifier *n, const struct uk_notify_event *ev)
 	/* Also drops a cached negative entry when a name appears. */
 	fuse_lowlevel_notify_inval_entry(se, dir, ev->name, ev->namelen);
 }
+
+/* ---- the device, and INIT flags libfuse does not know --------------------------- */
+
+/*
+ * FUSE_HANDLE_KILLPRIV_V2 (Linux 5.11): the file system clears suid/sgid
+ * and security.capability on write, truncate and chown, so the host may
+ * set SB_NOSEC and stop asking GETXATTR("security.capability") before
+ * every write(2) (file_remove_privs) -- a round trip per write, measured
+ * in docs/fuse.md. The kernel core does the clearing already
+ * (vfs_file_remove_privs, vfs_do_truncate and chown, by the caller's
+ * CAP_FSETID as Linux decides), and stores no security.* attribute.
+ *
+ * libfuse 3.14 (Debian 12) cannot ask for it: it builds the INIT reply
+ * from the capabilities it knows. So the device goes through our own
+ * read/writev (fuse_session_custom_io, on the descriptor libfuse mounted)
+ * and the INIT reply gets the flag added on its way out, when the host
+ * offered it. Everything else passes through unchanged.
+ */
+static void note_init(struct ffs *fs, const struct fuse_buf *buf)
+{
+	const struct fuse_in_header *in = buf->mem;
+	const struct fuse_init_in *arg = (const void *)(in + 1);
+
+	if ((buf->flags & FUSE_BUF_IS_FD) || buf->size < sizeof(*in) +
+	    offsetof(struct fuse_init_in, flags) + sizeof(arg->flags) ||
+	    in->opcode != FUSE_INIT)
+		return;
+	fs->init_unique = in->unique;
+	fs->init_flags = arg->flags;
+}
+
+static ssize_t dev_read(int fd, void *buf, size_t len, void *userdata)
+{
+	return read(fd, buf, len);
+}
+
+static ssize_t dev_writev(int fd, struct iovec *iov, int count,
+			  void *userdata)
+{
+	struct ffs *fs = userdata;
+	struct fuse_out_header *out = iov[0].iov_base;
+	struct fuse_init_out *arg;
+
+	if (fs->init_unique && count >= 2 &&
+	    iov[0].iov_len >= sizeof(*out) && out->unique == fs->init_unique &&
+	    !out->error && iov[1].iov_len >= offsetof(struct fuse_init_out,
+						      flags) +
+					      sizeof(arg->flags)) {
+		arg = iov[1].iov_base;
+		if (fs->init_flags & FUSE_HANDLE_KILLPRIV_V2)
+			arg->flags |= FUSE_HANDLE_KILLPRIV_V2;
+		fs->init_unique = 0;
+	}
+	return writev(fd, iov, count);
+}
+
+static ssize_t dev_splice(int fdin, off_t *offin, int fdout, off_t *offout,
+			  size_t len, unsigned int flags, void *userdata)
+{
+	return splice(fdin, offin, fdout, offout, len, flags);
+}
+
+static const struct fuse_custom_io dev_io = {
+	.read = dev_read,
+	.writev = dev_writev,
+	.splice_receive = dev_splice,
+	.splice_send = dev_splice,
+};
 
 /* ---- the loop ------------------------------------------------------------------ */
 
@@ -187,6 +257,9 @@ static void worker_loop(struct ffs_loop *l)
 	while (!fuse_session_exited(se)) {
 		res = fuse_session_receive_buf(se, &fbuf);
 		if (res > 0) {
+			if (!atomic_load_explicit(&l->fs->connected,
+						  memory_order_relaxed))
+				note_init(l->fs, &fbuf);
 			atomic_fetch_sub(&l->readers, 1);
 			fuse_session_process_buf(se, &fbuf);
 			atomic_fetch_add(&l->readers, 1);
@@ -477,6 +550,13 @@ struct ffs *ffs_start(struct uk_kernel *k, const struct ffs_opts *o,
 		ret = -EPERM;
 		goto err_session;
 	}
+	/* libfuse mounted it; we read and write it (dev_io, above). */
+	ret = fuse_session_custom_io(fs->se, &dev_io, fuse_session_fd(fs->se));
+	if (ret) {
+		snprintf(errbuf, errlen, "cannot set up the FUSE device: %s",
+			 strerror(-ret));
+		goto err_umount_only;
+	}
 	/* Before the loop: the host may send events from its first reply. */
 	fs->notifier.event = ffs_event;
 	uk_notifier_register(k, &fs->notifier);
@@ -497,6 +577,7 @@ struct ffs *ffs_start(struct uk_kernel *k, const struct ffs_opts *o,
 err_unmount:
 	uk_notifier_unregister(k, &fs->notifier);
 	fs->notifier_registered = false;
+err_umount_only:
 	fuse_session_unmount(fs->se);
 err_session:
 	fuse_session_destroy(fs->se);
