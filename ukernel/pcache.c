@@ -90,8 +90,8 @@ int pcache_create(const struct pcache_opts *o, struct pcache **out)
 	if (!pc->dirty_thresh)
 		pc->dirty_thresh = 1;
 	pc->ra_max_pages = pc->o.readahead_max >> PCACHE_PAGE_SHIFT;
-	if (pc->ra_max_pages > PCACHE_MAX_RUN)
-		pc->ra_max_pages = PCACHE_MAX_RUN;
+	if (pc->ra_max_pages > PCACHE_MAX_RA)
+		pc->ra_max_pages = PCACHE_MAX_RA;
 
 	pthread_mutex_init(&pc->lock, NULL);
 	pthread_mutex_init(&pc->lru_lock, NULL);
