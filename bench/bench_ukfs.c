@@ -13,10 +13,10 @@
  *
  * Usage: bench-ukfs [--json] [--quick] [--rounds N]  (bench/run ukfs ...)
  *        bench-ukfs --ours-only [--small N] [--big-mib N] [--rand-secs S]
- *                   [--warm N]
+ *                   [--warm N] [--big-reps N]
  * --ours-only runs only the ukfs side (to profile it under perf, strace or
  * callgrind: docs/ukfs.md "Performance"), with the phases timed alone;
- * --warm N repeats its warm read.
+ * --warm N repeats its warm read, --big-reps N its write and cold read.
  * Keys: <op>_ns (ours, per operation, median), <op>_native_ns, <op>_ratio
  * (median of native / ours per round: above 1 means we are faster),
  * <op>_ratio_min, <op>_ratio_max, <op>_rounds, <op>_cpu_ratio (0 where
@@ -373,17 +373,23 @@ static uint64_t cpu_ns(void)
 		fflush(stdout);                                             \
 	} while (0)
 
-/* --warm N: the warm read N times (to profile it). */
-static int warm_reps = 1;
+/*
+ * --warm N: the warm read N times; --big-reps N: the write and the cold
+ * read N times (the first write pays the first touch of fresh frames,
+ * the later ones show the steady state), to profile them.
+ */
+static int warm_reps = 1, big_reps = 1;
 
 static int run_ours_only(struct side *s, double secs)
 {
 	PHASE("small_create", NSMALL, small_create(s));
 	PHASE("small_stat", NSMALL, small_stat(s));
 	PHASE("small_unlink", NSMALL, small_unlink(s));
-	PHASE("seq_write_fsync", 1, seq_write(s));
-	drop_caches(s);
-	PHASE("seq_read_cold", 1, seq_read(s));
+	for (int i = 0; i < big_reps; i++) {
+		PHASE("seq_write_fsync", 1, seq_write(s));
+		drop_caches(s);
+		PHASE("seq_read_cold", 1, seq_read(s));
+	}
 	for (int i = 0; i < warm_reps; i++)
 		PHASE("seq_read_warm", 1, seq_read(s));
 	if (secs > 0) {
@@ -537,12 +543,15 @@ int main(int argc, char **argv)
 			rand_secs = strtod(argv[++i], NULL);
 		else if (!strcmp(argv[i], "--warm") && i + 1 < argc)
 			warm_reps = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--big-reps") && i + 1 < argc)
+			big_reps = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
 			rounds = atoi(argv[++i]);
 		else {
 			fprintf(stderr, "usage: bench-ukfs [--json] [--quick] "
 					"[--rounds N] [--small N] [--big-mib N] "
-					"[--rand-secs S] [--ours-only [--warm N]]\n");
+					"[--rand-secs S] [--ours-only [--warm N] "
+					"[--big-reps N]]\n");
 			return 2;
 		}
 	}

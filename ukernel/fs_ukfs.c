@@ -1088,12 +1088,13 @@ struct vfs_super *ukfs_fill_super(struct uk_vfs *vfs, const char *dir,
 	pcache_opts_default(&po);
 	po.size_limit = opts.cache_size;
 	/*
-	 * A readahead window of 8 MiB (the most one read_pages call takes)
-	 * is read as eight 1 MiB requests in flight at once
-	 * (ukfs_read_pages): the disk needs a queue to reach its sequential
-	 * speed, and the async window is then a whole window ahead.
+	 * A readahead window of 32 MiB is read as 1 MiB requests, up to 32
+	 * in flight (ukfs_read_pages; the readahead thread keeps them in
+	 * flight from one window to the next): the disk needs a queue to
+	 * reach its sequential speed, and the async window is then a whole
+	 * window ahead. 8 MiB windows let the queue drain at every window.
 	 */
-	po.readahead_max = 8u << 20;
+	po.readahead_max = 32u << 20;
 	ret = pcache_create(&po, &s->pc);
 	if (ret) {
 		set_err(errbuf, errlen, "%s: page cache: %s", dir,

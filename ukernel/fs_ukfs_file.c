@@ -33,31 +33,38 @@ static struct ukfs_sb_info *SBI(struct ukfs_inode_info *ui)
  * Many requests in flight per call. Profiling showed the data path at queue
  * depth 1: one synchronous bdev_readv/bdev_writev per extent, so a 1 GiB
  * fsync was 1024 round trips of 1 MiB each, one after the other. A run
- * handed over by the page cache (up to PCACHE_MAX_RUN pages, 8 MiB) is
- * cut into requests of at most UKFS_IO_CHUNK blocks (blockdev's merge
- * limit, 1 MiB) and up to UKFS_IO_DEPTH of them are kept in flight; each
- * is completed to the page cache as it is reaped. The call still waits
- * for all of them before it returns, which is what keeps data=ordered
- * simple (see ukfs_write_pages).
+ * handed over by the page cache (up to PCACHE_MAX_RUN pages) is cut into
+ * requests of at most UKFS_IO_CHUNK blocks (blockdev's merge limit,
+ * 1 MiB) and up to UKFS_IO_DEPTH of them are kept in flight; each is
+ * completed to the page cache as it is reaped. write_pages waits for all
+ * of its requests before it returns, which is what keeps data=ordered
+ * simple (see ukfs_write_pages); the readahead thread keeps its requests
+ * in flight from one run to the next (ra_thread).
  */
 #define UKFS_IO_CHUNK 256u
-#define UKFS_IO_DEPTH 16u
+#define UKFS_IO_DEPTH 32u
 
 struct ukfs_io {
 	struct bdev_request rq;
-	struct pcache_page **pages;
 	unsigned int n;
 	bool busy;
 	bool convert;		/* write: mark e written once it succeeded */
 	struct ukfs_extent e;	/* write: the blocks of this request */
+	struct iovec iov[UKFS_IO_CHUNK];
+	struct pcache_page *pages[UKFS_IO_CHUNK];
 };
 
+/*
+ * Requests in flight, used as a ring: slot next is the next to start and,
+ * when busy, the oldest in flight. Each slot keeps its own copy of the
+ * page pointers and iovecs, so the caller's array may go at once.
+ */
 struct ukfs_io_batch {
-	struct ukfs_inode_info *ui;
+	struct ukfs_sb_info *s;
+	struct ukfs_inode_info *ui;	/* write: the file */
 	bool write;
-	unsigned int next;	/* slot of the next request (oldest busy) */
+	unsigned int next;
 	struct ukfs_io io[UKFS_IO_DEPTH];
-	struct iovec iov[PCACHE_MAX_RUN];
 };
 
 /* Waits for slot io and completes its pages to the page cache. */
@@ -72,8 +79,8 @@ static void io_complete(struct ukfs_io_batch *b, struct ukfs_io *io)
 	if (b->write) {
 		if (!ret && io->convert) {
 			io->e.flags = 0;
-			ret = ukfs_extent_insert(SBI(b->ui)->meta,
-						 b->ui->vfs.i_ino, &io->e);
+			ret = ukfs_extent_insert(b->s->meta, b->ui->vfs.i_ino,
+						 &io->e);
 		}
 		pcache_write_done(io->pages, io->n, ret);
 	} else {
@@ -84,32 +91,32 @@ static void io_complete(struct ukfs_io_batch *b, struct ukfs_io *io)
 /*
  * Starts I/O on the n pages (consecutive, n <= UKFS_IO_CHUNK) at physical
  * block pblk, waiting for the oldest request first when every slot is in
- * use. iov is the pages' slice of b->iov.
+ * use.
  */
 static void io_start(struct ukfs_io_batch *b, struct pcache_page **pages,
-		     unsigned int n, uint64_t pblk, struct iovec *iov,
+		     unsigned int n, uint64_t pblk,
 		     const struct ukfs_extent *e, bool convert)
 {
 	struct ukfs_io *io = &b->io[b->next];
-	struct uk_blockdev *bdev = SBI(b->ui)->bdev;
+	struct uk_blockdev *bdev = b->s->bdev;
 	int ret;
 
 	io_complete(b, io);
 	b->next = (b->next + 1) % UKFS_IO_DEPTH;
 	for (unsigned int j = 0; j < n; j++) {
-		iov[j].iov_base = pages[j]->data;
-		iov[j].iov_len = PCACHE_PAGE_SIZE;
+		io->pages[j] = pages[j];
+		io->iov[j].iov_base = pages[j]->data;
+		io->iov[j].iov_len = PCACHE_PAGE_SIZE;
 	}
-	io->pages = pages;
 	io->n = n;
 	io->convert = convert;
 	if (e)
 		io->e = *e;
 	if (b->write)
-		bdev_prep_writev(&io->rq, bdev, pblk, n, iov, (int)n, NULL,
+		bdev_prep_writev(&io->rq, bdev, pblk, n, io->iov, (int)n, NULL,
 				 NULL);
 	else
-		bdev_prep_readv(&io->rq, bdev, pblk, n, iov, (int)n, NULL,
+		bdev_prep_readv(&io->rq, bdev, pblk, n, io->iov, (int)n, NULL,
 				NULL);
 	ret = bdev_submit(&io->rq);
 	if (ret) {
@@ -122,19 +129,35 @@ static void io_start(struct ukfs_io_batch *b, struct pcache_page **pages,
 	io->busy = true;
 }
 
-static void io_finish(struct ukfs_io_batch *b)
+/* Completes the oldest request in flight; false when there is none. */
+static bool io_complete_oldest(struct ukfs_io_batch *b)
 {
-	for (unsigned int k = 0; k < UKFS_IO_DEPTH; k++)
-		io_complete(b, &b->io[(b->next + k) % UKFS_IO_DEPTH]);
+	for (unsigned int k = 0; k < UKFS_IO_DEPTH; k++) {
+		struct ukfs_io *io = &b->io[(b->next + k) % UKFS_IO_DEPTH];
+
+		if (io->busy) {
+			io_complete(b, io);
+			return true;
+		}
+	}
+	return false;
 }
 
-static struct ukfs_io_batch *io_batch_new(struct ukfs_inode_info *ui,
+static void io_finish(struct ukfs_io_batch *b)
+{
+	while (io_complete_oldest(b))
+		;
+}
+
+static struct ukfs_io_batch *io_batch_new(struct ukfs_sb_info *s,
+					  struct ukfs_inode_info *ui,
 					  bool write)
 {
 	struct ukfs_io_batch *b = malloc(sizeof(*b));
 
 	if (!b)
 		return NULL;
+	b->s = s;
 	b->ui = ui;
 	b->write = write;
 	b->next = 0;
@@ -144,28 +167,23 @@ static struct ukfs_io_batch *io_batch_new(struct ukfs_inode_info *ui,
 }
 
 /*
- * Fills n pages from the block map: mapped runs read with up to
- * UKFS_IO_DEPTH requests in flight, holes and unwritten extents
- * zero-filled. Completes every page before it returns.
+ * Starts filling n pages from the block map: mapped runs become requests
+ * in b (which may wait for older ones to make room), holes and unwritten
+ * extents are zero-filled and completed at once.
  */
-static int read_pages_sync(struct pcache_mapping *m, struct pcache_page **pages,
-			   unsigned int n)
+static void read_pages_start(struct ukfs_io_batch *b, struct pcache_mapping *m,
+			     struct pcache_page **pages, unsigned int n)
 {
 	struct ukfs_inode_info *ui = pcache_mapping_priv(m);
-	struct ukfs_sb_info *s = SBI(ui);
-	struct ukfs_io_batch *b = io_batch_new(ui, false);
 	unsigned int i = 0;
 
-	if (!b)
-		return -ENOMEM;
-	bdev_plug();
 	while (i < n) {
 		struct ukfs_extent e;
 		unsigned int len, j;
 		int ret;
 
-		ret = ukfs_extent_map(s->meta, ui->vfs.i_ino, pages[i]->index,
-				      n - i, &e);
+		ret = ukfs_extent_map(b->s->meta, ui->vfs.i_ino,
+				      pages[i]->index, n - i, &e);
 		if (ret) {
 			pcache_read_done(pages + i, n - i, ret);
 			break;
@@ -181,12 +199,25 @@ static int read_pages_sync(struct pcache_mapping *m, struct pcache_page **pages,
 							 ? len - j
 							 : UKFS_IO_CHUNK;
 
-				io_start(b, pages + i + j, c, e.pblk + j,
-					 b->iov + i + j, NULL, false);
+				io_start(b, pages + i + j, c, e.pblk + j, NULL,
+					 false);
 			}
 		}
 		i += len;
 	}
+}
+
+/* read_pages_start, then waits: every page is completed on return. */
+static int read_pages_sync(struct pcache_mapping *m, struct pcache_page **pages,
+			   unsigned int n)
+{
+	struct ukfs_inode_info *ui = pcache_mapping_priv(m);
+	struct ukfs_io_batch *b = io_batch_new(SBI(ui), NULL, false);
+
+	if (!b)
+		return -ENOMEM;
+	bdev_plug();
+	read_pages_start(b, m, pages, n);
 	bdev_unplug();
 	io_finish(b);
 	free(b);
@@ -200,13 +231,19 @@ static int read_pages_sync(struct pcache_mapping *m, struct pcache_page **pages,
  * synchronously in the reader's thread. Linux issues that window and goes
  * on. Here a run whose pages are all speculative (PG_RA: the async window
  * the marker started) is queued to one thread per super block, which
- * reads it as read_pages_sync does and completes the pages; the reader
- * copies what it has and sleeps on a page's lock only if it catches up.
- * Runs with a page someone asked for are read at once in the caller, so a
- * demand read never pays for a wake-up of another thread. The page cache
- * allows completion from any thread; a mapping is not freed before its
- * pages are completed (io_pages), and the job's last touch of the inode
- * is that completion.
+ * starts its requests and completes the pages; the reader copies what it
+ * has and sleeps on a page's lock only if it catches up. Runs with a page
+ * someone asked for are read at once in the caller, so a demand read
+ * never pays for a wake-up of another thread.
+ *
+ * The thread keeps its requests in flight across runs: it starts each
+ * queued run as soon as it sees it (waiting only for a free slot), and
+ * reaps the oldest request only when no run is waiting. It used to read
+ * each run as read_pages_sync does, which let the disk queue drain to
+ * zero at the end of every window before the next one started (2026-11-25,
+ * docs/ukfs.md). The page cache allows completion from any thread; a
+ * mapping is not freed before its pages are completed (io_pages), and the
+ * job's last touch of the inode is that completion.
  */
 struct ukfs_ra_job {
 	struct ukfs_ra_job *next;
@@ -218,12 +255,21 @@ struct ukfs_ra_job {
 static void *ra_thread(void *arg)
 {
 	struct ukfs_sb_info *s = arg;
+	struct ukfs_io_batch *b = io_batch_new(s, NULL, false);
+	bool busy = false; /* requests may be in flight in b */
 
 	pthread_mutex_lock(&s->ra_lock);
 	for (;;) {
 		struct ukfs_ra_job *j = s->ra_head;
 
 		if (!j) {
+			if (busy) {
+				/* nothing new: reap the oldest, look again */
+				pthread_mutex_unlock(&s->ra_lock);
+				busy = io_complete_oldest(b);
+				pthread_mutex_lock(&s->ra_lock);
+				continue;
+			}
 			if (s->ra_stop)
 				break;
 			pthread_cond_wait(&s->ra_cond, &s->ra_lock);
@@ -233,11 +279,19 @@ static void *ra_thread(void *arg)
 		if (!s->ra_head)
 			s->ra_tail = NULL;
 		pthread_mutex_unlock(&s->ra_lock);
-		read_pages_sync(j->m, j->pages, j->n);
+		if (b) {
+			bdev_plug();
+			read_pages_start(b, j->m, j->pages, j->n);
+			bdev_unplug();
+			busy = true;
+		} else {
+			read_pages_sync(j->m, j->pages, j->n);
+		}
 		free(j);
 		pthread_mutex_lock(&s->ra_lock);
 	}
 	pthread_mutex_unlock(&s->ra_lock);
+	free(b);
 	return NULL;
 }
 
@@ -338,7 +392,7 @@ static int ukfs_write_pages(struct pcache_mapping *m,
 		pcache_write_done(pages, n, -EROFS);
 		return 0;
 	}
-	b = io_batch_new(ui, true);
+	b = io_batch_new(s, ui, true);
 	if (!b)
 		return -ENOMEM;
 	pthread_mutex_lock(&s->wb_mutex);
@@ -380,8 +434,8 @@ static int ukfs_write_pages(struct pcache_mapping *m,
 				.flags = e.flags,
 			};
 
-			io_start(b, pages + i + j, c, part.pblk,
-				 b->iov + i + j, &part, convert);
+			io_start(b, pages + i + j, c, part.pblk, &part,
+				 convert);
 		}
 		i += len;
 	}

@@ -90,8 +90,8 @@ int pcache_create(const struct pcache_opts *o, struct pcache **out)
 	if (!pc->dirty_thresh)
 		pc->dirty_thresh = 1;
 	pc->ra_max_pages = pc->o.readahead_max >> PCACHE_PAGE_SHIFT;
-	if (pc->ra_max_pages > PCACHE_MAX_RUN)
-		pc->ra_max_pages = PCACHE_MAX_RUN;
+	if (pc->ra_max_pages > PCACHE_MAX_RA)
+		pc->ra_max_pages = PCACHE_MAX_RA;
 
 	pthread_mutex_init(&pc->lock, NULL);
 	pthread_mutex_init(&pc->lru_lock, NULL);
@@ -127,6 +127,7 @@ void pcache_destroy(struct pcache *pc)
 	for (size_t i = 0; i < pc->nr_chunks; i++)
 		frame_pool_put(pc->chunks[i]);
 	free(pc->chunks);
+	free(pc->free_frames);
 	pthread_mutex_destroy(&pc->frame_lock);
 	pthread_cond_destroy(&pc->progress_cv);
 	pthread_cond_destroy(&pc->wb_cv);
@@ -190,24 +191,45 @@ bool pcache_trylock_page(struct pcache_page *p)
 		 PG_LOCKED);
 }
 
+/*
+ * Called after clearing PG_LOCKED or PG_WRITEBACK. Why the check: every
+ * page unlock took wait_lock and broadcast, two mutex operations and a
+ * futex check per page on the write and writeback paths, almost always
+ * with nobody asleep. No lost wake-up: a sleeper counts itself in
+ * waiters, then (fence) tests the bit; we cleared the bit, then (fence)
+ * test waiters. The two seq_cst fences are ordered one way or the other,
+ * so either the sleeper sees the bit clear and does not sleep, or we see
+ * it counted and broadcast under wait_lock, which it holds from before
+ * its test until it sleeps.
+ */
 void pcache_wake_page(struct pcache_mapping *m)
 {
+	atomic_thread_fence(memory_order_seq_cst);
+	if (!atomic_load_explicit(&m->waiters, memory_order_relaxed))
+		return;
 	pthread_mutex_lock(&m->wait_lock);
 	pthread_cond_broadcast(&m->wait_cv);
+	pthread_mutex_unlock(&m->wait_lock);
+}
+
+/* Sleeps on wait_cv until p's bit is clear (see pcache_wake_page). */
+static void wait_on_bit(struct pcache_mapping *m, struct pcache_page *p,
+			unsigned int bit)
+{
+	pthread_mutex_lock(&m->wait_lock);
+	atomic_fetch_add_explicit(&m->waiters, 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_seq_cst);
+	while (pcache_test(p, bit))
+		pthread_cond_wait(&m->wait_cv, &m->wait_lock);
+	atomic_fetch_sub_explicit(&m->waiters, 1, memory_order_relaxed);
 	pthread_mutex_unlock(&m->wait_lock);
 }
 
 /* Sleep until PG_LOCKED is ours. Caller holds no cache lock. */
 void pcache_lock_page(struct pcache_page *p)
 {
-	struct pcache_mapping *m = p->mapping;
-
-	while (!pcache_trylock_page(p)) {
-		pthread_mutex_lock(&m->wait_lock);
-		while (pcache_test(p, PG_LOCKED))
-			pthread_cond_wait(&m->wait_cv, &m->wait_lock);
-		pthread_mutex_unlock(&m->wait_lock);
-	}
+	while (!pcache_trylock_page(p))
+		wait_on_bit(p->mapping, p, PG_LOCKED);
 }
 
 /*
@@ -229,10 +251,7 @@ void pcache_wait_writeback(struct pcache_page *p)
 
 	if (!pcache_test(p, PG_WRITEBACK))
 		return;
-	pthread_mutex_lock(&m->wait_lock);
-	while (pcache_test(p, PG_WRITEBACK))
-		pthread_cond_wait(&m->wait_cv, &m->wait_lock);
-	pthread_mutex_unlock(&m->wait_lock);
+	wait_on_bit(m, p, PG_WRITEBACK);
 }
 
 /* ---- page table ------------------------------------------------------- */
@@ -472,8 +491,17 @@ long pcache_collect(struct pcache_mapping *m, uint64_t first, uint64_t last,
 		free(v);
 		v = NULL;
 	}
-	if (n > 1)
-		qsort(v, (size_t)n, sizeof(*v), cmp_index);
+	/*
+	 * Buckets are index & mask, so a file with no more pages than
+	 * buckets (the table doubles at load 1) comes out in order already:
+	 * a 1 GiB fsync sorted 262,144 sorted pages (a tenth of its CPU).
+	 */
+	for (long i = 1; i < n; i++) {
+		if (v[i - 1]->index > v[i]->index) {
+			qsort(v, (size_t)n, sizeof(*v), cmp_index);
+			break;
+		}
+	}
 	*out = v;
 	return n;
 }
@@ -647,7 +675,7 @@ static __attribute__((unused)) void *frame_pool_get(void)
  * glibc's aligned allocator and in first-touch page faults of the heap
  * (one fault per 4 KiB, plus a TLB entry per page when copying). Frames
  * carved from 2 MiB chunks advised MADV_HUGEPAGE fault in (and sit in the
- * TLB) 2 MiB at a time, and a freed frame is reused from a free list
+ * TLB) 2 MiB at a time, and a freed frame is reused from a free stack
  * without a trip through malloc. Memory is bounded by the cache's size
  * limit, so keeping freed frames until pcache_destroy costs at most that.
  * Under AddressSanitizer every frame is its own allocation again, so a use
@@ -662,13 +690,18 @@ static void *frame_alloc(struct pcache *pc)
 	return posix_memalign(&f, PCACHE_PAGE_SIZE, PCACHE_PAGE_SIZE) ? NULL
 									: f;
 #else
+	const size_t per_chunk = PCACHE_FRAME_CHUNK / PCACHE_PAGE_SIZE;
 	char *c;
-	void *f;
+	void *f = NULL;
 
 	pthread_mutex_lock(&pc->frame_lock);
-	f = pc->free_frames;
-	if (f) {
-		pc->free_frames = *(void **)f;
+	if (pc->nr_free) {
+		f = pc->free_frames[--pc->nr_free];
+		goto out_unlock;
+	}
+	if (pc->carve < pc->carve_end) {
+		f = pc->carve;
+		pc->carve += PCACHE_PAGE_SIZE;
 		goto out_unlock;
 	}
 	if (pc->nr_chunks == pc->chunks_cap) {
@@ -679,6 +712,16 @@ static void *frame_alloc(struct pcache *pc)
 			goto out_unlock;
 		pc->chunks = n;
 		pc->chunks_cap = cap;
+	}
+	/* frame_free never fails: the stack has room for every frame */
+	if (pc->free_cap < (pc->nr_chunks + 1) * per_chunk) {
+		size_t cap = pc->chunks_cap * per_chunk;
+		void **n = realloc(pc->free_frames, cap * sizeof(*n));
+
+		if (!n)
+			goto out_unlock;
+		pc->free_frames = n;
+		pc->free_cap = cap;
 	}
 	c = frame_pool_get();
 	if (c)
@@ -703,13 +746,10 @@ static void *frame_alloc(struct pcache *pc)
 	madvise(c, PCACHE_FRAME_CHUNK, MADV_HUGEPAGE); /* a hint only */
 carve:
 	pc->chunks[pc->nr_chunks++] = c;
-	/* frame 0 is returned; the others go on the free list */
-	for (size_t off = PCACHE_FRAME_CHUNK - PCACHE_PAGE_SIZE; off;
-	     off -= PCACHE_PAGE_SIZE) {
-		*(void **)(c + off) = pc->free_frames;
-		pc->free_frames = c + off;
-	}
+	/* frame 0 is returned; the others are carved in order */
 	f = c;
+	pc->carve = c + PCACHE_PAGE_SIZE;
+	pc->carve_end = c + PCACHE_FRAME_CHUNK;
 out_unlock:
 	pthread_mutex_unlock(&pc->frame_lock);
 	return f;
@@ -722,8 +762,7 @@ static void frame_free(struct pcache *pc, void *f)
 	free(f);
 #else
 	pthread_mutex_lock(&pc->frame_lock);
-	*(void **)f = pc->free_frames;
-	pc->free_frames = f;
+	pc->free_frames[pc->nr_free++] = f;
 	pthread_mutex_unlock(&pc->frame_lock);
 #endif
 }

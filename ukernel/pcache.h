@@ -22,7 +22,8 @@
 
 #define PCACHE_PAGE_SHIFT 12
 #define PCACHE_PAGE_SIZE (1u << PCACHE_PAGE_SHIFT)
-#define PCACHE_MAX_RUN 2048 /* pages per read_pages/write_pages call: 8 MiB */
+#define PCACHE_MAX_RUN 8192 /* pages per read_pages/write_pages call: 32 MiB */
+#define PCACHE_MAX_RA 16384 /* pages in a readahead window: 64 MiB, in runs */
 
 struct pcache;
 struct pcache_mapping;

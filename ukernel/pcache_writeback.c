@@ -357,6 +357,25 @@ static long snapshot(struct pcache *pc, bool all_mappings, uint64_t cutoff,
 	return n;
 }
 
+/*
+ * Pages per background step: what is over the background threshold, at
+ * least 1024 (Linux's MAX_WRITEBACK_PAGES), at most one run. Why: each
+ * step is one write_pages call, which the fs completes before it returns
+ * (ukfs: data=ordered under wb_mutex), so the disk queue drains at the
+ * end of every step; 1024-page steps kept at most four 1 MiB requests in
+ * flight while a 1 GiB write was being throttled (2026-11-25,
+ * docs/ukfs.md).
+ */
+static unsigned int bg_batch(struct pcache *pc)
+{
+	uint64_t dirty = atomic_load(&pc->nr_dirty);
+	uint64_t over = dirty > pc->bg_thresh ? dirty - pc->bg_thresh : 0;
+
+	if (over < 1024)
+		return 1024;
+	return over < PCACHE_MAX_RUN ? (unsigned int)over : PCACHE_MAX_RUN;
+}
+
 void pcache_writeback_run(struct pcache *pc)
 {
 	struct pcache_mapping **v;
@@ -377,7 +396,7 @@ void pcache_writeback_run(struct pcache *pc)
 	}
 	/* Background: oldest mappings first until under the threshold. */
 	while (atomic_load(&pc->nr_dirty) > pc->bg_thresh && idle < 8) {
-		if (pcache_writeback_some(pc, 1024) > 0)
+		if (pcache_writeback_some(pc, bg_batch(pc)) > 0)
 			idle = 0;
 		else
 			idle++;

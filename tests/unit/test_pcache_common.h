@@ -22,7 +22,7 @@
 
 #include "pcache.h"
 
-#define FAKE_PAGES 8192 /* 32 MiB of file */
+#define FAKE_PAGES (2 * PCACHE_MAX_RUN) /* 64 MiB: fits a maximal run */
 #define FAKE_MAX_RUNS 4096
 
 struct fake_run {
