@@ -79,6 +79,7 @@ struct ring_xfer {
 	uint64_t ra_src;             /* client address of buf[0] */
 	size_t ra_len;               /* bytes read ahead (0: none) */
 	uint64_t ra_next;            /* where a sequential read continues */
+	bool failed;                 /* a write-behind faulted in this call */
 };
 
 /*

@@ -99,6 +99,13 @@ static int xfer_write_behind(struct ring_task *rt, struct ring_xfer *x)
 
 	if (x->wb_len)
 		ret = uk_ring_vm_write(rt->pid, x->wb_dst, x->buf, x->wb_len);
+	/*
+	 * Those bytes were counted as copied when they were gathered: the
+	 * call's result must say the fault (uk_ring_xfer_flush), not a
+	 * count of bytes that never arrived.
+	 */
+	if (ret)
+		x->failed = true;
 	x->wb_len = 0;
 	return ret;
 }
@@ -110,6 +117,9 @@ int uk_ring_xfer_flush(struct ring_call *c)
 	if (!c->x)
 		return 0;
 	ret = xfer_write_behind(c->rt, c->x);
+	if (c->x->failed)
+		ret = -EFAULT;
+	c->x->failed = false;
 	c->x->ra_len = 0;
 	c->x->ra_next = 0;
 	return ret;
