@@ -901,20 +901,34 @@ static bool bulk_out_step(struct bulk *k)
 	return moved;
 }
 
+/*
+ * The next chunk to copy in: from pos to the end of its window chunk (or
+ * of the buffer), after skipping what the daemon read itself (its count
+ * ahead of ours). Returns its length, 0 when the window is full or the
+ * buffer done.
+ */
+static uint64_t bulk_in_next(struct bulk *k)
+{
+	uint64_t d = atomic_load_explicit(&k->b->dpos, memory_order_acquire);
+	uint64_t n;
+
+	if (d > k->pos && d <= k->len)
+		k->pos = d;
+	if (k->stopped || k->pos >= k->len || d > k->pos)
+		return 0;
+	n = UK_RING_BULK_CHUNK - k->pos % UK_RING_BULK_CHUNK;
+	if (n > k->len - k->pos)
+		n = k->len - k->pos;
+	return k->pos + n - d > UK_RING_BULK_SIZE ? 0 : n;
+}
+
 /* Copies in the next chunks of the buffer while the window has room. */
 static bool bulk_in_step(struct bulk *k)
 {
 	bool moved = false;
+	uint64_t n;
 
-	while (!k->stopped && k->pos < k->len) {
-		uint64_t d = atomic_load_explicit(&k->b->dpos,
-						  memory_order_acquire);
-		uint64_t n = k->len - k->pos;
-
-		if (n > UK_RING_BULK_CHUNK)
-			n = UK_RING_BULK_CHUNK;
-		if (d > k->pos || k->pos + n - d > UK_RING_BULK_SIZE)
-			break; /* full (or a confused daemon: stop feeding) */
+	while ((n = bulk_in_next(k))) {
 		if (uk_cl_copy_in(k->win + k->pos % UK_RING_BULK_SIZE,
 				  k->buf + k->pos, (size_t)n)) {
 			k->stopped = true;
@@ -938,16 +952,10 @@ static bool bulk_step(struct bulk *k)
 /* Whether bulk_step() would move something now (before sleeping). */
 static bool bulk_ready(struct bulk *k)
 {
-	uint64_t d = atomic_load_explicit(&k->b->dpos, memory_order_acquire);
 	if (k->out)
-		return d != k->pos;
-	if (k->stopped || k->pos >= k->len)
-		return false;
-	return d <= k->pos &&
-	       k->pos - d + (k->len - k->pos < UK_RING_BULK_CHUNK ?
-				     k->len - k->pos :
-				     UK_RING_BULK_CHUNK) <=
-		       UK_RING_BULK_SIZE;
+		return atomic_load_explicit(&k->b->dpos,
+					    memory_order_acquire) != k->pos;
+	return bulk_in_next(k) != 0;
 }
 
 /*

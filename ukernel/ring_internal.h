@@ -88,7 +88,10 @@ struct ring_xfer {
  * client's counter and stop flag only, each load a hint: offsets, lengths
  * and positions in the window are ours.
  */
-/* No progress by the client for this long: the stream falls back. */
+/*
+ * A piece that must wait for the client (it overlaps chunks the client
+ * has not copied) waits at most this long; then the stream is abandoned.
+ */
 #define RING_BULK_STALL_NS (50ull * 1000 * 1000)
 
 struct ring_bulk_call {
@@ -98,6 +101,7 @@ struct ring_bulk_call {
 	uint64_t addr, len;          /* the client's buffer, copied once */
 	bool out;                    /* OUT (read) or IN (write) */
 	bool dead;                   /* abandoned: process_vm from now on */
+	bool behind;                 /* the client lagged: do not spin for it */
 	uint64_t pos;                /* OUT: chunks published; IN: bytes */
 	bool open;                   /* OUT: a chunk is being filled */
 	uint64_t open_off;

@@ -16,9 +16,10 @@
  * through the slot's bulk window instead (uk_ring_abi.h): copy_to pieces
  * that land in the buffer are copied into window chunks the client copies
  * out while we go on; copy_from pieces are taken from the bytes the client
- * copies in. Whatever the stream cannot serve (a piece out of order, a
- * client that stops feeding or draining for RING_BULK_STALL_NS) goes
- * through process_vm as before.
+ * copies in. Whatever the stream cannot serve at once (a piece out of
+ * order, a full window or missing bytes while the client is off its CPU)
+ * goes through process_vm as before, so a stream is never slower than
+ * the old path by more than a short spin.
  *
  * The client says where it mapped its region; if it lies, it only makes its
  * own calls read its own region: the translation never leaves the slot.
@@ -225,30 +226,46 @@ static bool bulk_in_avail(struct ring_bulk_call *k, uint64_t n)
 	       atomic_load_explicit(&k->b->stop, memory_order_acquire);
 }
 
+/* Pauses a stream waits for the client before doing the piece itself. */
+#define RING_BULK_SPINS 300u
+
 /*
- * Waits for the client: spins while it runs on another CPU (it copies at
- * memory speed), yields when it waits on ours or is slow (~100 us), and
- * gives up after RING_BULK_STALL_NS or when the process is gone. Returns
- * whether the condition came true.
+ * Waits for the client. Not patient: spins a little (~10 us, a chunk's
+ * copy) while the client runs on another CPU, and gives up at once when
+ * it waits on ours: the caller then moves the piece with process_vm
+ * itself, as if there were no stream, rather than wait for a client that
+ * another process or we ourselves keep off its CPU. Patient (the piece
+ * must come after what the client has not copied yet): spins, then
+ * yields, and gives up after RING_BULK_STALL_NS or when the process is
+ * gone. Returns whether the condition came true.
  */
 static bool bulk_wait(struct ring_call *c, struct ring_bulk_call *k,
-		      uint64_t n)
+		      uint64_t n, bool patient)
 {
 	int me = sched_getcpu();
 	uint64_t t0 = 0;
 
 	atomic_store_explicit(&k->b->dcpu, me, memory_order_relaxed);
 	for (unsigned int spins = 0;; spins++) {
+		bool away = atomic_load_explicit(&k->b->ccpu,
+						 memory_order_relaxed) != me;
 		uint32_t st;
 
-		if (k->out ? bulk_out_room(k) : bulk_in_avail(k, n))
+		if (k->out ? bulk_out_room(k) : bulk_in_avail(k, n)) {
+			k->behind = false;
 			return true;
+		}
 		/* Acquire, pairs with task_died(). */
 		if (atomic_load_explicit(&c->rt->dead, memory_order_acquire))
 			return false;
-		if (spins < 4000 &&
-		    atomic_load_explicit(&k->b->ccpu, memory_order_relaxed) !=
-			    me) {
+		/* A client found behind once is not waited for again
+		 * until it has caught up. */
+		if (!patient &&
+		    (!away || k->behind || spins >= RING_BULK_SPINS)) {
+			k->behind = true;
+			return false;
+		}
+		if (away && spins < 4000) {
 			uk_cpu_relax();
 			continue;
 		}
@@ -282,6 +299,31 @@ static void bulk_publish(struct ring_bulk_call *k)
 }
 
 /*
+ * OUT: whether [off, off + n) meets a published chunk the client may not
+ * have copied yet: a piece written directly must not be overwritten later
+ * by older bytes of the same range (pcache re-copies a range whose page
+ * went away meanwhile).
+ */
+static bool bulk_out_overlaps(struct ring_bulk_call *k, uint64_t off,
+			      size_t n)
+{
+	uint64_t cp = atomic_load_explicit(&k->b->cpos, memory_order_acquire);
+	uint64_t first = k->pos > UK_RING_BULK_NCHUNK ?
+				 k->pos - UK_RING_BULK_NCHUNK : 0;
+
+	if (cp > first && cp <= k->pos)
+		first = cp;
+	for (uint64_t j = first; j < k->pos; j++) {
+		const struct uk_ring_bulk_desc *d =
+			&k->desc[j % UK_RING_BULK_NCHUNK];
+
+		if (off < d->off + d->len && d->off < off + n)
+			return true;
+	}
+	return false;
+}
+
+/*
  * OUT: the client stopped draining. What may still sit in the window
  * unread (the last NCHUNK published chunks and the one being filled) is
  * written with process_vm_writev; the client may copy those chunks too
@@ -311,11 +353,17 @@ static int bulk_out_abandon(struct ring_task *rt, struct ring_bulk_call *k)
 	return ret;
 }
 
-/* OUT: copy_to of [off, off + n) of the client's buffer. */
-static int bulk_put(struct ring_call *c, struct ring_bulk_call *k,
-		    uint64_t off, const unsigned char *src, size_t n)
+/*
+ * OUT: copy_to of [off, off + n) of the client's buffer. Returns the bytes
+ * it placed in the window (the caller moves the rest with process_vm: the
+ * window is full and the client is not draining it right now), or -EFAULT.
+ */
+static long bulk_put(struct ring_call *c, struct ring_bulk_call *k,
+		     uint64_t off, const unsigned char *src, size_t n)
 {
-	while (n) {
+	size_t done = 0;
+
+	while (done < n) {
 		if (k->open && off == k->open_off + k->open_len &&
 		    k->open_len < UK_RING_BULK_CHUNK) {
 			size_t take = UK_RING_BULK_CHUNK - k->open_len;
@@ -323,30 +371,41 @@ static int bulk_put(struct ring_call *c, struct ring_bulk_call *k,
 					   (size_t)(k->pos % UK_RING_BULK_NCHUNK) *
 						   UK_RING_BULK_CHUNK;
 
-			if (take > n)
-				take = n;
-			memcpy(w + k->open_len, src, take);
+			/*
+			 * Bytes gathered for process_vm go out before the
+			 * window gets more: the client may copy a chunk
+			 * before our flush at the end of the call, and a
+			 * range copied twice must end with the second copy.
+			 */
+			if (c->x && c->x->wb_len &&
+			    xfer_write_behind(c->rt, c->x))
+				return -EFAULT;
+			if (take > n - done)
+				take = n - done;
+			memcpy(w + k->open_len, src + done, take);
 			k->open_len += (uint32_t)take;
 			off += take;
-			src += take;
-			n -= take;
+			done += take;
 			if (k->open_len == UK_RING_BULK_CHUNK)
 				bulk_publish(k);
 			continue;
 		}
 		if (k->open)
 			bulk_publish(k);
-		if (!bulk_wait(c, k, 0)) {
-			if (bulk_out_abandon(c->rt, k))
-				return -EFAULT;
-			return uk_ring_vm_write(c->rt->pid, k->addr + off, src,
-						n);
+		if (!bulk_wait(c, k, 0, false)) {
+			if (!bulk_out_overlaps(k, off, n - done))
+				return (long)done;
+			if (!bulk_wait(c, k, 0, true)) {
+				if (bulk_out_abandon(c->rt, k))
+					return -EFAULT;
+				return (long)done;
+			}
 		}
 		k->open = true;
 		k->open_off = off;
 		k->open_len = 0;
 	}
-	return 0;
+	return (long)done;
 }
 
 void uk_ring_bulk_flush(struct ring_call *c)
@@ -357,42 +416,49 @@ void uk_ring_bulk_flush(struct ring_call *c)
 		bulk_publish(k);
 }
 
-/* IN: copy_from of [off, off + n) of the client's buffer. */
-static int bulk_get(struct ring_call *c, struct ring_bulk_call *k,
-		    unsigned char *dst, uint64_t off, size_t n)
+/*
+ * IN: copy_from of [off, off + n) of the client's buffer. Returns the
+ * bytes it took from the window; the caller reads the rest with
+ * process_vm (the client has not copied them in yet, or could not read
+ * its buffer: process_vm then fails as Linux would), and the stream goes
+ * on after the piece (the client skips what we read ourselves).
+ */
+static long bulk_get(struct ring_call *c, struct ring_bulk_call *k,
+		     unsigned char *dst, uint64_t off, size_t n)
 {
+	size_t done = 0;
+
 	/* Only the continuation of the stream; anything else as before. */
 	if (off != k->pos)
-		return uk_ring_vm_read(c->rt->pid, dst, k->addr + off, n);
-	while (n) {
-		size_t take = n < UK_RING_BULK_CHUNK ? n : UK_RING_BULK_CHUNK;
+		return 0;
+	while (done < n) {
+		size_t take = n - done < UK_RING_BULK_CHUNK ?
+				      n - done :
+				      UK_RING_BULK_CHUNK;
 		size_t at = (size_t)(k->pos % UK_RING_BULK_SIZE);
 		size_t first = UK_RING_BULK_SIZE - at;
-		uint64_t cp;
 
-		if (!bulk_wait(c, k, take) ||
-		    ((cp = atomic_load_explicit(&k->b->cpos,
-						memory_order_acquire)) <
-		     k->pos + take)) {
-			/* Stalled, or the client could not read its buffer:
-			 * process_vm reads it (and fails as Linux would). */
-			k->dead = true;
-			return uk_ring_vm_read(c->rt->pid, dst, k->addr + off,
-					       n);
-		}
+		if (!bulk_wait(c, k, take, false) ||
+		    atomic_load_explicit(&k->b->cpos, memory_order_acquire) <
+			    k->pos + take)
+			break;
 		if (first > take)
 			first = take;
-		memcpy(dst, k->win + at, first);
-		memcpy(dst + first, k->win, take - first);
+		memcpy(dst + done, k->win + at, first);
+		memcpy(dst + done + first, k->win, take - first);
 		k->pos += take;
+		done += take;
 		/* seq_cst: our reads before the count (release), and Dekker. */
 		atomic_store_explicit(&k->b->dpos, k->pos, memory_order_seq_cst);
 		bulk_wake(k);
-		dst += take;
-		off += take;
-		n -= take;
 	}
-	return 0;
+	if (done < n) {
+		/* The rest is ours: the client moves on past it. */
+		k->pos = off + n;
+		atomic_store_explicit(&k->b->dpos, k->pos, memory_order_seq_cst);
+		bulk_wake(k);
+	}
+	return (long)done;
 }
 
 static int ring_copy_from(struct uk_task *t, void *dst, unsigned long src,
@@ -414,8 +480,15 @@ static int ring_copy_from(struct uk_task *t, void *dst, unsigned long src,
 	if (atomic_load_explicit(&rt->dead, memory_order_acquire))
 		return -EFAULT;
 	k = bulk_of(t, src, n, false);
-	if (k)
-		return bulk_get(uk_ring_cur_call, k, dst, src - k->addr, n);
+	if (k) {
+		long got = bulk_get(uk_ring_cur_call, k, dst, src - k->addr, n);
+
+		if ((size_t)got == n)
+			return 0;
+		dst = (char *)dst + got;
+		src += (unsigned long)got;
+		n -= (size_t)got;
+	}
 	x = xfer_of(t);
 	if (!x)
 		return uk_ring_vm_read(rt->pid, dst, src, n);
@@ -444,8 +517,15 @@ static int ring_copy_to(struct uk_task *t, unsigned long dst, const void *src,
 	if (atomic_load_explicit(&rt->dead, memory_order_acquire))
 		return -EFAULT;
 	k = bulk_of(t, dst, n, true);
-	if (k)
-		return bulk_put(uk_ring_cur_call, k, dst - k->addr, src, n);
+	if (k) {
+		long put = bulk_put(uk_ring_cur_call, k, dst - k->addr, src, n);
+
+		if (put < 0 || (size_t)put == n)
+			return put < 0 ? (int)put : 0;
+		dst += (unsigned long)put;
+		src = (const char *)src + put;
+		n -= (size_t)put;
+	}
 	x = xfer_of(t);
 	if (!x || n > RING_XFER_BUF)
 		return uk_ring_vm_write(rt->pid, dst, src, n);
