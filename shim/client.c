@@ -814,6 +814,151 @@ static bool shares_cpu(void)
 }
 
 /*
+ * A bulk stream (uk_ring_abi.h): a read's or write's buffer copied through
+ * the slot's window while the daemon runs the call, chunk by chunk, so
+ * that our copy and the daemon's overlap. The client side of it lives here:
+ * bulk_step() moves what can be moved now (copies the chunks the daemon
+ * published out to the buffer, or the next chunks of the buffer in), and
+ * wait_bulk() calls it while it waits.
+ */
+struct bulk {
+	struct uk_ring_bulk *b;
+	unsigned char *win;
+	unsigned char *buf;       /* the caller's buffer */
+	uint64_t len;
+	uint64_t pos;             /* OUT: chunks copied; IN: bytes copied */
+	bool out;
+	bool fault;               /* OUT: the buffer was not writable */
+	bool stopped;             /* IN: the buffer was not readable */
+};
+
+/* The reads and writes whose buffer may stream, and where it is. */
+static bool bulk_call(long nr, bool *out)
+{
+	switch (nr) {
+	case SYS_read:
+	case SYS_pread64:
+		*out = true;
+		return true;
+	case SYS_write:
+	case SYS_pwrite64:
+		*out = false;
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Zeroes the counters and names the buffer; before the request goes out. */
+static void bulk_setup(struct bulk *k, unsigned int idx, uint16_t *flags)
+{
+	struct uk_ring_bulk *b = uk_ring_bulk_at(uk_client.region, idx);
+
+	k->b = b;
+	k->win = uk_ring_window_at(uk_client.region, idx);
+	k->pos = 0;
+	k->fault = false;
+	k->stopped = false;
+	b->addr = (uint64_t)(uintptr_t)k->buf;
+	b->len = k->len;
+	atomic_store_explicit(&b->cpos, 0, memory_order_relaxed);
+	atomic_store_explicit(&b->stop, 0, memory_order_relaxed);
+	atomic_store_explicit(&b->dpos, 0, memory_order_relaxed);
+	atomic_store_explicit(&b->dcpu, -1, memory_order_relaxed);
+	atomic_store_explicit(&b->ccpu, sched_getcpu(), memory_order_relaxed);
+	*flags = k->out ? UK_SLOT_BULK_OUT : UK_SLOT_BULK_IN;
+}
+
+/*
+ * Copies out every chunk the daemon has published. A chunk that does not
+ * fit our buffer (a daemon bug) or a buffer we cannot write makes the call
+ * -EFAULT; the chunk is consumed all the same, so the daemon never waits
+ * for it. Returns whether anything moved.
+ */
+static bool bulk_out_step(struct bulk *k)
+{
+	/* Acquire: the chunk's bytes and descriptor before dpos. */
+	uint64_t d = atomic_load_explicit(&k->b->dpos, memory_order_acquire);
+	bool moved = false;
+
+	while (k->pos < d) {
+		unsigned int c = (unsigned int)(k->pos % UK_RING_BULK_NCHUNK);
+		uint64_t off = k->b->desc[c].off;
+		uint32_t n = k->b->desc[c].len;
+
+		if (n > UK_RING_BULK_CHUNK || off > k->len || n > k->len - off)
+			k->fault = true;
+		else if (!k->fault &&
+			 uk_cl_copy_out(k->buf + off,
+					k->win + (size_t)c * UK_RING_BULK_CHUNK,
+					n))
+			k->fault = true;
+		k->pos++;
+		/* Release: our reads of the chunk before the daemon reuses it. */
+		atomic_store_explicit(&k->b->cpos, k->pos, memory_order_seq_cst);
+		moved = true;
+	}
+	return moved;
+}
+
+/*
+ * The next chunk to copy in: from pos to the end of its window chunk (or
+ * of the buffer), after skipping what the daemon read itself (its count
+ * ahead of ours). Returns its length, 0 when the window is full or the
+ * buffer done.
+ */
+static uint64_t bulk_in_next(struct bulk *k)
+{
+	uint64_t d = atomic_load_explicit(&k->b->dpos, memory_order_acquire);
+	uint64_t n;
+
+	if (d > k->pos && d <= k->len)
+		k->pos = d;
+	if (k->stopped || k->pos >= k->len || d > k->pos)
+		return 0;
+	n = UK_RING_BULK_CHUNK - k->pos % UK_RING_BULK_CHUNK;
+	if (n > k->len - k->pos)
+		n = k->len - k->pos;
+	return k->pos + n - d > UK_RING_BULK_SIZE ? 0 : n;
+}
+
+/* Copies in the next chunks of the buffer while the window has room. */
+static bool bulk_in_step(struct bulk *k)
+{
+	bool moved = false;
+	uint64_t n;
+
+	while ((n = bulk_in_next(k))) {
+		if (uk_cl_copy_in(k->win + k->pos % UK_RING_BULK_SIZE,
+				  k->buf + k->pos, (size_t)n)) {
+			k->stopped = true;
+			atomic_store_explicit(&k->b->stop, 1,
+					      memory_order_seq_cst);
+			return true;
+		}
+		k->pos += n;
+		/* Release: the bytes before the count that covers them. */
+		atomic_store_explicit(&k->b->cpos, k->pos, memory_order_seq_cst);
+		moved = true;
+	}
+	return moved;
+}
+
+static bool bulk_step(struct bulk *k)
+{
+	return k->out ? bulk_out_step(k) : bulk_in_step(k);
+}
+
+/* Whether bulk_step() would move something now (before sleeping). */
+static bool bulk_ready(struct bulk *k)
+{
+	if (k->out)
+		return atomic_load_explicit(&k->b->dpos,
+					    memory_order_acquire) != k->pos;
+	return bulk_in_next(k) != 0;
+}
+
+/*
  * Waits for DONE (same: the request went out with YIELD, the poller is on
  * our CPU). Spins (pause) while the daemon answers; if no poller
  * took the request within pickup_ticks and the poller last ran on our CPU
@@ -880,6 +1025,89 @@ static int wait_done(struct uk_ring_slot *s, bool same)
 	}
 }
 
+/*
+ * wait_done() for a call with a stream: moves the stream while it waits.
+ * Spins while the daemon copies on another CPU (both copies overlap),
+ * yields while it waits on ours (or has not taken the request and the
+ * poller may need our CPU), sleeps after spin_ticks without progress.
+ * Returns 0, or -ENOTCONN.
+ */
+static int wait_bulk(struct uk_ring_slot *s, struct bulk *k)
+{
+	uint64_t t0 = uk_rdtsc();
+
+	for (;;) {
+		uint32_t st = atomic_load_explicit(&s->state,
+						   memory_order_acquire);
+		uint32_t cur = st & UK_SLOT_STATE_MASK;
+		uint64_t dt;
+		int cpu;
+
+		if (cur == UK_SLOT_DONE) {
+			/* What was published before DONE (acquire above). */
+			if (k->out)
+				bulk_out_step(k);
+			return 0;
+		}
+		if (atomic_load_explicit(&uk_client.hdr->shutdown,
+					 memory_order_relaxed))
+			return -ENOTCONN;
+		if (bulk_step(k)) {
+			t0 = uk_rdtsc(); /* progress: spin again */
+			continue;
+		}
+		cpu = sched_getcpu(); /* rseq: loads, no syscall */
+		atomic_store_explicit(&k->b->ccpu, cpu, memory_order_relaxed);
+		dt = uk_rdtsc() - t0;
+		if (dt < uk_client.spin_ticks) {
+			bool yield = cur == UK_SLOT_REQ ?
+					     dt > uk_client.pickup_ticks &&
+						     shares_cpu() :
+					     atomic_load_explicit(
+						     &k->b->dcpu,
+						     memory_order_relaxed) == cpu;
+
+			if (yield)
+				sched_yield();
+			else
+				uk_cpu_relax();
+			continue;
+		}
+		if (!(st & UK_SLOT_WAITER)) {
+			if (!atomic_compare_exchange_weak(&s->state, &st,
+							  st | UK_SLOT_WAITER))
+				continue;
+			st |= UK_SLOT_WAITER;
+		}
+		/*
+		 * Dekker with the daemon's bulk_wake(): WAITER (the CAS, a
+		 * full barrier), then its counter; it stores its counter,
+		 * then reads WAITER. One of us sees the other.
+		 */
+		if (bulk_ready(k))
+			continue;
+		{
+			struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+			if (futex_op(&s->state, FUTEX_WAIT, st, &ts) < 0 &&
+			    errno == ETIMEDOUT && daemon_gone())
+				return -ENOTCONN;
+		}
+		/*
+		 * The stream wakes us per chunk: take WAITER back so that
+		 * the daemon stops calling futex while we spin (not once
+		 * DONE: the daemon has read the flags then).
+		 */
+		st = atomic_load(&s->state);
+		while ((st & UK_SLOT_WAITER) &&
+		       (st & UK_SLOT_STATE_MASK) != UK_SLOT_DONE &&
+		       !atomic_compare_exchange_weak(&s->state, &st,
+						     st & ~UK_SLOT_WAITER))
+			;
+		t0 = uk_rdtsc();
+	}
+}
+
 /* Frees a temporary slot or returns the thread's slot to IDLE. */
 static void slot_done(struct uk_ring_slot *s, bool temp)
 {
@@ -898,6 +1126,7 @@ long uk_ring_call_overlap(long nr, const long in[6], bool do_marshal,
 {
 	struct uk_ring_slot *s;
 	struct mout mo = { 0 };
+	struct bulk bk, *k = NULL;
 	unsigned int idx;
 	size_t used = 0;
 	long args[6], ret;
@@ -911,9 +1140,20 @@ long uk_ring_call_overlap(long nr, const long in[6], bool do_marshal,
 	th.depth++;
 	s = slot_get(&idx, &temp);
 	memcpy(args, in, sizeof(args));
-	if (do_marshal)
-		marshal(nr, args, s->data, &used, UK_RING_DATA_SIZE, &mo);
 	s->flags = 0;
+	if (do_marshal) {
+		marshal(nr, args, s->data, &used, UK_RING_DATA_SIZE, &mo);
+		/* A buffer too large for the data area streams. */
+		if (bulk_call(nr, &bk.out) && args[1] == in[1] &&
+		    plausible(args[1]) &&
+		    (unsigned long)args[2] > UK_RING_DATA_SIZE &&
+		    uk_cl_uaccess_ok) {
+			bk.buf = (unsigned char *)args[1];
+			bk.len = (uint64_t)args[2];
+			bulk_setup(&bk, idx, &s->flags);
+			k = &bk;
+		}
+	}
 	s->count = 0;
 	s->nr = nr;
 	for (int i = 0; i < 6; i++)
@@ -923,9 +1163,12 @@ long uk_ring_call_overlap(long nr, const long in[6], bool do_marshal,
 	/* The daemon works on the request meanwhile (on the other CPU). */
 	if (fn)
 		fn(arg);
-	ret = wait_done(s, same);
+	ret = k ? wait_bulk(s, k) : wait_done(s, same);
 	if (!ret)
 		ret = unmarshal(&mo, (long)s->result);
+	/* A buffer we could not write: the call ran, as with copy_to_user. */
+	if (ret >= 0 && k && k->fault)
+		ret = -EFAULT;
 	slot_done(s, temp);
 	th.depth--;
 	errno = saved; /* uk_syscall never changes errno */

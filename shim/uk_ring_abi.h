@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #define UK_RING_MAGIC   0x4e524b55u /* "UKRN" little-endian */
-#define UK_RING_VERSION 2u
+#define UK_RING_VERSION 3u
 
 /* ---- handshake ---------------------------------------------------------- */
 /*
@@ -150,6 +150,8 @@ struct uk_ring_header {
 #define UK_SLOT_YIELD  0x200u  /* client is yielding its CPU: daemon yields too */
 
 #define UK_SLOT_BATCH  0x1u    /* flags: data area holds count requests */
+#define UK_SLOT_BULK_OUT 0x2u  /* flags: the daemon streams the out-buffer */
+#define UK_SLOT_BULK_IN  0x4u  /* flags: the client streams the in-buffer */
 
 /*
  * A single call fits one cache line (state, nr, six args; the result
@@ -168,14 +170,86 @@ struct uk_ring_slot {
 	_Alignas(64) unsigned char data[UK_RING_DATA_SIZE];
 };
 
+/* ---- bulk streams -------------------------------------------------------- */
+/*
+ * A read or write larger than the data area streams its buffer through the
+ * slot's bulk window (UK_RING_BULK_SIZE bytes, UK_RING_BULK_NCHUNK chunks)
+ * while the call runs, so that the client's copy and the daemon's overlap
+ * on two CPUs (docs/shim.md "Sequential data path"). The client names its
+ * buffer (addr, len) and sets UK_SLOT_BULK_OUT (read: the daemon copies
+ * into the window, the client out of it) or UK_SLOT_BULK_IN (write: the
+ * client copies into the window, the daemon out of it). Addresses outside
+ * [addr, addr + len) and pieces the stream cannot serve go through
+ * process_vm_readv/writev as before. Both counters start at 0 (the client
+ * zeroes them before publishing).
+ *
+ *   OUT: dpos = chunks the daemon published; chunk k lies in window chunk
+ *        k % NCHUNK, with desc[k % NCHUNK] = {offset in the buffer, len};
+ *        cpos = chunks the client copied out (the daemon reuses a chunk
+ *        only then).
+ *   IN:  cpos = bytes of the buffer the client copied in, in order, chunk
+ *        by chunk (byte b at window offset b % UK_RING_BULK_SIZE); stop
+ *        set when it could not read its buffer (the daemon then reads the
+ *        rest with process_vm_readv, which fails as the kernel would);
+ *        dpos = bytes the daemon is done with.
+ *
+ * The daemon trusts none of it: it keeps its own counters and offsets, and
+ * what the client writes can only make its own call see wrong bytes or
+ * stall it (the daemon gives up waiting and falls back to process_vm).
+ * Whoever advances its counter checks the other's WAITER flag and wakes it.
+ * Each side says on which CPU it waits (ccpu, dcpu): the other spins while
+ * they differ (the copies overlap) and yields when they are the same.
+ */
+#define UK_RING_BULK_CHUNK  (64u * 1024u)
+#define UK_RING_BULK_NCHUNK 4u
+#define UK_RING_BULK_SIZE   (UK_RING_BULK_CHUNK * UK_RING_BULK_NCHUNK)
+
+struct uk_ring_bulk_desc {
+	uint64_t off;
+	uint32_t len;
+	uint32_t reserved;
+};
+
+struct uk_ring_bulk {
+	/* written by the client */
+	_Alignas(64) uint64_t addr;    /* the caller's buffer */
+	uint64_t len;
+	_Atomic uint64_t cpos;
+	_Atomic uint32_t stop;
+	_Atomic int32_t ccpu;  /* where the client waits: yield if ours */
+	/* written by the daemon */
+	_Alignas(64) _Atomic uint64_t dpos;
+	_Atomic int32_t dcpu;  /* where the daemon waits, -1 unknown */
+	uint32_t reserved;
+	struct uk_ring_bulk_desc desc[UK_RING_BULK_NCHUNK];
+};
+
 #define UK_RING_HEADER_SIZE 4096u
+#define UK_RING_SLOTS_SIZE (UK_RING_NSLOTS * sizeof(struct uk_ring_slot))
+#define UK_RING_BULKCTL_OFF (UK_RING_HEADER_SIZE + UK_RING_SLOTS_SIZE)
+/* The windows start page-aligned after the control blocks. */
+#define UK_RING_BULK_OFF                                                       \
+	((UK_RING_BULKCTL_OFF + UK_RING_NSLOTS * sizeof(struct uk_ring_bulk) + \
+	  4095u) & ~(uint64_t)4095u)
 #define UK_RING_REGION_SIZE                                                    \
-	(UK_RING_HEADER_SIZE + UK_RING_NSLOTS * sizeof(struct uk_ring_slot))
+	(UK_RING_BULK_OFF + (uint64_t)UK_RING_NSLOTS * UK_RING_BULK_SIZE)
 
 static inline struct uk_ring_slot *uk_ring_slot_at(void *region, unsigned i)
 {
 	return (struct uk_ring_slot *)((char *)region + UK_RING_HEADER_SIZE +
 				       (uint64_t)i * sizeof(struct uk_ring_slot));
+}
+
+static inline struct uk_ring_bulk *uk_ring_bulk_at(void *region, unsigned i)
+{
+	return (struct uk_ring_bulk *)((char *)region + UK_RING_BULKCTL_OFF +
+				       (uint64_t)i * sizeof(struct uk_ring_bulk));
+}
+
+static inline unsigned char *uk_ring_window_at(void *region, unsigned i)
+{
+	return (unsigned char *)region + UK_RING_BULK_OFF +
+	       (uint64_t)i * UK_RING_BULK_SIZE;
 }
 
 /* ---- vvar --------------------------------------------------------------- */

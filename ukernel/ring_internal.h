@@ -79,6 +79,34 @@ struct ring_xfer {
 	uint64_t ra_src;             /* client address of buf[0] */
 	size_t ra_len;               /* bytes read ahead (0: none) */
 	uint64_t ra_next;            /* where a sequential read continues */
+	bool failed;                 /* a write-behind faulted in this call */
+};
+
+/*
+ * A call's bulk stream (uk_ring_abi.h, docs/shim.md): the daemon's side,
+ * all in private memory. The shared control block is read for the
+ * client's counter and stop flag only, each load a hint: offsets, lengths
+ * and positions in the window are ours.
+ */
+/*
+ * A piece that must wait for the client (it overlaps chunks the client
+ * has not copied) waits at most this long; then the stream is abandoned.
+ */
+#define RING_BULK_STALL_NS (50ull * 1000 * 1000)
+
+struct ring_bulk_call {
+	struct uk_ring_bulk *b;      /* shared control block */
+	unsigned char *win;          /* our mapping of the window */
+	_Atomic uint32_t *state;     /* the slot's state word (WAITER, YIELD) */
+	uint64_t addr, len;          /* the client's buffer, copied once */
+	bool out;                    /* OUT (read) or IN (write) */
+	bool dead;                   /* abandoned: process_vm from now on */
+	bool behind;                 /* the client lagged: do not spin for it */
+	uint64_t pos;                /* OUT: chunks published; IN: bytes */
+	bool open;                   /* OUT: a chunk is being filled */
+	uint64_t open_off;
+	uint32_t open_len;
+	struct uk_ring_bulk_desc desc[UK_RING_BULK_NCHUNK]; /* OUT: ours */
 };
 
 /*
@@ -91,6 +119,7 @@ struct ring_call {
 	uint64_t cwin;               /* the client's address of the same */
 	uint64_t len;
 	struct ring_xfer *x;         /* NULL: no buffering */
+	struct ring_bulk_call *bulk; /* NULL: no stream */
 };
 extern __thread struct ring_call *uk_ring_cur_call;
 
@@ -101,6 +130,9 @@ extern const struct uk_mm_ops uk_ring_mm_ops;
  * forgets what was read ahead. Returns 0 or -EFAULT (the write failed).
  */
 int uk_ring_xfer_flush(struct ring_call *c);
+
+/* ring_mm.c: ends a call's bulk stream: publishes the chunk being filled. */
+void uk_ring_bulk_flush(struct ring_call *c);
 
 /* ring_mm.c: process_vm_* with -EFAULT on any failure. */
 int uk_ring_vm_read(pid_t pid, void *dst, uint64_t src, size_t n);

@@ -12,12 +12,26 @@
  * the call's result into -EFAULT), and a forward walk of copy_from reads
  * ahead in chunks of up to RING_XFER_BUF.
  *
+ * A read or write whose buffer is larger than the data area streams it
+ * through the slot's bulk window instead (uk_ring_abi.h): copy_to pieces
+ * that land in the buffer are copied into window chunks the client copies
+ * out while we go on; copy_from pieces are taken from the bytes the client
+ * copies in. Whatever the stream cannot serve at once (a piece out of
+ * order, a full window or missing bytes while the client is off its CPU)
+ * goes through process_vm as before, so a stream is never slower than
+ * the old path by more than a short spin.
+ *
  * The client says where it mapped its region; if it lies, it only makes its
  * own calls read its own region: the translation never leaves the slot.
  */
 #include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sched.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ring_internal.h"
@@ -99,6 +113,13 @@ static int xfer_write_behind(struct ring_task *rt, struct ring_xfer *x)
 
 	if (x->wb_len)
 		ret = uk_ring_vm_write(rt->pid, x->wb_dst, x->buf, x->wb_len);
+	/*
+	 * Those bytes were counted as copied when they were gathered: the
+	 * call's result must say the fault (uk_ring_xfer_flush), not a
+	 * count of bytes that never arrived.
+	 */
+	if (ret)
+		x->failed = true;
 	x->wb_len = 0;
 	return ret;
 }
@@ -110,6 +131,9 @@ int uk_ring_xfer_flush(struct ring_call *c)
 	if (!c->x)
 		return 0;
 	ret = xfer_write_behind(c->rt, c->x);
+	if (c->x->failed)
+		ret = -EFAULT;
+	c->x->failed = false;
 	c->x->ra_len = 0;
 	c->x->ra_next = 0;
 	return ret;
@@ -146,10 +170,302 @@ static int ring_vm_read_ahead(struct ring_task *rt, struct ring_xfer *x,
 	return uk_ring_vm_read(rt->pid, dst, src, n);
 }
 
+/* ---- bulk streams ---------------------------------------------------------- */
+
+/* The stream of the call on task t that covers [addr, addr + n), or NULL. */
+static struct ring_bulk_call *bulk_of(struct uk_task *t, uint64_t addr,
+				      uint64_t n, bool out)
+{
+	struct ring_call *c = uk_ring_cur_call;
+	struct ring_bulk_call *k;
+
+	if (!c || !c->bulk || c->rt->task != t)
+		return NULL;
+	k = c->bulk;
+	if (k->dead || k->out != out || addr < k->addr ||
+	    addr - k->addr > k->len || n > k->len - (addr - k->addr))
+		return NULL;
+	return k;
+}
+
+/*
+ * After moving our counter (a seq_cst store): a client asleep on the slot
+ * waits for it. Dekker with the client's wait_done(): it sets WAITER, then
+ * reads our counter.
+ */
+static void bulk_wake(struct ring_bulk_call *k)
+{
+	if (atomic_load(k->state) & UK_SLOT_WAITER)
+		syscall(SYS_futex, k->state, FUTEX_WAKE, INT_MAX, NULL, NULL,
+			0);
+}
+
+static uint64_t bulk_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* OUT: window chunk pos % NCHUNK is free (the client copied chunk pos-N). */
+static bool bulk_out_room(struct ring_bulk_call *k)
+{
+	uint64_t cp = atomic_load_explicit(&k->b->cpos, memory_order_acquire);
+
+	/* A count ahead of ours is a lie: it only spoils the liar's bytes. */
+	return cp > k->pos || k->pos - cp < UK_RING_BULK_NCHUNK;
+}
+
+/* IN: the client copied in the bytes up to pos + n, or stopped. */
+static bool bulk_in_avail(struct ring_bulk_call *k, uint64_t n)
+{
+	uint64_t cp = atomic_load_explicit(&k->b->cpos, memory_order_acquire);
+
+	return cp >= k->pos + n ||
+	       atomic_load_explicit(&k->b->stop, memory_order_acquire);
+}
+
+/* Pauses a stream waits for the client before doing the piece itself. */
+#define RING_BULK_SPINS 300u
+
+/*
+ * Waits for the client. Not patient: spins a little (~10 us, a chunk's
+ * copy) while the client runs on another CPU, and gives up at once when
+ * it waits on ours: the caller then moves the piece with process_vm
+ * itself, as if there were no stream, rather than wait for a client that
+ * another process or we ourselves keep off its CPU. Patient (the piece
+ * must come after what the client has not copied yet): spins, then
+ * yields, and gives up after RING_BULK_STALL_NS or when the process is
+ * gone. Returns whether the condition came true.
+ */
+static bool bulk_wait(struct ring_call *c, struct ring_bulk_call *k,
+		      uint64_t n, bool patient)
+{
+	int me = sched_getcpu();
+	uint64_t t0 = 0;
+
+	atomic_store_explicit(&k->b->dcpu, me, memory_order_relaxed);
+	for (unsigned int spins = 0;; spins++) {
+		bool away = atomic_load_explicit(&k->b->ccpu,
+						 memory_order_relaxed) != me;
+		uint32_t st;
+
+		if (k->out ? bulk_out_room(k) : bulk_in_avail(k, n)) {
+			k->behind = false;
+			return true;
+		}
+		/* Acquire, pairs with task_died(). */
+		if (atomic_load_explicit(&c->rt->dead, memory_order_acquire))
+			return false;
+		/* A client found behind once is not waited for again
+		 * until it has caught up. */
+		if (!patient &&
+		    (!away || k->behind || spins >= RING_BULK_SPINS)) {
+			k->behind = true;
+			return false;
+		}
+		if (away && spins < 4000) {
+			uk_cpu_relax();
+			continue;
+		}
+		if (!t0)
+			t0 = bulk_now_ns();
+		else if (bulk_now_ns() - t0 > RING_BULK_STALL_NS)
+			return false;
+		/* Asleep with work for it: the wake may have been lost. */
+		st = atomic_load_explicit(k->state, memory_order_relaxed);
+		if (st & UK_SLOT_WAITER)
+			bulk_wake(k);
+		sched_yield();
+		me = sched_getcpu();
+		atomic_store_explicit(&k->b->dcpu, me, memory_order_relaxed);
+	}
+}
+
+/* OUT: hands the chunk being filled to the client. */
+static void bulk_publish(struct ring_bulk_call *k)
+{
+	unsigned int i = (unsigned int)(k->pos % UK_RING_BULK_NCHUNK);
+
+	k->desc[i].off = k->open_off;
+	k->desc[i].len = k->open_len;
+	k->b->desc[i] = k->desc[i];
+	k->open = false;
+	k->pos++;
+	/* seq_cst: the chunk before the count (release), and Dekker. */
+	atomic_store_explicit(&k->b->dpos, k->pos, memory_order_seq_cst);
+	bulk_wake(k);
+}
+
+/*
+ * OUT: whether [off, off + n) meets a published chunk the client may not
+ * have copied yet: a piece written directly must not be overwritten later
+ * by older bytes of the same range (pcache re-copies a range whose page
+ * went away meanwhile).
+ */
+static bool bulk_out_overlaps(struct ring_bulk_call *k, uint64_t off,
+			      size_t n)
+{
+	uint64_t cp = atomic_load_explicit(&k->b->cpos, memory_order_acquire);
+	uint64_t first = k->pos > UK_RING_BULK_NCHUNK ?
+				 k->pos - UK_RING_BULK_NCHUNK : 0;
+
+	if (cp > first && cp <= k->pos)
+		first = cp;
+	for (uint64_t j = first; j < k->pos; j++) {
+		const struct uk_ring_bulk_desc *d =
+			&k->desc[j % UK_RING_BULK_NCHUNK];
+
+		if (off < d->off + d->len && d->off < off + n)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * OUT: the client stopped draining. What may still sit in the window
+ * unread (the last NCHUNK published chunks and the one being filled) is
+ * written with process_vm_writev; the client may copy those chunks too
+ * later, the same bytes. Everything after goes through process_vm.
+ */
+static int bulk_out_abandon(struct ring_task *rt, struct ring_bulk_call *k)
+{
+	uint64_t first = k->pos > UK_RING_BULK_NCHUNK ?
+				 k->pos - UK_RING_BULK_NCHUNK : 0;
+	int ret = 0;
+
+	k->dead = true;
+	for (uint64_t j = first; j < k->pos && !ret; j++) {
+		unsigned int i = (unsigned int)(j % UK_RING_BULK_NCHUNK);
+
+		ret = uk_ring_vm_write(rt->pid, k->addr + k->desc[i].off,
+				       k->win + (size_t)i * UK_RING_BULK_CHUNK,
+				       k->desc[i].len);
+	}
+	if (k->open && !ret)
+		ret = uk_ring_vm_write(
+			rt->pid, k->addr + k->open_off,
+			k->win + (size_t)(k->pos % UK_RING_BULK_NCHUNK) *
+					 UK_RING_BULK_CHUNK,
+			k->open_len);
+	k->open = false;
+	return ret;
+}
+
+/*
+ * OUT: copy_to of [off, off + n) of the client's buffer. Returns the bytes
+ * it placed in the window (the caller moves the rest with process_vm: the
+ * window is full and the client is not draining it right now), or -EFAULT.
+ */
+static long bulk_put(struct ring_call *c, struct ring_bulk_call *k,
+		     uint64_t off, const unsigned char *src, size_t n)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		if (k->open && off == k->open_off + k->open_len &&
+		    k->open_len < UK_RING_BULK_CHUNK) {
+			size_t take = UK_RING_BULK_CHUNK - k->open_len;
+			unsigned char *w = k->win +
+					   (size_t)(k->pos % UK_RING_BULK_NCHUNK) *
+						   UK_RING_BULK_CHUNK;
+
+			/*
+			 * Bytes gathered for process_vm go out before the
+			 * window gets more: the client may copy a chunk
+			 * before our flush at the end of the call, and a
+			 * range copied twice must end with the second copy.
+			 */
+			if (c->x && c->x->wb_len &&
+			    xfer_write_behind(c->rt, c->x))
+				return -EFAULT;
+			if (take > n - done)
+				take = n - done;
+			memcpy(w + k->open_len, src + done, take);
+			k->open_len += (uint32_t)take;
+			off += take;
+			done += take;
+			if (k->open_len == UK_RING_BULK_CHUNK)
+				bulk_publish(k);
+			continue;
+		}
+		if (k->open)
+			bulk_publish(k);
+		if (!bulk_wait(c, k, 0, false)) {
+			if (!bulk_out_overlaps(k, off, n - done))
+				return (long)done;
+			if (!bulk_wait(c, k, 0, true)) {
+				if (bulk_out_abandon(c->rt, k))
+					return -EFAULT;
+				return (long)done;
+			}
+		}
+		k->open = true;
+		k->open_off = off;
+		k->open_len = 0;
+	}
+	return (long)done;
+}
+
+void uk_ring_bulk_flush(struct ring_call *c)
+{
+	struct ring_bulk_call *k = c->bulk;
+
+	if (k && k->out && k->open)
+		bulk_publish(k);
+}
+
+/*
+ * IN: copy_from of [off, off + n) of the client's buffer. Returns the
+ * bytes it took from the window; the caller reads the rest with
+ * process_vm (the client has not copied them in yet, or could not read
+ * its buffer: process_vm then fails as Linux would), and the stream goes
+ * on after the piece (the client skips what we read ourselves).
+ */
+static long bulk_get(struct ring_call *c, struct ring_bulk_call *k,
+		     unsigned char *dst, uint64_t off, size_t n)
+{
+	size_t done = 0;
+
+	/* Only the continuation of the stream; anything else as before. */
+	if (off != k->pos)
+		return 0;
+	while (done < n) {
+		size_t take = n - done < UK_RING_BULK_CHUNK ?
+				      n - done :
+				      UK_RING_BULK_CHUNK;
+		size_t at = (size_t)(k->pos % UK_RING_BULK_SIZE);
+		size_t first = UK_RING_BULK_SIZE - at;
+
+		if (!bulk_wait(c, k, take, false) ||
+		    atomic_load_explicit(&k->b->cpos, memory_order_acquire) <
+			    k->pos + take)
+			break;
+		if (first > take)
+			first = take;
+		memcpy(dst + done, k->win + at, first);
+		memcpy(dst + done + first, k->win, take - first);
+		k->pos += take;
+		done += take;
+		/* seq_cst: our reads before the count (release), and Dekker. */
+		atomic_store_explicit(&k->b->dpos, k->pos, memory_order_seq_cst);
+		bulk_wake(k);
+	}
+	if (done < n) {
+		/* The rest is ours: the client moves on past it. */
+		k->pos = off + n;
+		atomic_store_explicit(&k->b->dpos, k->pos, memory_order_seq_cst);
+		bulk_wake(k);
+	}
+	return (long)done;
+}
+
 static int ring_copy_from(struct uk_task *t, void *dst, unsigned long src,
 			  size_t n)
 {
 	struct ring_task *rt = ring_task_of(t);
+	struct ring_bulk_call *k;
 	struct ring_xfer *x;
 	unsigned char *p;
 	int in = ring_window(t, src, n, &p);
@@ -163,6 +479,16 @@ static int ring_copy_from(struct uk_task *t, void *dst, unsigned long src,
 	/* Acquire, pairs with task_died(): a dead pid may be reused. */
 	if (atomic_load_explicit(&rt->dead, memory_order_acquire))
 		return -EFAULT;
+	k = bulk_of(t, src, n, false);
+	if (k) {
+		long got = bulk_get(uk_ring_cur_call, k, dst, src - k->addr, n);
+
+		if ((size_t)got == n)
+			return 0;
+		dst = (char *)dst + got;
+		src += (unsigned long)got;
+		n -= (size_t)got;
+	}
 	x = xfer_of(t);
 	if (!x)
 		return uk_ring_vm_read(rt->pid, dst, src, n);
@@ -176,6 +502,7 @@ static int ring_copy_to(struct uk_task *t, unsigned long dst, const void *src,
 			size_t n)
 {
 	struct ring_task *rt = ring_task_of(t);
+	struct ring_bulk_call *k;
 	struct ring_xfer *x;
 	unsigned char *p;
 	int in = ring_window(t, dst, n, &p);
@@ -189,6 +516,16 @@ static int ring_copy_to(struct uk_task *t, unsigned long dst, const void *src,
 	/* Acquire, pairs with task_died(): a dead pid may be reused. */
 	if (atomic_load_explicit(&rt->dead, memory_order_acquire))
 		return -EFAULT;
+	k = bulk_of(t, dst, n, true);
+	if (k) {
+		long put = bulk_put(uk_ring_cur_call, k, dst - k->addr, src, n);
+
+		if (put < 0 || (size_t)put == n)
+			return put < 0 ? (int)put : 0;
+		dst += (unsigned long)put;
+		src = (const char *)src + put;
+		n -= (size_t)put;
+	}
 	x = xfer_of(t);
 	if (!x || n > RING_XFER_BUF)
 		return uk_ring_vm_write(rt->pid, dst, src, n);

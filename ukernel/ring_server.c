@@ -1257,12 +1257,39 @@ static long exec_one(struct uk_ring_server *srv, struct ring_call *c,
 	}
 	ret = srv->kops.dispatch(rt->task, (unsigned long)r->nr,
 				 (const unsigned long *)r->args);
+	/* The last chunk of a stream goes out before DONE. */
+	uk_ring_bulk_flush(c);
 	/* Deliver what was written behind; if that faults, so did the call. */
 	if (uk_ring_xfer_flush(c) && ret >= 0)
 		ret = -EFAULT;
 	if (nr_changes_ids(r->nr))
 		uk_ring_publish_ids(rt);
 	return ret;
+}
+
+/*
+ * The stream of slot i's call (uk_ring_abi.h): the buffer's address and
+ * length are read once; a range that wraps or is not a user address only
+ * never matches a copy. Returns k, or NULL when the flags make no sense.
+ */
+static struct ring_bulk_call *bulk_start(struct ring_conn *c, unsigned int i,
+					 uint32_t flags,
+					 struct ring_bulk_call *k)
+{
+	struct uk_ring_bulk *b = uk_ring_bulk_at(c->region, i);
+
+	if ((flags & UK_SLOT_BULK_OUT) && (flags & UK_SLOT_BULK_IN))
+		return NULL;
+	memset(k, 0, sizeof(*k));
+	k->b = b;
+	k->win = uk_ring_window_at(c->region, i);
+	k->state = &uk_ring_slot_at(c->region, i)->state;
+	k->addr = __atomic_load_n(&b->addr, __ATOMIC_RELAXED);
+	k->len = __atomic_load_n(&b->len, __ATOMIC_RELAXED);
+	k->out = flags & UK_SLOT_BULK_OUT;
+	if (k->addr + k->len < k->addr || k->addr + k->len > (1ull << 47))
+		return NULL;
+	return k;
 }
 
 /*
@@ -1283,6 +1310,7 @@ static void serve_slot(struct uk_ring_server *srv, struct ring_conn *c,
 		.len = UK_RING_DATA_SIZE,
 	};
 	struct uk_ring_req reqs[UK_RING_BATCH_MAX];
+	struct ring_bulk_call bulk;
 	uint32_t flags, count, old;
 
 	if (!worker_xfer.buf)
@@ -1304,6 +1332,8 @@ static void serve_slot(struct uk_ring_server *srv, struct ring_conn *c,
 		reqs[0].nr = __atomic_load_n(&s->nr, __ATOMIC_RELAXED);
 		memcpy(reqs[0].args, s->args, sizeof(reqs[0].args));
 		count = 1;
+		if (flags & (UK_SLOT_BULK_OUT | UK_SLOT_BULK_IN))
+			call.bulk = bulk_start(c, i, flags, &bulk);
 	}
 	/* Compiler barrier: the handlers see only the private copy. */
 	atomic_signal_fence(memory_order_seq_cst);
