@@ -162,10 +162,10 @@ static const struct fuse_custom_io dev_io = {
  * scheduler's: libfuse's workers each sleep in read(2) of a cloned
  * descriptor, so every request woke a sleeping thread and put the last
  * one to sleep. Here the thread that answered a request reads on at once
- * (the descriptor is O_NONBLOCK), and may keep trying for spin_ns (0 by
- * default: FFS_SPIN_US says why), so that a program issuing calls one
- * after the other meets the same, warm thread, and one wake-up per request
- * at most. When nothing came it sleeps, in poll(2): one thread at a time
+ * (the descriptor is O_NONBLOCK) and keeps trying for a while (the
+ * adaptive window of spin_update, at most FFS_SPIN_US), so that a program
+ * issuing calls one after the other meets the same thread, awake, and
+ * the daemon's side of a round trip costs no wake-up. When nothing came it sleeps, in poll(2): one thread at a time
  * (the poller) so a request wakes one thread, not all; the other idle
  * workers wait on idle_cond. Nothing spins while the mount is idle.
  *
@@ -187,7 +187,8 @@ struct ffs_loop {
 	bool polling;               /* a worker sleeps in poll (lock) */
 	unsigned int wake;          /* idle workers asked to read (lock) */
 	atomic_uint readers;        /* workers spinning or polling */
-	uint64_t spin_ns;
+	uint64_t spin_max_ns;       /* 0: never spin */
+	_Atomic uint64_t spin_ns;   /* the window now (spin_update) */
 	int fd;
 	int error;                  /* first fatal receive error (lock) */
 };
@@ -244,12 +245,38 @@ void ffs_loop_may_block(void)
 	pthread_mutex_unlock(&l->lock);
 }
 
+/*
+ * The spin window follows the gap between a reply and the next request,
+ * as KVM's halt polling follows wake-ups: a gap the window would have
+ * covered (up to spin_max_ns) widens it to a little more than that gap;
+ * a longer one halves it, so a caller that computes between calls, or a
+ * machine too busy for the caller to come back soon, is soon not spun
+ * for at all, and one that calls back to back is met by a thread still
+ * reading.
+ */
+static void spin_update(struct ffs_loop *l, uint64_t gap)
+{
+	uint64_t w = atomic_load_explicit(&l->spin_ns, memory_order_relaxed);
+
+	if (gap <= l->spin_max_ns) {
+		uint64_t want = gap + gap / 4 + 1000;
+
+		if (want > w)
+			w = want < l->spin_max_ns ? want : l->spin_max_ns;
+	} else {
+		w /= 2;
+		if (w < 1000)
+			w = 0;
+	}
+	atomic_store_explicit(&l->spin_ns, w, memory_order_relaxed);
+}
+
 /* Until the session ends: read a request, process it, read on. */
 static void worker_loop(struct ffs_loop *l)
 {
 	struct fuse_session *se = l->fs->se;
 	struct fuse_buf fbuf = { 0 };
-	uint64_t until = 0;
+	uint64_t until = 0, done_at = 0;
 	int res;
 
 	loop_self = l;
@@ -261,9 +288,16 @@ static void worker_loop(struct ffs_loop *l)
 						  memory_order_relaxed))
 				note_init(l->fs, &fbuf);
 			atomic_fetch_sub(&l->readers, 1);
+			if (done_at && l->spin_max_ns)
+				spin_update(l, mono_ns() - done_at);
 			fuse_session_process_buf(se, &fbuf);
 			atomic_fetch_add(&l->readers, 1);
-			until = mono_ns() + l->spin_ns;
+			if (l->spin_max_ns) {
+				done_at = mono_ns();
+				until = done_at +
+					atomic_load_explicit(&l->spin_ns,
+						memory_order_relaxed);
+			}
 			continue;
 		}
 		if (res == -EINTR)
@@ -340,7 +374,7 @@ static int run_loop(struct ffs *fs)
 	int flags, ret;
 
 	l.fd = fuse_session_fd(fs->se);
-	l.spin_ns = (env ? strtoull(env, NULL, 10) : FFS_SPIN_US) * 1000;
+	l.spin_max_ns = (env ? strtoull(env, NULL, 10) : FFS_SPIN_US) * 1000;
 	flags = fcntl(l.fd, F_GETFL);
 	if (flags < 0 || fcntl(l.fd, F_SETFL, flags | O_NONBLOCK) < 0)
 		return -errno;
