@@ -959,6 +959,36 @@ static bool bulk_ready(struct bulk *k)
 }
 
 /*
+ * Sets WAITER in the state word (*st, as last read) so that the daemon
+ * wakes us; false when the word moved meanwhile (*st is then the new
+ * value: look at it again before sleeping).
+ */
+static bool set_waiter(struct uk_ring_slot *s, uint32_t *st)
+{
+	if (*st & UK_SLOT_WAITER)
+		return true;
+	if (!atomic_compare_exchange_weak(&s->state, st,
+					  *st | UK_SLOT_WAITER))
+		return false;
+	*st |= UK_SLOT_WAITER;
+	return true;
+}
+
+/*
+ * Sleeps while the state word still reads st, 100 ms at most (then the
+ * caller looks again); -ENOTCONN when the daemon is gone.
+ */
+static int sleep_on_state(struct uk_ring_slot *s, uint32_t st)
+{
+	struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+	if (futex_op(&s->state, FUTEX_WAIT, st, &ts) < 0 &&
+	    errno == ETIMEDOUT && daemon_gone())
+		return -ENOTCONN;
+	return 0;
+}
+
+/*
  * Waits for DONE (same: the request went out with YIELD, the poller is on
  * our CPU). Spins (pause) while the daemon answers; if no poller
  * took the request within pickup_ticks and the poller last ran on our CPU
@@ -1009,19 +1039,10 @@ static int wait_done(struct uk_ring_slot *s, bool same)
 			sched_yield();
 			continue;
 		}
-		if (!(st & UK_SLOT_WAITER)) {
-			if (!atomic_compare_exchange_weak(&s->state, &st,
-							  st | UK_SLOT_WAITER))
-				continue;
-			st |= UK_SLOT_WAITER;
-		}
-		{
-			struct timespec ts = { 0, 100 * 1000 * 1000 };
-
-			if (futex_op(&s->state, FUTEX_WAIT, st, &ts) < 0 &&
-			    errno == ETIMEDOUT && daemon_gone())
-				return -ENOTCONN;
-		}
+		if (!set_waiter(s, &st))
+			continue;
+		if (sleep_on_state(s, st))
+			return -ENOTCONN;
 	}
 }
 
@@ -1073,12 +1094,8 @@ static int wait_bulk(struct uk_ring_slot *s, struct bulk *k)
 				uk_cpu_relax();
 			continue;
 		}
-		if (!(st & UK_SLOT_WAITER)) {
-			if (!atomic_compare_exchange_weak(&s->state, &st,
-							  st | UK_SLOT_WAITER))
-				continue;
-			st |= UK_SLOT_WAITER;
-		}
+		if (!set_waiter(s, &st))
+			continue;
 		/*
 		 * Dekker with the daemon's bulk_wake(): WAITER (the CAS, a
 		 * full barrier), then its counter; it stores its counter,
@@ -1086,13 +1103,8 @@ static int wait_bulk(struct uk_ring_slot *s, struct bulk *k)
 		 */
 		if (bulk_ready(k))
 			continue;
-		{
-			struct timespec ts = { 0, 100 * 1000 * 1000 };
-
-			if (futex_op(&s->state, FUTEX_WAIT, st, &ts) < 0 &&
-			    errno == ETIMEDOUT && daemon_gone())
-				return -ENOTCONN;
-		}
+		if (sleep_on_state(s, st))
+			return -ENOTCONN;
 		/*
 		 * The stream wakes us per chunk: take WAITER back so that
 		 * the daemon stops calling futex while we spin (not once
