@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "uk_time.h"
 
 __thread bool ffs_in_handler;
 
@@ -196,14 +197,6 @@ struct ffs_loop {
 static __thread struct ffs_loop *loop_self;
 static void *worker_main(void *arg);
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Starts one more worker (lock held); false when none could be. */
 static bool spawn_locked(struct ffs_loop *l)
 {
@@ -289,11 +282,11 @@ static void worker_loop(struct ffs_loop *l)
 				note_init(l->fs, &fbuf);
 			atomic_fetch_sub(&l->readers, 1);
 			if (done_at && l->spin_max_ns)
-				spin_update(l, mono_ns() - done_at);
+				spin_update(l, uk_mono_ns() - done_at);
 			fuse_session_process_buf(se, &fbuf);
 			atomic_fetch_add(&l->readers, 1);
 			if (l->spin_max_ns) {
-				done_at = mono_ns();
+				done_at = uk_mono_ns();
 				until = done_at +
 					atomic_load_explicit(&l->spin_ns,
 						memory_order_relaxed);
@@ -311,7 +304,7 @@ static void worker_loop(struct ffs_loop *l)
 			fuse_session_exit(se);
 			break;
 		}
-		if (until && mono_ns() < until) {
+		if (until && uk_mono_ns() < until) {
 			__builtin_ia32_pause();
 			continue;
 		}

@@ -15,23 +15,16 @@
 #include <time.h>
 
 #include "pcache_internal.h"
+#include "uk_time.h"
 
 /* ---- clock ----------------------------------------------------------- */
-
-uint64_t pcache_wall_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* Dirty-age clock: the option's (tests) or CLOCK_MONOTONIC. */
 uint64_t pcache_now(struct pcache *pc)
 {
 	if (pc->o.clock)
 		return pc->o.clock(pc->o.clock_arg);
-	return pcache_wall_ns();
+	return uk_mono_ns();
 }
 
 /* ---- cache ------------------------------------------------------------ */

@@ -229,7 +229,6 @@ static inline void pcache_count_hit(struct pcache *pc)
 }
 
 uint64_t pcache_now(struct pcache *pc);
-uint64_t pcache_wall_ns(void);
 
 /* pcache.c: pages, table, LRU, page lock. */
 void pcache_page_get(struct pcache_page *p);

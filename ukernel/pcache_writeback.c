@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "pcache_internal.h"
+#include "uk_time.h"
 
 /* ---- accounting -------------------------------------------------------- */
 
@@ -411,7 +412,7 @@ static void *wb_thread(void *arg)
 
 	pthread_mutex_lock(&pc->lock);
 	for (;;) {
-		deadline = pcache_wall_ns() + pc->o.writeback_interval_ns;
+		deadline = uk_mono_ns() + pc->o.writeback_interval_ns;
 		while (!pc->stop && !pc->kicked) {
 			if (!pc->o.writeback_interval_ns) {
 				pthread_cond_wait(&pc->wb_cv, &pc->lock);
@@ -518,7 +519,7 @@ void pcache_balance_dirty(struct pcache *pc)
 		return;
 
 	pcache_count(&pc->throttled, 1);
-	t0 = pcache_wall_ns();
+	t0 = uk_mono_ns();
 	pthread_mutex_lock(&pc->lock);
 	while (dirty_load(pc) > pc->dirty_thresh && !pc->stop) {
 		if (!pc->have_thread) {
@@ -540,7 +541,7 @@ void pcache_balance_dirty(struct pcache *pc)
 		pcache_wait_progress_locked(pc);
 	}
 	pthread_mutex_unlock(&pc->lock);
-	pcache_count(&pc->throttled_ns, pcache_wall_ns() - t0);
+	pcache_count(&pc->throttled_ns, uk_mono_ns() - t0);
 }
 
 /* ---- fsync and sync ---------------------------------------------------------

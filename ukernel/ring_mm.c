@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "ring_internal.h"
+#include "uk_time.h"
 
 __thread struct ring_call *uk_ring_cur_call;
 
@@ -200,14 +201,6 @@ static void bulk_wake(struct ring_bulk_call *k)
 			0);
 }
 
-static uint64_t bulk_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* OUT: window chunk pos % NCHUNK is free (the client copied chunk pos-N). */
 static bool bulk_out_room(struct ring_bulk_call *k)
 {
@@ -270,8 +263,8 @@ static bool bulk_wait(struct ring_call *c, struct ring_bulk_call *k,
 			continue;
 		}
 		if (!t0)
-			t0 = bulk_now_ns();
-		else if (bulk_now_ns() - t0 > RING_BULK_STALL_NS)
+			t0 = uk_mono_ns();
+		else if (uk_mono_ns() - t0 > RING_BULK_STALL_NS)
 			return false;
 		/* Asleep with work for it: the wake may have been lost. */
 		st = atomic_load_explicit(k->state, memory_order_relaxed);

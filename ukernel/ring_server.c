@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #include "ring_internal.h"
+#include "uk_time.h"
 
 #ifndef SO_PEERPIDFD
 #define SO_PEERPIDFD 77
@@ -403,14 +404,6 @@ static void task_died(struct uk_ring_server *srv, struct ring_task *rt)
 
 /* ---- fork registration ------------------------------------------------------- */
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /*
  * The children of thread tid of process pid (/proc/PID/task/TID/children)
  * into kids[max]: their number, max + 1 if there are more, or -errno.
@@ -473,7 +466,7 @@ static struct ring_fork *forks_reap_locked(struct uk_ring_server *srv,
 					   unsigned int room)
 {
 	struct ring_fork **pp = &srv->forks, *dead = NULL, *f;
-	uint64_t now = mono_ns();
+	uint64_t now = uk_mono_ns();
 	unsigned int kept = 0;
 
 	while ((f = *pp)) {
@@ -535,13 +528,13 @@ static long fork_prepare(struct uk_ring_server *srv, struct ring_task *rt,
 	f->parent_pid = rt->pid;
 	f->parent_tid = tid;
 	f->uid = rt->uid;
-	f->born_ns = mono_ns();
+	f->born_ns = uk_mono_ns();
 	f->nkids = read_children(rt->pid, tid, f->kids, RING_FORK_KIDS);
 	if (f->nkids > RING_FORK_KIDS)
 		f->nkids = -1;
 	/* The token is the capability to take the task: unguessable. */
 	if (getrandom(&f->token, sizeof(f->token), 0) != sizeof(f->token))
-		f->token = mono_ns() * 0x9e3779b97f4a7c15ull ^ (uint64_t)tid;
+		f->token = uk_mono_ns() * 0x9e3779b97f4a7c15ull ^ (uint64_t)tid;
 	f->token &= INT64_MAX;
 	if (!f->token)
 		f->token = 1;

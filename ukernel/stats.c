@@ -10,20 +10,13 @@
 #include <time.h>
 
 #include "dispatch.h"
+#include "uk_time.h"
 
 _Thread_local struct uk_stats_tls uk_stats_tls
 	__attribute__((tls_model("initial-exec")));
 
 /* Kernel ids start at 1 so that a thread's zeroed cache matches nothing. */
 static _Atomic uint64_t uk_stats_next_id = 1;
-
-static uint64_t uk_mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /*
  * Latencies are measured with the TSC where it ticks at a constant rate
