@@ -612,9 +612,7 @@ struct ffs *ffs_start(struct uk_kernel *k, const struct ffs_opts *o,
 	 * Not with remote locks: a lock wait would hold its CPU's queue, and
 	 * the unlock might be queued behind it (uring.c).
 	 */
-	fs->want_uring = o->uring != FFS_URING_OFF && !fs->remote_locks &&
-			 !(getenv("UKERNEL_FUSE_URING") &&
-			   strcmp(getenv("UKERNEL_FUSE_URING"), "0") == 0);
+	fs->want_uring = o->uring != FFS_URING_OFF && !fs->remote_locks;
 	if (fs->want_uring && o->uring == FFS_URING_ON)
 		enable_uring(fs);
 	fs->log = o->log;
