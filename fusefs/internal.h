@@ -144,8 +144,6 @@ struct iovec;
 bool ffs_uring_prepare(struct ffs *fs, size_t payload_len);
 /* After the INIT reply went out (offered: with the flag): start or end. */
 void ffs_uring_go(struct ffs *fs, bool offered);
-/* True once requests may come through the rings. */
-bool ffs_uring_active(const struct ffs *fs);
 /* After the session: joins the workers, frees the rings. */
 void ffs_uring_stop(struct ffs *fs);
 /*

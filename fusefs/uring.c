@@ -106,6 +106,7 @@ struct ffs_uring_worker {
 	struct uk_fuse_uring_req_header *hdr;
 	char *payload;
 	struct iovec iov[2];            /* REGISTER's: header, payload */
+	bool registering;               /* the command out is a REGISTER */
 	/* The request being handled (unique), and its reply's state. */
 	uint64_t unique;
 	bool replied;
@@ -146,6 +147,7 @@ static int queue_cmd(struct ffs_uring_worker *w, uint32_t op,
 
 	if (!sqe)
 		return -EBUSY;
+	w->registering = op == UK_FUSE_URING_CMD_REGISTER;
 	memset(sqe, 0, 2 * sizeof(*sqe)); /* an SQE128 */
 	sqe->opcode = IORING_OP_URING_CMD;
 	sqe->fd = w->ur->fd;
@@ -319,6 +321,7 @@ static void *worker_main(void *arg)
 	struct ffs_uring *ur = w->ur;
 	struct __kernel_timespec ts = { .tv_sec = 1 };
 	struct io_uring_cqe *cqe;
+	unsigned int logged = 0;
 	bool ring_ok;
 	int ret;
 
@@ -357,15 +360,38 @@ static void *worker_main(void *arg)
 			break;
 		ret = cqe->res;
 		io_uring_cqe_seen(&w->ring, cqe);
-		if (ret < 0) {
-			/* ENOTCONN, ECONNABORTED: the connection ended. */
-			if (ret != -ENOTCONN && ret != -ECONNABORTED &&
-			    ret != -ECANCELED)
-				ffs_log(ur->fs, LOG_WARNING, "fuse io_uring: "
-					"queue %u: %s", w->qid,
-					strerror(-ret));
+		if (ret == -ENOTCONN || ret == -ECONNABORTED ||
+		    ret == -ECANCELED)
+			break; /* the connection ended */
+		if (ret < 0 && w->registering) {
+			/*
+			 * Before the rings are ready the kernel falls back to
+			 * /dev/fuse for good; after, this CPU's queue keeps
+			 * its other workers.
+			 */
+			ffs_log(ur->fs, LOG_WARNING, "fuse io_uring: queue %u:"
+				" cannot register: %s", w->qid, strerror(-ret));
 			break;
 		}
+		if (ret < 0) {
+			/*
+			 * The kernel refused a commit (it ended the request
+			 * with the error): the entry is lost to it, and a
+			 * queue without entries would hold its CPU's callers
+			 * for ever. Register the entry again.
+			 */
+			if (!logged++)
+				ffs_log(ur->fs, LOG_WARNING, "fuse io_uring: "
+					"queue %u: %s; entry registered again",
+					w->qid, strerror(-ret));
+			ret = queue_cmd(w, UK_FUSE_URING_CMD_REGISTER, 0);
+			if (ret == 0)
+				ret = io_uring_submit(&w->ring);
+			if (ret < 0)
+				break;
+			continue;
+		}
+		w->registering = false;
 		if (!handle(w))
 			reply_err(w, EIO);
 		else if (!w->replied)
@@ -447,11 +473,6 @@ void ffs_uring_go(struct ffs *fs, bool offered)
 	}
 }
 
-bool ffs_uring_active(const struct ffs *fs)
-{
-	return fs->uring && fs->uring->state == UR_GO;
-}
-
 /* After the session ended (the kernel ended our commands): joins. */
 void ffs_uring_stop(struct ffs *fs)
 {
@@ -498,11 +519,6 @@ bool ffs_uring_prepare(struct ffs *fs, size_t payload_len)
 
 void ffs_uring_go(struct ffs *fs, bool offered)
 {
-}
-
-bool ffs_uring_active(const struct ffs *fs)
-{
-	return false;
 }
 
 void ffs_uring_stop(struct ffs *fs)
