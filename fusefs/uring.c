@@ -411,6 +411,32 @@ out:
 }
 
 /*
+ * The kernel makes one queue per possible CPU (num_possible_cpus) and
+ * waits for all of them, so count what it counts: the possible mask,
+ * which may hold CPUs not online or not even present.
+ */
+static unsigned int possible_cpus(void)
+{
+	FILE *f = fopen("/sys/devices/system/cpu/possible", "re");
+	unsigned int a, b, n = 0;
+	char sep;
+
+	if (f) {
+		while (fscanf(f, "%u", &a) == 1) {
+			b = a;
+			if (fscanf(f, "%c", &sep) == 1 && sep == '-' &&
+			    fscanf(f, "%u%c", &b, &sep) < 1)
+				break;
+			n = b + 1 > n ? b + 1 : n;
+			if (sep != ',')
+				break;
+		}
+		fclose(f);
+	}
+	return n ? n : (unsigned int)get_nprocs_conf();
+}
+
+/*
  * At INIT, before its reply: starts the workers and waits until each has
  * its ring and entry memory. True when all did, so that the reply may
  * offer FUSE_OVER_IO_URING (once it does, the host holds every request
@@ -418,7 +444,7 @@ out:
  */
 bool ffs_uring_prepare(struct ffs *fs, size_t payload_len)
 {
-	unsigned int cpus = (unsigned int)get_nprocs_conf(), i;
+	unsigned int cpus = possible_cpus(), i;
 	struct ffs_uring *ur;
 	bool ok;
 
