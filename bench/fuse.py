@@ -13,7 +13,9 @@ pread, 1 GiB sequential write+fsync and read after drop_caches) and fio
 cache and with O_DIRECT). Needs root (mounts, drop_caches).
 
 Prints a table, or with --json one object: <op>_fuse_ns, <op>_shim_ns,
-<op>_bindfs_ns, <op>_native_ns, <op>_vs_bindfs (bindfs time / ours),
+<op>_bindfs_ns, <op>_native_ns, <op>_uring_ns (our mount again, a fresh
+image, with --fuse-uring=on: FUSE over io_uring, docs/fuse.md; for
+comparison, not in the ratios), <op>_vs_bindfs (bindfs time / ours),
 <op>_vs_native (native time / ours); a missing setup's values are null and
 its table column says n/a. --quick: small sizes (64 MiB sequential, 2 s
 fio) for smoke runs. Targets, reported and not asserted: every row >= 1.0
@@ -44,7 +46,7 @@ OPS = [
     ("fio_randread_warm", "fio 4K randread warm", 1.0, 0.8),
     ("fio_randread_direct", "fio 4K randread O_DIRECT", 1.0, None),
 ]
-SETUPS = ["fuse", "shim", "bindfs", "native"]
+SETUPS = ["fuse", "shim", "uring", "bindfs", "native"]
 
 
 def log(msg):
@@ -133,17 +135,17 @@ class Bench:
         res["fio_randread_direct"] = fio(path, True, self.fio_s, env)
         return res
 
-    def start_daemon(self):
-        img = os.path.join(self.work, "img")
+    def start_daemon(self, name="", extra=()):
+        img = os.path.join(self.work, "img" + name)
         size = max(2048, self.seq_mib * 2 + 512)
         run([self.ukctl, "mkfs", img, "--size", f"{size}M"])
-        mnt = os.path.join(self.work, "mnt")
+        mnt = os.path.join(self.work, "mnt" + name)
         os.mkdir(mnt)
-        self.sock = os.path.join(self.work, "ukerneld.sock")
-        logf = open(os.path.join(self.work, "ukerneld.log"), "w")
+        self.sock = os.path.join(self.work, f"ukerneld{name}.sock")
+        logf = open(os.path.join(self.work, f"ukerneld{name}.log"), "w")
         self.daemon = subprocess.Popen(
             [self.ukerneld, img, "--foreground", "--socket", self.sock,
-             "--mount", mnt], stderr=logf)
+             "--mount", mnt, *extra], stderr=logf)
         self.mounts.append(mnt)
         for _ in range(300):
             if os.path.exists(self.sock) and mounted(mnt):
@@ -163,6 +165,23 @@ class Bench:
         d = os.path.join(mnt, "bench")
         os.mkdir(d)
         return self.driver_run(d)
+
+    def setup_uring(self):
+        """The same mount with requests through io_uring (--fuse-uring)."""
+        if not os.path.exists("/sys/module/fuse/parameters/enable_uring"):
+            self.notes.append("uring: this kernel has no FUSE over io_uring")
+            return None
+        mnt = self.start_daemon("-uring", ["--fuse-uring=on"])
+        try:
+            d = os.path.join(mnt, "bench")
+            os.mkdir(d)
+            return self.driver_run(d)
+        finally:
+            unmount(mnt)
+            self.mounts.remove(mnt)
+            self.daemon.send_signal(signal.SIGTERM)
+            self.daemon.wait(60)
+            self.daemon = None
 
     def setup_shim(self):
         if not os.path.exists(self.shim):
@@ -281,11 +300,12 @@ def main():
         mark = "" if target is None or v >= target else " *"
         return f"{v:.2f}{mark}"
 
-    print(f"{'op':27} {'fuse':>9} {'shim':>9} {'bindfs':>9} "
+    print(f"{'op':27} {'fuse':>9} {'shim':>9} {'uring':>9} {'bindfs':>9} "
           f"{'native':>9} {'vs bindfs':>10} {'vs native':>10}")
     for op, label, tb, tn in OPS:
         print(f"{label:27} {fmt_ns(val('fuse', op)):>9} "
               f"{fmt_ns(val('shim', op)):>9} "
+              f"{fmt_ns(val('uring', op)):>9} "
               f"{fmt_ns(val('bindfs', op)):>9} "
               f"{fmt_ns(val('native', op)):>9} "
               f"{r(out[f'{op}_vs_bindfs'], tb):>10} "
@@ -293,7 +313,8 @@ def main():
     print(f"(time per op; seq rows: {b.seq_mib} MiB in all; fio: psync QD1, "
           f"{b.fio_s} s; ratios = their time / ours, * = below target: "
           "1.0 vs bindfs (3.0 for create, unlink, open+close), 0.8 vs "
-          "native for stat, reads and sequential)")
+          "native for stat, reads and sequential; uring: our mount with "
+          "--fuse-uring, not in the ratios)")
     for n in b.notes:
         print(f"note: {n}")
 

@@ -37,6 +37,13 @@ struct ffs_opts {
 	 * Otherwise the host keeps them itself and sends none of the three.
 	 */
 	bool remote_locks;
+	/*
+	 * FUSE over io_uring (docs/fuse.md, "io_uring"): OFF (the default:
+	 * measured slower on the machines we have) keeps to /dev/fuse, AUTO
+	 * takes requests through io_uring when the host offers it (the fuse
+	 * module's enable_uring is Y), ON also sets enable_uring first (root).
+	 */
+	enum { FFS_URING_OFF, FFS_URING_AUTO, FFS_URING_ON } uring;
 	/* Messages (mount notices, errors); may be NULL. */
 	void (*log)(void *arg, int priority, const char *msg);
 	void *log_arg;

@@ -72,6 +72,9 @@ struct ffs {
 	/* The INIT request, until its reply is out (session.c, dev_io). */
 	uint64_t init_unique;
 	uint32_t init_flags;         /* what the host offered */
+	uint32_t init_flags2;
+	bool want_uring;             /* use FUSE over io_uring if offered */
+	struct ffs_uring *uring;     /* its workers (uring.c), or NULL */
 };
 
 /* ---- node table (node.c) ------------------------------------------------ */
@@ -130,6 +133,29 @@ extern const struct fuse_lowlevel_ops ffs_ops;
  */
 void ffs_loop_may_block(void);
 #define FFS_BIG_IO (128u * 1024u)
+
+/* ---- FUSE over io_uring (uring.c) ----------------------------------------- */
+
+struct iovec;
+/*
+ * At INIT, before the reply: sets up a worker per CPU queue for entries
+ * of payload_len bytes. True when the reply may offer FUSE_OVER_IO_URING.
+ */
+bool ffs_uring_prepare(struct ffs *fs, size_t payload_len);
+/* After the INIT reply went out (offered: with the flag): start or end. */
+void ffs_uring_go(struct ffs *fs, bool offered);
+/* After the session: joins the workers, frees the rings. */
+void ffs_uring_stop(struct ffs *fs);
+/*
+ * From dev_writev: the reply to this thread's ring request goes into its
+ * ring entry. Returns the bytes taken, or -1 when it is not such a reply.
+ */
+ssize_t ffs_uring_reply(const struct iovec *iov, int count);
+/*
+ * A buffer for a reply's data of size bytes that the reply then need not
+ * copy (a ring worker's payload), or NULL.
+ */
+void *ffs_uring_reply_buf(size_t size);
 
 void ffs_log(struct ffs *fs, int priority, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -906,19 +906,22 @@ static void ffs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
 	struct rq r;
-	char *buf;
+	char *buf, *ring;
 	long ret = 0;
 	int fd;
 
 	if (size >= FFS_BIG_IO)
 		ffs_loop_may_block(); /* may read the disk: let others in */
-	buf = malloc(size ? size : 1);
+	/* A ring worker reads straight into its entry's payload. */
+	ring = ffs_uring_reply_buf(size);
+	buf = ring ? ring : malloc(size ? size : 1);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
 	if (!rq_start(req, &r)) {
-		free(buf);
+		if (!ring)
+			free(buf);
 		return;
 	}
 	fd = file_fd(&r, ino, fi, O_RDONLY);
@@ -928,7 +931,8 @@ static void ffs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	else
 		fuse_reply_buf(req, buf, (size_t)ret);
 	rq_end(&r);
-	free(buf);
+	if (!ring)
+		free(buf);
 }
 
 static void ffs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,

@@ -115,6 +115,39 @@ static void note_init(struct ffs *fs, const struct fuse_buf *buf)
 		return;
 	fs->init_unique = in->unique;
 	fs->init_flags = arg->flags;
+	if ((arg->flags & FUSE_INIT_EXT) && buf->size >= sizeof(*in) +
+	    offsetof(struct fuse_init_in, flags2) + sizeof(arg->flags2))
+		fs->init_flags2 = arg->flags2;
+}
+
+/*
+ * FUSE over io_uring (uring.c), when the host offers it and this mount
+ * wants it: the workers are set up before the INIT reply says yes,
+ * because once it has, the host holds every request until each CPU's
+ * queue has an entry. Their entries carry max_write, or max_pages pages.
+ */
+#define UK_FUSE_OVER_IO_URING (1ull << 41)
+
+static bool init_uring(struct ffs *fs, struct fuse_init_out *arg,
+		       size_t len)
+{
+	size_t payload;
+
+	if (!fs->want_uring || !(fs->init_flags & FUSE_INIT_EXT) ||
+	    !(fs->init_flags2 & (UK_FUSE_OVER_IO_URING >> 32)) ||
+	    len < offsetof(struct fuse_init_out, flags2) + sizeof(arg->flags2))
+		return false;
+	payload = arg->max_write;
+	if ((arg->flags & FUSE_MAX_PAGES) &&
+	    (size_t)arg->max_pages * 4096 > payload)
+		payload = (size_t)arg->max_pages * 4096;
+	if (payload < FUSE_MIN_READ_BUFFER)
+		payload = FUSE_MIN_READ_BUFFER;
+	if (!ffs_uring_prepare(fs, payload))
+		return false;
+	arg->flags |= FUSE_INIT_EXT;
+	arg->flags2 |= (uint32_t)(UK_FUSE_OVER_IO_URING >> 32);
+	return true;
 }
 
 static ssize_t dev_read(int fd, void *buf, size_t len, void *userdata)
@@ -128,7 +161,12 @@ static ssize_t dev_writev(int fd, struct iovec *iov, int count,
 	struct ffs *fs = userdata;
 	struct fuse_out_header *out = iov[0].iov_base;
 	struct fuse_init_out *arg;
+	bool init = false, uring = false;
+	ssize_t ret;
 
+	ret = ffs_uring_reply(iov, count);
+	if (ret >= 0)
+		return ret;
 	if (fs->init_unique && count >= 2 &&
 	    iov[0].iov_len >= sizeof(*out) && out->unique == fs->init_unique &&
 	    !out->error && iov[1].iov_len >= offsetof(struct fuse_init_out,
@@ -138,8 +176,13 @@ static ssize_t dev_writev(int fd, struct iovec *iov, int count,
 		if (fs->init_flags & FUSE_HANDLE_KILLPRIV_V2)
 			arg->flags |= FUSE_HANDLE_KILLPRIV_V2;
 		fs->init_unique = 0;
+		init = true;
+		uring = init_uring(fs, arg, iov[1].iov_len);
 	}
-	return writev(fd, iov, count);
+	ret = writev(fd, iov, count);
+	if (init)
+		ffs_uring_go(fs, uring && ret >= 0);
+	return ret;
 }
 
 static ssize_t dev_splice(int fdin, off_t *offin, int fdout, off_t *offout,
@@ -453,6 +496,37 @@ static void set_readahead(struct ffs *fs, dev_t dev)
 		close(fd);
 }
 
+/*
+ * --fuse-uring: the host offers FUSE over io_uring in INIT only while the
+ * fuse module's enable_uring parameter is Y (off by default in 6.14+).
+ * It is system-wide, but only changes what the kernel offers: a FUSE
+ * server that does not ask for io_uring in its INIT reply is unaffected.
+ */
+#define ENABLE_URING "/sys/module/fuse/parameters/enable_uring"
+
+static void enable_uring(struct ffs *fs)
+{
+	char c = 0;
+	int fd = open(ENABLE_URING, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0) {
+		ffs_log(fs, LOG_WARNING, "fuse: --fuse-uring: %s: %s (this "
+			"kernel has no FUSE over io_uring)", ENABLE_URING,
+			strerror(errno));
+		return;
+	}
+	if (read(fd, &c, 1) == 1 && c != 'Y') {
+		if (pwrite(fd, "Y", 1, 0) == 1)
+			ffs_log(fs, LOG_NOTICE, "fuse: turned on the host's "
+				"FUSE over io_uring (%s)", ENABLE_URING);
+		else
+			ffs_log(fs, LOG_WARNING, "fuse: --fuse-uring: cannot "
+				"turn on %s: %s", ENABLE_URING,
+				strerror(errno));
+	}
+	close(fd);
+}
+
 bool ffs_available(void)
 {
 	return true;
@@ -534,6 +608,13 @@ struct ffs *ffs_start(struct uk_kernel *k, const struct ffs_opts *o,
 	fs->max_threads = o->max_threads ? o->max_threads : 64;
 	fs->read_only = o->read_only;
 	fs->remote_locks = o->remote_locks || getenv("UKERNEL_FUSE_OPEN");
+	/*
+	 * Not with remote locks: a lock wait would hold its CPU's queue, and
+	 * the unlock might be queued behind it (uring.c).
+	 */
+	fs->want_uring = o->uring != FFS_URING_OFF && !fs->remote_locks;
+	if (fs->want_uring && o->uring == FFS_URING_ON)
+		enable_uring(fs);
 	fs->log = o->log;
 	fs->log_arg = o->log_arg;
 	pthread_rwlock_rdlock(&vfs->ns_lock);
@@ -687,6 +768,7 @@ void ffs_stop(struct ffs *fs)
 			pthread_join(fs->thread, NULL);
 		}
 	}
+	ffs_uring_stop(fs);
 	fuse_session_destroy(fs->se);
 	ffs_free(fs);
 }

@@ -469,6 +469,7 @@ static int serve(const struct uk_daemon_opts *o, int sfd, int *ready_fd)
 			.allow_other = o->allow_other,
 			.read_only = o->mount_ro,
 			.remote_locks = o->remote_locks,
+			.uring = o->fuse_uring,
 			.entry_timeout = o->entry_timeout,
 			.attr_timeout = o->attr_timeout,
 			.negative_timeout = -1,

@@ -40,6 +40,7 @@ struct uk_daemon_opts {
 	bool allow_other;        /* -o allow_other */
 	bool mount_ro;           /* -o ro */
 	bool remote_locks;       /* --remote-locks */
+	int fuse_uring;          /* --fuse-uring: FFS_URING_* */
 	double entry_timeout;    /* seconds; < 0: the front-end's default */
 	double attr_timeout;
 };

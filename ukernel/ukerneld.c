@@ -47,6 +47,10 @@ static void usage(FILE *out)
 		"  --remote-locks         locks on the mount (fcntl, flock) conflict\n"
 		"                         with clients' (costs OPEN, FLUSH and\n"
 		"                         RELEASE per open, FUSE)\n"
+		"  --fuse-uring[=MODE]    FUSE requests through io_uring: on\n"
+		"                         (also set the fuse module's\n"
+		"                         enable_uring, root), auto (when the\n"
+		"                         host offers it), off (the default)\n"
 		"  --help, -h             this text\n"
 		"  --version, -V          the version\n"
 		"\n"
@@ -191,6 +195,7 @@ int main(int argc, char **argv)
 		{ "attr-timeout", required_argument, NULL, 'A' },
 		{ "remote-locks", no_argument, NULL, 'F' },
 		{ "remote-flock", no_argument, NULL, 'F' }, /* its old name */
+		{ "fuse-uring", optional_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -201,7 +206,7 @@ int main(int argc, char **argv)
 	const char *mnt_arg = NULL;
 	const char *sock_arg = NULL;
 	char path[PATH_MAX];
-	bool tmpfs = false;
+	bool tmpfs = false, uring_arg = false;
 	int c, ret;
 
 	opterr = 0;
@@ -253,6 +258,18 @@ int main(int argc, char **argv)
 		case 'F':
 			o.remote_locks = true;
 			break;
+		case 'U':
+			if (!optarg || !strcmp(optarg, "on"))
+				o.fuse_uring = FFS_URING_ON;
+			else if (!strcmp(optarg, "auto"))
+				o.fuse_uring = FFS_URING_AUTO;
+			else if (!strcmp(optarg, "off"))
+				o.fuse_uring = FFS_URING_OFF;
+			else
+				return bad_usage("--fuse-uring: '%s' is not "
+						 "auto, on or off", optarg);
+			uring_arg = true;
+			break;
 		case 'e':
 			if (parse_secs(optarg, &o.entry_timeout))
 				return bad_usage("bad entry timeout '%s' "
@@ -287,9 +304,10 @@ int main(int argc, char **argv)
 				 argv[optind + (tmpfs ? 0 : 1)]);
 
 	if (!mnt_arg && (o.allow_other || o.mount_ro || o.remote_locks ||
-			 o.entry_timeout >= 0 || o.attr_timeout >= 0))
-		return bad_usage("--allow-other, --ro, --remote-locks and the "
-				 "timeouts need --mount");
+			 uring_arg || o.entry_timeout >= 0 ||
+			 o.attr_timeout >= 0))
+		return bad_usage("--allow-other, --ro, --remote-locks, "
+				 "--fuse-uring and the timeouts need --mount");
 	if (mnt_arg) {
 		if (!ffs_available()) {
 			fprintf(stderr, "ukerneld: --mount: this ukerneld was "

@@ -8,6 +8,10 @@
 #              (the dead mount cleaned up, the data there), ukctl umount
 #   programs   git, make+gcc, sqlite3 in WAL mode, exec, on the mount and in
 #              a native directory, compared
+# Each takes requests through /dev/fuse (the default, even when the host
+# offers io_uring); CASE-uring runs the same with FUSE over io_uring
+# (--fuse-uring=on, which turns on the fuse module's enable_uring), skipped
+# where the kernel has no such thing.
 # usage: test_fuse.sh CASE UKERNELD UKCTL TEST_FUSE_OPS TEST_FUSE_COHERENCE
 # Exits 77 (skipped) when FUSE cannot be used here, saying why.
 set -u
@@ -19,6 +23,14 @@ fail() { echo "FAIL: $*"; exit 1; }
 [ "$(id -u)" -eq 0 ] || skip "needs root (mounts, and steps run as uid 65534)"
 [ -c /dev/fuse ] && [ -r /dev/fuse ] || skip "no usable /dev/fuse"
 command -v fusermount3 >/dev/null || skip "fusermount3 not installed (fuse3)"
+uring=off uring_arg=
+case $case_ in
+*-uring)
+	case_=${case_%-uring} uring=on uring_arg=--fuse-uring=on
+	[ -e /sys/module/fuse/parameters/enable_uring ] ||
+		skip "this kernel has no FUSE over io_uring (CONFIG_FUSE_IO_URING)"
+	;;
+esac
 
 tmp=$(mktemp -d /tmp/ukfuse.XXXXXX)
 chmod 755 "$tmp"
@@ -51,10 +63,28 @@ trap cleanup EXIT
 "$ukctl" mkfs "$img" --size 512M >/dev/null || fail "mkfs"
 
 start() {
-	"$ukerneld" "$img" --socket "$sock" --mount "$mnt" "$@" ||
+	"$ukerneld" "$img" --socket "$sock" --mount "$mnt" $uring_arg "$@" ||
 		fail "ukerneld did not start"
 	grep -q " $mnt .* fuse.ukernel " /proc/self/mountinfo ||
 		fail "not mounted after ukerneld returned"
+	check_uring "$@"
+}
+
+# Whether the daemon's io_uring workers (uring.c) are there, as asked:
+# none with --fuse-uring=off, one or more per CPU with on (not with
+# --remote-locks, which keeps to /dev/fuse).
+check_uring() {
+	local pid n want=0
+	stat "$mnt" >/dev/null || fail "stat of the mount"  # INIT is done
+	pid=$(cat "$sock.lock")
+	n=$(cat /proc/"$pid"/task/*/comm 2>/dev/null | grep -c '^ukfuse-ring')
+	case "$uring $*" in on*--remote-locks*) ;; on*) want=1 ;; esac
+	if [ "$want" = 1 ] && [ "$n" -lt "$(nproc --all)" ]; then
+		fail "--fuse-uring=on: $n io_uring workers"
+	elif [ "$want" = 0 ] && [ "$n" -ne 0 ]; then
+		fail "$n io_uring workers without --fuse-uring=on"
+	fi
+	return 0
 }
 
 stop() {
@@ -138,7 +168,8 @@ lifecycle)
 	mkdir "$mnt/dd" 2>/dev/null && fail "--ro: mkdir succeeded"
 	stop
 	# --tmpfs with a mount: the root's inode number is not 1 there.
-	"$ukerneld" --tmpfs --socket "$sock" --mount "$mnt" || fail "--tmpfs --mount"
+	"$ukerneld" --tmpfs --socket "$sock" --mount "$mnt" $uring_arg ||
+		fail "--tmpfs --mount"
 	mkdir -p "$mnt/a/b" && echo t > "$mnt/a/b/f" && ln "$mnt/a/b/f" "$mnt/a/h" &&
 		[ "$(stat -c %h "$mnt/a/h")" = 2 ] && [ "$(cat "$mnt/a/h")" = t ] ||
 		fail "tmpfs through the mount"
