@@ -39,6 +39,7 @@ enum ukfs_st {
 	ST_D_LOOKUP,
 	ST_D_INSERT,
 	ST_D_DELETE,
+	ST_D_DELETE_INO,
 	ST_D_SET,
 	ST_D_ANY,
 	ST_D_READDIR,

@@ -538,17 +538,27 @@ static int dentry_insert_locked(struct ukfs_meta *m, uint64_t parent,
 	return ukfs_exec_stmt(s);
 }
 
+/*
+ * Deletes the entry parent/name; if ino is not 0, only if it names ino
+ * (-ESTALE, and nothing deleted, if not).
+ */
 static int dentry_delete_locked(struct ukfs_meta *m, uint64_t parent,
-				const char *name)
+				const char *name, uint64_t ino)
 {
 	int rc = 0;
-	sqlite3_stmt *s = ukfs_stmt(m, ST_D_DELETE, &rc);
+	sqlite3_stmt *s = ukfs_stmt(m, ino ? ST_D_DELETE_INO : ST_D_DELETE,
+				    &rc);
 
 	if (!s)
 		return rc;
 	ukfs_bind_u64(s, 1, parent);
 	sqlite3_bind_blob(s, 2, name, (int)strlen(name), SQLITE_STATIC);
-	return ukfs_exec_stmt(s);
+	if (ino)
+		ukfs_bind_u64(s, 3, ino);
+	rc = ukfs_exec_stmt(s);
+	if (!rc && ino && sqlite3_changes(m->db) != 1)
+		rc = -ESTALE;
+	return rc;
 }
 
 /* Adds delta to an inode's nlink, keeping the orphan list in step. */
@@ -701,11 +711,14 @@ out:
 /*
  * Drops the entry parent/name naming child (already read): child loses a
  * link (a directory all of them, and parent one). Directories must be
- * empty. child is updated in place.
+ * empty. child is updated in place. check: the entry was not looked up,
+ * so delete it only if it names child (-ESTALE otherwise).
  */
 static int drop_entry_locked(struct ukfs_meta *m, uint64_t parent,
-			     const char *name, struct ukfs_inode *child)
+			     const char *name, struct ukfs_inode *child,
+			     bool check)
 {
+	uint64_t ino = check ? child->ino : 0;
 	int ret;
 
 	if (S_ISDIR(child->mode)) {
@@ -717,9 +730,9 @@ static int drop_entry_locked(struct ukfs_meta *m, uint64_t parent,
 		/* Memory first: the entry's DELETE is then the only change,
 		 * so ukfs_unlink needs no savepoint. */
 		ret = nlink_add_locked(m, child, -1);
-		return ret ? ret : dentry_delete_locked(m, parent, name);
+		return ret ? ret : dentry_delete_locked(m, parent, name, ino);
 	}
-	ret = dentry_delete_locked(m, parent, name);
+	ret = dentry_delete_locked(m, parent, name, ino);
 	if (ret)
 		return ret;
 	if (S_ISDIR(child->mode)) {
@@ -732,10 +745,26 @@ static int drop_entry_locked(struct ukfs_meta *m, uint64_t parent,
 	return nlink_add_locked(m, child, -1);
 }
 
+static int unlink_locked(struct ukfs_meta *m, uint64_t parent,
+			 const char *name, uint64_t ino, bool check,
+			 struct ukfs_inode *victim)
+{
+	struct ukfs_inode child;
+	int ret = ukfs_inode_get_locked(m, ino, &child);
+
+	/* A file's last link is one change (drop_entry_locked). */
+	if (!ret && (S_ISDIR(child.mode) || child.nlink != 1 || child.parent))
+		ret = ukfs_op_savepoint(m);
+	if (!ret)
+		ret = drop_entry_locked(m, parent, name, &child, check);
+	if (!ret && victim)
+		*victim = child;
+	return ret;
+}
+
 int ukfs_unlink(struct ukfs_meta *m, uint64_t parent, const char *name,
 		struct ukfs_inode *victim)
 {
-	struct ukfs_inode child;
 	uint64_t ino;
 	int ret;
 
@@ -747,15 +776,27 @@ int ukfs_unlink(struct ukfs_meta *m, uint64_t parent, const char *name,
 		return ret;
 	ret = lookup_locked(m, parent, name, &ino, NULL);
 	if (!ret)
-		ret = ukfs_inode_get_locked(m, ino, &child);
-	/* A file's last link is one change (drop_entry_locked). */
-	if (!ret && (S_ISDIR(child.mode) || child.nlink != 1 || child.parent))
-		ret = ukfs_op_savepoint(m);
-	if (!ret)
-		ret = drop_entry_locked(m, parent, name, &child);
-	if (!ret && victim)
-		*victim = child;
+		ret = unlink_locked(m, parent, name, ino, false, victim);
 	return ukfs_op_end(m, ret);
+}
+
+int ukfs_unlink_ino(struct ukfs_meta *m, uint64_t parent, const char *name,
+		    uint64_t ino, struct ukfs_inode *victim)
+{
+	int ret;
+
+	ret = check_name(name);
+	if (ret)
+		return ret == -EINVAL ? -ENOENT : ret;
+	ret = ukfs_op_begin_lazy(m);
+	if (ret)
+		return ret;
+	/*
+	 * The entry's DELETE checks the ino: the lookup before it was a
+	 * ninth of an unlink's instructions (2026-11-25, docs/ukfs.md).
+	 */
+	return ukfs_op_end(m, unlink_locked(m, parent, name, ino, true,
+					    victim));
 }
 
 /* ---- rename ----------------------------------------------------------- */
@@ -833,7 +874,7 @@ static int rename_locked(struct ukfs_meta *m, uint64_t op, const char *on,
 		if (S_ISDIR(src.mode) && op != np &&
 		    ndir.nlink >= UKFS_LINK_MAX)
 			return -EMLINK;
-		ret = dentry_delete_locked(m, op, on);
+		ret = dentry_delete_locked(m, op, on, 0);
 		if (!ret)
 			ret = dentry_insert_locked(m, np, nn, sino,
 						   mode_to_dt(src.mode));
@@ -857,9 +898,9 @@ static int rename_locked(struct ukfs_meta *m, uint64_t op, const char *on,
 	if (!S_ISDIR(src.mode) && S_ISDIR(dst.mode))
 		return -EISDIR;
 	/* Drop the target (its directory must be empty), then move. */
-	ret = drop_entry_locked(m, np, nn, &dst);
+	ret = drop_entry_locked(m, np, nn, &dst, false);
 	if (!ret)
-		ret = dentry_delete_locked(m, op, on);
+		ret = dentry_delete_locked(m, op, on, 0);
 	if (!ret)
 		ret = dentry_insert_locked(m, np, nn, sino,
 					   mode_to_dt(src.mode));

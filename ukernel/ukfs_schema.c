@@ -112,6 +112,8 @@ const char *const ukfs_stmt_sql[ST_NR] = {
 			"cookie) "
 			"VALUES (?, ?, ?, ?, ?)",
 	[ST_D_DELETE] = "DELETE FROM dentries WHERE parent = ? AND name = ?",
+	[ST_D_DELETE_INO] = "DELETE FROM dentries "
+			    "WHERE parent = ? AND name = ? AND ino = ?",
 	[ST_D_SET] = "UPDATE dentries SET ino = ?, type = ? "
 		     "WHERE parent = ? AND name = ?",
 	[ST_D_ANY] = "SELECT 1 FROM dentries WHERE parent = ? LIMIT 1",
