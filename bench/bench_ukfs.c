@@ -13,10 +13,11 @@
  *
  * Usage: bench-ukfs [--json] [--quick] [--rounds N]  (bench/run ukfs ...)
  *        bench-ukfs --ours-only [--small N] [--big-mib N] [--rand-secs S]
- *                   [--warm N] [--big-reps N]
+ *                   [--warm N] [--big-reps N] [--cold-reps N]
  * --ours-only runs only the ukfs side (to profile it under perf, strace or
  * callgrind: docs/ukfs.md "Performance"), with the phases timed alone;
- * --warm N repeats its warm read, --big-reps N its write and cold read.
+ * --warm N repeats its warm read, --big-reps N its write and cold read,
+ * --cold-reps N adds N cold reads after them (to profile the read alone).
  * Keys: <op>_ns (ours, per operation, median), <op>_native_ns, <op>_ratio
  * (median of native / ours per round: above 1 means we are faster),
  * <op>_ratio_min, <op>_ratio_max, <op>_rounds, <op>_cpu_ratio (0 where
@@ -378,7 +379,7 @@ static uint64_t cpu_ns(void)
  * read N times (the first write pays the first touch of fresh frames,
  * the later ones show the steady state), to profile them.
  */
-static int warm_reps = 1, big_reps = 1;
+static int warm_reps = 1, big_reps = 1, cold_reps;
 
 static int run_ours_only(struct side *s, double secs)
 {
@@ -387,6 +388,10 @@ static int run_ours_only(struct side *s, double secs)
 	PHASE("small_unlink", NSMALL, small_unlink(s));
 	for (int i = 0; i < big_reps; i++) {
 		PHASE("seq_write_fsync", 1, seq_write(s));
+		drop_caches(s);
+		PHASE("seq_read_cold", 1, seq_read(s));
+	}
+	for (int i = 0; i < cold_reps; i++) {
 		drop_caches(s);
 		PHASE("seq_read_cold", 1, seq_read(s));
 	}
@@ -545,13 +550,15 @@ int main(int argc, char **argv)
 			warm_reps = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--big-reps") && i + 1 < argc)
 			big_reps = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--cold-reps") && i + 1 < argc)
+			cold_reps = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
 			rounds = atoi(argv[++i]);
 		else {
 			fprintf(stderr, "usage: bench-ukfs [--json] [--quick] "
 					"[--rounds N] [--small N] [--big-mib N] "
 					"[--rand-secs S] [--ours-only [--warm N] "
-					"[--big-reps N]]\n");
+					"[--big-reps N] [--cold-reps N]]\n");
 			return 2;
 		}
 	}

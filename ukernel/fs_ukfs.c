@@ -737,7 +737,8 @@ static int do_unlink(struct vfs_inode *dir, struct vfs_dentry *dentry)
 	struct ukfs_inode victim;
 	int ret;
 
-	ret = ukfs_unlink(META(dir), dir->i_ino, dentry->d_name, &victim);
+	ret = ukfs_unlink_ino(META(dir), dir->i_ino, dentry->d_name,
+			      inode->i_ino, &victim);
 	if (ret)
 		return ret;
 	pthread_mutex_lock(&inode->i_lock);

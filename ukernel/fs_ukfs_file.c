@@ -99,24 +99,38 @@ static void io_start(struct ukfs_io_batch *b, struct pcache_page **pages,
 {
 	struct ukfs_io *io = &b->io[b->next];
 	struct uk_blockdev *bdev = b->s->bdev;
-	int ret;
+	int ret, nv = 0;
 
 	io_complete(b, io);
 	b->next = (b->next + 1) % UKFS_IO_DEPTH;
+	/*
+	 * Frames adjacent in memory (the page cache carves them in order
+	 * from 2 MiB chunks, so a file read or written in order mostly has
+	 * them so) share one iovec: the kernel then pins a request's pages
+	 * with a few calls instead of one per 4 KiB segment.
+	 */
 	for (unsigned int j = 0; j < n; j++) {
+		char *d = pages[j]->data;
+
 		io->pages[j] = pages[j];
-		io->iov[j].iov_base = pages[j]->data;
-		io->iov[j].iov_len = PCACHE_PAGE_SIZE;
+		if (nv && (char *)io->iov[nv - 1].iov_base +
+					  io->iov[nv - 1].iov_len == d) {
+			io->iov[nv - 1].iov_len += PCACHE_PAGE_SIZE;
+			continue;
+		}
+		io->iov[nv].iov_base = d;
+		io->iov[nv].iov_len = PCACHE_PAGE_SIZE;
+		nv++;
 	}
 	io->n = n;
 	io->convert = convert;
 	if (e)
 		io->e = *e;
 	if (b->write)
-		bdev_prep_writev(&io->rq, bdev, pblk, n, io->iov, (int)n, NULL,
+		bdev_prep_writev(&io->rq, bdev, pblk, n, io->iov, nv, NULL,
 				 NULL);
 	else
-		bdev_prep_readv(&io->rq, bdev, pblk, n, io->iov, (int)n, NULL,
+		bdev_prep_readv(&io->rq, bdev, pblk, n, io->iov, nv, NULL,
 				NULL);
 	ret = bdev_submit(&io->rq);
 	if (ret) {

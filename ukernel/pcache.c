@@ -57,7 +57,7 @@ void pcache_opts_default(struct pcache_opts *o)
  * range, limit under 16 pages) / -ENOMEM / the thread's error.
  */
 static void frame_pool_reserve(uint64_t limit_pages);
-static void frame_pool_put(void *chunk);
+static void frame_pool_put(struct pcache_frame_chunk c);
 
 int pcache_create(const struct pcache_opts *o, struct pcache **out)
 {
@@ -120,7 +120,7 @@ void pcache_destroy(struct pcache *pc)
 	for (size_t i = 0; i < pc->nr_chunks; i++)
 		frame_pool_put(pc->chunks[i]);
 	free(pc->chunks);
-	free(pc->free_frames);
+	free(pc->free_pages);
 	pthread_mutex_destroy(&pc->frame_lock);
 	pthread_cond_destroy(&pc->progress_cv);
 	pthread_cond_destroy(&pc->wb_cv);
@@ -609,13 +609,14 @@ static unsigned int evict(struct pcache *pc, unsigned int want)
  * per GiB (docs/ukfs.md "Performance", 2026-11-25), while the kernel's own
  * page cache takes pages that are mapped already. A chunk in the pool is
  * faulted in and reused as it is: frames carry no state (every user fills
- * a frame before it is uptodate). The pool keeps at most as many chunks
+ * a frame before it is uptodate), and a chunk's page descriptors are
+ * cleared when handed out. The pool keeps at most as many chunks
  * as the largest cache created in the process may hold, so the memory
  * kept is what one cache could have used anyway. pool_lock is a leaf
  * (taken under frame_lock).
  */
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static void **pool;
+static struct pcache_frame_chunk *pool;
 static size_t pool_n, pool_cap, pool_max;
 
 static void frame_pool_reserve(uint64_t limit_pages)
@@ -629,12 +630,14 @@ static void frame_pool_reserve(uint64_t limit_pages)
 	pthread_mutex_unlock(&pool_lock);
 }
 
-static void frame_pool_put(void *chunk)
+static void frame_pool_put(struct pcache_frame_chunk c)
 {
+	bool kept = false;
+
 	pthread_mutex_lock(&pool_lock);
 	if (pool_n == pool_cap && pool_n < pool_max) {
 		size_t cap = pool_cap ? 2 * pool_cap : 64;
-		void **n = realloc(pool, cap * sizeof(*n));
+		struct pcache_frame_chunk *n = realloc(pool, cap * sizeof(*n));
 
 		if (n) {
 			pool = n;
@@ -642,24 +645,29 @@ static void frame_pool_put(void *chunk)
 		}
 	}
 	if (pool_n < pool_cap && pool_n < pool_max) {
-		pool[pool_n++] = chunk;
-		chunk = NULL;
+		pool[pool_n++] = c;
+		kept = true;
 	}
 	pthread_mutex_unlock(&pool_lock);
-	if (chunk)
-		munmap(chunk, PCACHE_FRAME_CHUNK);
+	if (!kept) {
+		munmap(c.frames, PCACHE_FRAME_CHUNK);
+		free(c.pages);
+	}
 }
 
 /* unused under ASan, where frames come from malloc */
-static __attribute__((unused)) void *frame_pool_get(void)
+static __attribute__((unused)) bool
+frame_pool_get(struct pcache_frame_chunk *c)
 {
-	void *c = NULL;
+	bool got = false;
 
 	pthread_mutex_lock(&pool_lock);
-	if (pool_n)
-		c = pool[--pool_n];
+	if (pool_n) {
+		*c = pool[--pool_n];
+		got = true;
+	}
 	pthread_mutex_unlock(&pool_lock);
-	return c;
+	return got;
 }
 
 /*
@@ -671,91 +679,116 @@ static __attribute__((unused)) void *frame_pool_get(void)
  * TLB) 2 MiB at a time, and a freed frame is reused from a free stack
  * without a trip through malloc. Memory is bounded by the cache's size
  * limit, so keeping freed frames until pcache_destroy costs at most that.
- * Under AddressSanitizer every frame is its own allocation again, so a use
- * after free of page data is still caught.
+ *
+ * Page descriptors come with their frames: a chunk carries an array of
+ * 512, each bound to its frame for good, and the free stack holds
+ * descriptors. A calloc and a free per page cost a tenth of a cold read's
+ * CPU (2026-11-25, docs/ukfs.md), much of it faulting the heap back in
+ * after the unmount before had trimmed it.
+ *
+ * Under AddressSanitizer every page and every frame is its own allocation
+ * again, so a use after free of either is still caught.
  */
 
-static void *frame_alloc(struct pcache *pc)
+/* A cleared page bound to a frame, or NULL. */
+static struct pcache_page *page_alloc(struct pcache *pc)
 {
 #ifdef PCACHE_FRAMES_FROM_MALLOC
-	void *f;
+	struct pcache_page *p = calloc(1, sizeof(*p));
 
-	return posix_memalign(&f, PCACHE_PAGE_SIZE, PCACHE_PAGE_SIZE) ? NULL
-									: f;
+	if (p && posix_memalign(&p->data, PCACHE_PAGE_SIZE, PCACHE_PAGE_SIZE)) {
+		free(p);
+		p = NULL;
+	}
+	return p;
 #else
 	const size_t per_chunk = PCACHE_FRAME_CHUNK / PCACHE_PAGE_SIZE;
-	char *c;
-	void *f = NULL;
+	struct pcache_frame_chunk c;
+	struct pcache_page *p = NULL;
+	void *data;
 
 	pthread_mutex_lock(&pc->frame_lock);
 	if (pc->nr_free) {
-		f = pc->free_frames[--pc->nr_free];
+		p = pc->free_pages[--pc->nr_free];
 		goto out_unlock;
 	}
 	if (pc->carve < pc->carve_end) {
-		f = pc->carve;
-		pc->carve += PCACHE_PAGE_SIZE;
+		p = pc->carve++;
 		goto out_unlock;
 	}
 	if (pc->nr_chunks == pc->chunks_cap) {
 		size_t cap = pc->chunks_cap ? 2 * pc->chunks_cap : 16;
-		void **n = realloc(pc->chunks, cap * sizeof(*n));
+		struct pcache_frame_chunk *n =
+			realloc(pc->chunks, cap * sizeof(*n));
 
 		if (!n)
 			goto out_unlock;
 		pc->chunks = n;
 		pc->chunks_cap = cap;
 	}
-	/* frame_free never fails: the stack has room for every frame */
+	/* page_free never fails: the stack has room for every page */
 	if (pc->free_cap < (pc->nr_chunks + 1) * per_chunk) {
 		size_t cap = pc->chunks_cap * per_chunk;
-		void **n = realloc(pc->free_frames, cap * sizeof(*n));
+		struct pcache_page **n =
+			realloc(pc->free_pages, cap * sizeof(*n));
 
 		if (!n)
 			goto out_unlock;
-		pc->free_frames = n;
+		pc->free_pages = n;
 		pc->free_cap = cap;
 	}
-	c = frame_pool_get();
-	if (c)
+	if (frame_pool_get(&c))
 		goto carve;
-	/* 2 MiB-aligned: map 4 MiB, keep the aligned 2 MiB, unmap the rest */
-	c = mmap(NULL, 2 * PCACHE_FRAME_CHUNK, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (c == MAP_FAILED)
+	c.pages = malloc(per_chunk * sizeof(*c.pages));
+	if (!c.pages)
 		goto out_unlock;
+	/* 2 MiB-aligned: map 4 MiB, keep the aligned 2 MiB, unmap the rest */
+	c.frames = mmap(NULL, 2 * PCACHE_FRAME_CHUNK, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (c.frames == MAP_FAILED) {
+		free(c.pages);
+		goto out_unlock;
+	}
 	{
-		uintptr_t a = ((uintptr_t)c + PCACHE_FRAME_CHUNK - 1) &
+		uintptr_t a = ((uintptr_t)c.frames + PCACHE_FRAME_CHUNK - 1) &
 			      ~(uintptr_t)(PCACHE_FRAME_CHUNK - 1);
 		char *al = (char *)a;
 
-		if (al > c)
-			munmap(c, (size_t)(al - c));
+		if (al > c.frames)
+			munmap(c.frames, (size_t)(al - c.frames));
 		munmap(al + PCACHE_FRAME_CHUNK,
-		       (size_t)(c + 2 * PCACHE_FRAME_CHUNK -
+		       (size_t)(c.frames + 2 * PCACHE_FRAME_CHUNK -
 				(al + PCACHE_FRAME_CHUNK)));
-		c = al;
+		c.frames = al;
 	}
-	madvise(c, PCACHE_FRAME_CHUNK, MADV_HUGEPAGE); /* a hint only */
+	madvise(c.frames, PCACHE_FRAME_CHUNK, MADV_HUGEPAGE); /* a hint only */
+	for (size_t i = 0; i < per_chunk; i++)
+		c.pages[i].data = c.frames + i * PCACHE_PAGE_SIZE;
 carve:
 	pc->chunks[pc->nr_chunks++] = c;
-	/* frame 0 is returned; the others are carved in order */
-	f = c;
-	pc->carve = c + PCACHE_PAGE_SIZE;
-	pc->carve_end = c + PCACHE_FRAME_CHUNK;
+	/* page 0 is returned; the others are carved in order */
+	p = c.pages;
+	pc->carve = c.pages + 1;
+	pc->carve_end = c.pages + per_chunk;
 out_unlock:
 	pthread_mutex_unlock(&pc->frame_lock);
-	return f;
+	if (p) {
+		data = p->data;
+		memset(p, 0, sizeof(*p));
+		p->data = data;
+	}
+	return p;
 #endif
 }
 
-static void frame_free(struct pcache *pc, void *f)
+static void page_free(struct pcache *pc, struct pcache_page *p)
 {
 #ifdef PCACHE_FRAMES_FROM_MALLOC
-	free(f);
+	free(p->data);
+	free(p);
 #else
 	pthread_mutex_lock(&pc->frame_lock);
-	pc->free_frames[pc->nr_free++] = f;
+	pc->free_pages[pc->nr_free++] = p;
 	pthread_mutex_unlock(&pc->frame_lock);
 #endif
 }
@@ -764,8 +797,7 @@ void pcache_free_unattached(struct pcache_page *p)
 {
 	struct pcache *pc = p->cache; /* the mapping may be gone */
 
-	frame_free(pc, p->data);
-	free(p);
+	page_free(pc, p);
 	atomic_fetch_sub(&pc->nr_pages, 1);
 }
 
@@ -809,14 +841,9 @@ unsigned int pcache_alloc_pages(struct pcache_mapping *m,
 		while (atomic_load(&pc->nr_pages) >= pc->limit_pages)
 			if (!make_room(pc))
 				break;
-		p = calloc(1, sizeof(*p));
+		p = page_alloc(pc);
 		if (!p)
 			break;
-		p->data = frame_alloc(pc);
-		if (!p->data) {
-			free(p);
-			break;
-		}
 		p->mapping = m;
 		p->cache = pc;
 		atomic_init(&p->flags, PG_LOCKED);

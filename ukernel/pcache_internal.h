@@ -110,6 +110,16 @@ struct pcache_mapping {
 	struct pcache_mapping *all_prev, *all_next;
 };
 
+/*
+ * 2 MiB of page frames and the 512 page descriptors that go with them, for
+ * good: a descriptor's data is its frame, as a struct page's is in Linux's
+ * mem_map (docs/pcache.md "Page frames").
+ */
+struct pcache_frame_chunk {
+	char *frames;
+	struct pcache_page *pages;
+};
+
 struct pcache {
 	struct pcache_opts o;
 	uint64_t limit_pages, bg_thresh, dirty_thresh, ra_max_pages;
@@ -151,10 +161,12 @@ struct pcache {
 	 * fields below.
 	 */
 	pthread_mutex_t frame_lock;
-	void **free_frames; /* stack, room for every frame of every chunk */
+	/* stack of free pages, room for every page of every chunk */
+	struct pcache_page **free_pages;
 	size_t nr_free, free_cap;
-	char *carve, *carve_end; /* the current chunk's frames not yet used */
-	void **chunks;      /* every chunk, for pcache_destroy */
+	/* the current chunk's pages not yet used */
+	struct pcache_page *carve, *carve_end;
+	struct pcache_frame_chunk *chunks; /* every chunk, for pcache_destroy */
 	size_t nr_chunks, chunks_cap;
 	/* Statistics, relaxed atomics. */
 	/*

@@ -706,6 +706,13 @@ int ukfs_truncate(struct ukfs_meta *m, uint64_t ino, uint64_t size)
 	return ukfs_op_end(m, ret);
 }
 
+int ukfs_has_extents_locked(struct ukfs_meta *m, uint64_t ino)
+{
+	struct ukfs_extent e;
+
+	return e_query(m, ST_E_FIRST, ino, 0, &e);
+}
+
 int ukfs_extents_free_all_locked(struct ukfs_meta *m, uint64_t ino,
 				 uint64_t *freed)
 {

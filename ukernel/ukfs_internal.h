@@ -39,6 +39,7 @@ enum ukfs_st {
 	ST_D_LOOKUP,
 	ST_D_INSERT,
 	ST_D_DELETE,
+	ST_D_DELETE_INO,
 	ST_D_SET,
 	ST_D_ANY,
 	ST_D_READDIR,
@@ -62,6 +63,7 @@ enum ukfs_st {
 	ST_X_DELETE,
 	ST_X_LIST,
 	ST_X_DELETE_ALL,
+	ST_X_ANY,
 	ST_O_ADD,
 	ST_O_DEL,
 	ST_O_LIST,
@@ -104,7 +106,8 @@ struct ukfs_meta {
 	bool in_commit;	   /* inside ukfs_meta_commit */
 	bool rdonly;	   /* UKFS_META_RDONLY: no change at all */
 	bool shut_down;	   /* a COMMIT failed and rolled back */
-	int op_depth;	   /* open SAVEPOINTs (0 or 1) */
+	int op_depth;	   /* calls in progress (0 or 1) */
+	bool op_savepoint; /* the current call opened its SAVEPOINT */
 	int64_t txn_start; /* ukfs_meta_now() at BEGIN */
 	uint64_t txn_changes;
 	int64_t commit_interval;
@@ -147,6 +150,29 @@ struct ukfs_meta {
 	} *cookies;
 	size_t nr_cookies, cookies_cap; /* cap: a power of two */
 
+	/*
+	 * Orphans added in the open transaction and not yet written: inodes
+	 * whose last link went (unlink, rename over) or that were born
+	 * unnamed (O_TMPFILE), none of which had an orphan row. Written into
+	 * orphans just before COMMIT (ukfs_orphans_flush_locked), so an inode
+	 * still unlinked-but-unfreed at a commit is on the committed list,
+	 * while one unlinked and freed (closed) within the same transaction
+	 * costs neither an INSERT nor a DELETE. An open-addressing set by ino
+	 * (0: free slot; linear probing, backward-shift deletion, at most
+	 * half full), plus an undo log of the current call's changes so a
+	 * failed call puts the set back as its savepoint puts the rows back.
+	 * orph_maybe_written: a flush failed half-way, so a set member may
+	 * also have a row; removals then delete the row too.
+	 */
+	uint64_t *orph;
+	size_t nr_orph, orph_cap; /* cap: 0 or a power of two */
+	struct ukfs_orph_undo {
+		uint64_t ino;
+		bool added; /* true: the call added ino; false: removed it */
+	} *orph_undo;
+	size_t nr_orph_undo, orph_undo_cap;
+	bool orph_maybe_written;
+
 	uint64_t commits;
 	uint64_t orphans_reclaimed;
 	bool was_clean;
@@ -179,6 +205,17 @@ int ukfs_exec_stmt(sqlite3_stmt *s);
  */
 int ukfs_op_begin(struct ukfs_meta *m);
 int ukfs_op_end(struct ukfs_meta *m, int ret);
+/*
+ * ukfs_op_begin without the SAVEPOINT, for a call that may change at most
+ * one row set with one statement, as its last fallible step (SQLite makes
+ * one statement atomic; ukfs_op_end still restores the counters, pending
+ * frees and deferred orphans). A SAVEPOINT costs two statements and a
+ * copy of every page the call then touches. A call that finds it needs
+ * more opens it with ukfs_op_savepoint before its first change.
+ */
+int ukfs_op_begin_lazy(struct ukfs_meta *m);
+/* Opens the current call's SAVEPOINT if it is not open yet. */
+int ukfs_op_savepoint(struct ukfs_meta *m);
 /* Commit with the meta lock held (ukfs_meta_commit's body). */
 int ukfs_commit_locked(struct ukfs_meta *m);
 
@@ -201,8 +238,21 @@ int ukfs_inode_get_locked(struct ukfs_meta *m, uint64_t ino,
 			  struct ukfs_inode *out);
 int ukfs_inode_write_locked(struct ukfs_meta *m, const struct ukfs_inode *in);
 int ukfs_inode_free_locked(struct ukfs_meta *m, uint64_t ino);
+/* Puts ino on the orphan list now (an INSERT), unless it is deferred. */
 int ukfs_orphan_add_locked(struct ukfs_meta *m, uint64_t ino);
-int ukfs_orphan_del_locked(struct ukfs_meta *m, uint64_t ino);
+/*
+ * Puts ino, known to have no orphan row, on the orphan list at the next
+ * commit (m->orph). Inside a call (op_begin .. op_end) only.
+ */
+int ukfs_orphan_defer_locked(struct ukfs_meta *m, uint64_t ino);
+/* Takes ino off the orphan list (deferred or row); *found if it was on. */
+int ukfs_orphan_del_locked(struct ukfs_meta *m, uint64_t ino, bool *found);
+/* Whether ino is a deferred orphan of the open transaction. */
+bool ukfs_orphan_deferred(const struct ukfs_meta *m, uint64_t ino);
+/* Writes the deferred orphans (commit, meta lock held). */
+int ukfs_orphans_flush_locked(struct ukfs_meta *m);
+/* Undoes the current call's changes to the deferred orphans (rollback). */
+void ukfs_orphans_undo_locked(struct ukfs_meta *m);
 int ukfs_link_locked(struct ukfs_meta *m, uint64_t parent, const char *name,
 		     uint64_t ino);
 int ukfs_alloc_ino_locked(struct ukfs_meta *m, const struct ukfs_inode *attr,
@@ -215,6 +265,8 @@ int ukfs_reclaim_orphans_locked(struct ukfs_meta *m, uint64_t *count);
 /* Frees every extent of ino (blocks back to free space). */
 int ukfs_extents_free_all_locked(struct ukfs_meta *m, uint64_t ino,
 				 uint64_t *freed);
+/* 1 if ino maps any block, 0 if not, or -errno. */
+int ukfs_has_extents_locked(struct ukfs_meta *m, uint64_t ino);
 /* Frees blocks: pending until the commit (see ukfs_meta.pending). */
 int ukfs_free_blocks_locked(struct ukfs_meta *m, uint64_t start,
 			    uint64_t count);

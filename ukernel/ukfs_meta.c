@@ -697,6 +697,8 @@ void ukfs_meta_destroy(struct ukfs_meta *m)
 	pthread_mutex_destroy(&m->lock);
 	free(m->ordered);
 	free(m->pending);
+	free(m->orph);
+	free(m->orph_undo);
 	free(m->cookies);
 	free(m->dir);
 	free(m);
@@ -961,38 +963,67 @@ void ukfs_meta_set_commit_policy(struct ukfs_meta *m, int64_t interval_ns,
 	pthread_mutex_unlock(&m->lock);
 }
 
+/* Opens the transaction if needed; the call's bracket without SAVEPOINT. */
+static int op_begin_locked(struct ukfs_meta *m)
+{
+	int ret;
+
+	if (m->shut_down || m->rdonly)
+		return m->rdonly ? -EROFS : -EIO;
+	if (m->op_depth)
+		return -EDEADLK; /* only the filldir callback could get here */
+	if (!m->in_txn) {
+		ret = run_st(m, ST_BEGIN);
+		if (ret)
+			return ret;
+		m->in_txn = true;
+		m->txn_start = ukfs_meta_now();
+		m->txn_changes = 0;
+	}
+	m->op_depth = 1;
+	m->op_savepoint = false;
+	m->c_saved = m->c;
+	m->nr_pending_saved = m->nr_pending;
+	m->nr_orph_undo = 0;
+	return 0;
+}
+
+int ukfs_op_begin_lazy(struct ukfs_meta *m)
+{
+	int ret;
+
+	pthread_mutex_lock(&m->lock);
+	ret = op_begin_locked(m);
+	if (ret)
+		pthread_mutex_unlock(&m->lock);
+	return ret;
+}
+
+int ukfs_op_savepoint(struct ukfs_meta *m)
+{
+	int ret;
+
+	if (m->op_savepoint)
+		return 0;
+	ret = run_st(m, ST_SAVEPOINT);
+	if (!ret)
+		m->op_savepoint = true;
+	return ret;
+}
+
 int ukfs_op_begin(struct ukfs_meta *m)
 {
 	int ret;
 
 	pthread_mutex_lock(&m->lock);
-	if (m->shut_down || m->rdonly) {
-		ret = m->rdonly ? -EROFS : -EIO;
-		goto err_unlock;
-	}
-	if (m->op_depth) {
-		/* Only the filldir callback could get here. */
-		ret = -EDEADLK;
-		goto err_unlock;
-	}
-	if (!m->in_txn) {
-		ret = run_st(m, ST_BEGIN);
+	ret = op_begin_locked(m);
+	if (!ret) {
+		ret = ukfs_op_savepoint(m);
 		if (ret)
-			goto err_unlock;
-		m->in_txn = true;
-		m->txn_start = ukfs_meta_now();
-		m->txn_changes = 0;
+			m->op_depth = 0;
 	}
-	ret = run_st(m, ST_SAVEPOINT);
 	if (ret)
-		goto err_unlock;
-	m->op_depth = 1;
-	m->c_saved = m->c;
-	m->nr_pending_saved = m->nr_pending;
-	return 0;
-
-err_unlock:
-	pthread_mutex_unlock(&m->lock);
+		pthread_mutex_unlock(&m->lock);
 	return ret;
 }
 
@@ -1001,7 +1032,7 @@ int ukfs_op_end(struct ukfs_meta *m, int ret)
 	int rc;
 
 	if (ret >= 0) {
-		rc = run_st(m, ST_RELEASE);
+		rc = m->op_savepoint ? run_st(m, ST_RELEASE) : 0;
 		if (rc) {
 			ret = rc;
 			goto rollback;
@@ -1010,15 +1041,26 @@ int ukfs_op_end(struct ukfs_meta *m, int ret)
 		goto out;
 	}
 rollback:
-	rc = run_st(m, ST_ROLLBACK_TO);
-	if (!rc)
-		rc = run_st(m, ST_RELEASE);
-	if (rc)
-		m->shut_down = true; /* cannot tell what the txn holds */
+	if (m->op_savepoint) {
+		rc = run_st(m, ST_ROLLBACK_TO);
+		if (!rc)
+			rc = run_st(m, ST_RELEASE);
+		if (rc)
+			m->shut_down = true; /* cannot tell what the txn holds */
+	} else if (sqlite3_get_autocommit(m->db)) {
+		/* SQLite rolled the whole transaction back (I/O error, out
+		 * of memory): calls that returned success are lost. */
+		m->in_txn = false;
+		m->shut_down = true;
+	}
+	/* Without a savepoint the call made at most one change to the
+	 * rows, by a statement that failed whole or was its last step. */
 	m->c = m->c_saved;
 	m->nr_pending = m->nr_pending_saved;
+	ukfs_orphans_undo_locked(m);
 out:
 	m->op_depth = 0;
+	m->op_savepoint = false;
 	pthread_mutex_unlock(&m->lock);
 	return ret;
 }
@@ -1060,6 +1102,10 @@ int ukfs_commit_locked(struct ukfs_meta *m)
 			m->shut_down = true; /* a double free: stop here */
 		goto out;
 	}
+	/* After the hook too: its calls may still add or free orphans. */
+	ret = ukfs_orphans_flush_locked(m);
+	if (ret)
+		goto out;
 	ret = ukfs_cookies_flush_locked(m);
 	if (ret)
 		goto out;

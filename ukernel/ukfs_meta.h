@@ -242,6 +242,13 @@ int ukfs_link(struct ukfs_meta *m, uint64_t parent, const char *name,
  */
 int ukfs_unlink(struct ukfs_meta *m, uint64_t parent, const char *name,
 		struct ukfs_inode *victim);
+/*
+ * ukfs_unlink for a caller that knows which inode parent/name names (the
+ * VFS's dentry): the entry is removed only if it names ino (-ESTALE, and
+ * nothing changed, if it names another or none). Spares the lookup.
+ */
+int ukfs_unlink_ino(struct ukfs_meta *m, uint64_t parent, const char *name,
+		    uint64_t ino, struct ukfs_inode *victim);
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)

@@ -78,6 +78,11 @@ int ukfs_inode_get_locked(struct ukfs_meta *m, uint64_t ino,
 	if (rc == SQLITE_ROW) {
 		inode_from_row(s, out);
 		rc = 0;
+		/* The row's nlink and parent wait for the commit. */
+		if (ukfs_orphan_deferred(m, ino)) {
+			out->nlink = 0;
+			out->parent = 0;
+		}
 	} else {
 		rc = rc == SQLITE_DONE ? -ENOENT : ukfs_sqlerr(rc);
 	}
@@ -146,8 +151,8 @@ int ukfs_alloc_ino_locked(struct ukfs_meta *m, const struct ukfs_inode *attr,
 	struct ukfs_inode i = { 0 }; /* filled when insert succeeds */
 	int rc = insert_inode_locked(m, attr, link, 0, 0, &i);
 
-	if (!rc)
-		rc = ukfs_orphan_add_locked(m, i.ino);
+	if (!rc) /* a new inode: no row */
+		rc = ukfs_orphan_defer_locked(m, i.ino);
 	if (!rc)
 		*ino = i.ino;
 	return rc;
@@ -243,23 +248,48 @@ static int delete_by_ino(struct ukfs_meta *m, enum ukfs_st st, uint64_t ino)
 static int inode_free_mode_locked(struct ukfs_meta *m, uint64_t ino,
 				  uint32_t mode)
 {
-	int ret;
+	bool orphan = ukfs_orphan_deferred(m, ino);
+	int ret, has_ext, has_x;
 
 	if (ino == UKFS_ROOT_INO)
 		return -EBUSY;
-	ret = has_dentry_locked(m, ST_D_BY_INO, ino);
-	if (ret)
-		return ret < 0 ? ret : -EBUSY;
-	if (S_ISDIR(mode)) {
-		ret = has_dentry_locked(m, ST_D_ANY, ino);
+	/*
+	 * An orphan of this transaction lost its last name in it (or never
+	 * had one) and has gained none since (a link takes it off the set);
+	 * a directory was empty then and a removed one takes no new entry.
+	 * So only the others are looked for in dentries.
+	 */
+	if (!orphan) {
+		ret = has_dentry_locked(m, ST_D_BY_INO, ino);
 		if (ret)
-			return ret < 0 ? ret : -ENOTEMPTY;
+			return ret < 0 ? ret : -EBUSY;
+		if (S_ISDIR(mode)) {
+			ret = has_dentry_locked(m, ST_D_ANY, ino);
+			if (ret)
+				return ret < 0 ? ret : -ENOTEMPTY;
+		}
 	}
-	ret = ukfs_extents_free_all_locked(m, ino, NULL);
-	if (!ret)
+	/*
+	 * Look before changing: a deferred orphan with no blocks and no
+	 * xattrs (a file written and removed before writeback, a link, a
+	 * directory) is freed by one DELETE and needs no savepoint.
+	 */
+	has_ext = ukfs_has_extents_locked(m, ino);
+	if (has_ext < 0)
+		return has_ext;
+	has_x = has_dentry_locked(m, ST_X_ANY, ino);
+	if (has_x < 0)
+		return has_x;
+	if (has_ext || has_x || !orphan || m->orph_maybe_written) {
+		ret = ukfs_op_savepoint(m);
+		if (ret)
+			return ret;
+	}
+	ret = ukfs_orphan_del_locked(m, ino, NULL);
+	if (!ret && has_ext)
+		ret = ukfs_extents_free_all_locked(m, ino, NULL);
+	if (!ret && has_x)
 		ret = delete_by_ino(m, ST_X_DELETE_ALL, ino);
-	if (!ret)
-		ret = delete_by_ino(m, ST_O_DEL, ino);
 	if (!ret)
 		ret = delete_by_ino(m, ST_I_DELETE, ino);
 	if (!ret && sqlite3_changes(m->db) != 1)
@@ -282,7 +312,7 @@ int ukfs_inode_free_locked(struct ukfs_meta *m, uint64_t ino)
 
 int ukfs_inode_free(struct ukfs_meta *m, uint64_t ino)
 {
-	int ret = ukfs_op_begin(m);
+	int ret = ukfs_op_begin_lazy(m);
 
 	if (ret)
 		return ret;
@@ -291,7 +321,7 @@ int ukfs_inode_free(struct ukfs_meta *m, uint64_t ino)
 
 int ukfs_inode_free_mode(struct ukfs_meta *m, uint64_t ino, uint32_t mode)
 {
-	int ret = ukfs_op_begin(m);
+	int ret = ukfs_op_begin_lazy(m);
 
 	if (ret)
 		return ret;
@@ -508,17 +538,27 @@ static int dentry_insert_locked(struct ukfs_meta *m, uint64_t parent,
 	return ukfs_exec_stmt(s);
 }
 
+/*
+ * Deletes the entry parent/name; if ino is not 0, only if it names ino
+ * (-ESTALE, and nothing deleted, if not).
+ */
 static int dentry_delete_locked(struct ukfs_meta *m, uint64_t parent,
-				const char *name)
+				const char *name, uint64_t ino)
 {
 	int rc = 0;
-	sqlite3_stmt *s = ukfs_stmt(m, ST_D_DELETE, &rc);
+	sqlite3_stmt *s = ukfs_stmt(m, ino ? ST_D_DELETE_INO : ST_D_DELETE,
+				    &rc);
 
 	if (!s)
 		return rc;
 	ukfs_bind_u64(s, 1, parent);
 	sqlite3_bind_blob(s, 2, name, (int)strlen(name), SQLITE_STATIC);
-	return ukfs_exec_stmt(s);
+	if (ino)
+		ukfs_bind_u64(s, 3, ino);
+	rc = ukfs_exec_stmt(s);
+	if (!rc && ino && sqlite3_changes(m->db) != 1)
+		rc = -ESTALE;
+	return rc;
 }
 
 /* Adds delta to an inode's nlink, keeping the orphan list in step. */
@@ -534,6 +574,14 @@ static int nlink_add_locked(struct ukfs_meta *m, struct ukfs_inode *i,
 	if (delta < 0 && (uint32_t)-delta > old)
 		return -EUCLEAN;
 	i->nlink = (uint32_t)((int64_t)old + delta);
+	/*
+	 * The last link gone: with links it had no orphan row (fsck's
+	 * invariant). Both the row's nlink 0 and the orphan row wait for
+	 * the commit, which a free before it makes unneeded: an unlink of a
+	 * closed file then writes one row, its entry.
+	 */
+	if (old && !i->nlink && !i->parent)
+		return ukfs_orphan_defer_locked(m, i->ino);
 	/*
 	 * Callers change only nlink (and a directory's parent) of the row
 	 * they read: an UPDATE of those two columns instead of all fifteen
@@ -551,9 +599,9 @@ static int nlink_add_locked(struct ukfs_meta *m, struct ukfs_inode *i,
 	if (ret)
 		return ret;
 	if (old && !i->nlink)
-		return ukfs_orphan_add_locked(m, i->ino);
+		return ukfs_orphan_defer_locked(m, i->ino);
 	if (!old && i->nlink)
-		return ukfs_orphan_del_locked(m, i->ino);
+		return ukfs_orphan_del_locked(m, i->ino, NULL);
 	return 0;
 }
 
@@ -663,11 +711,14 @@ out:
 /*
  * Drops the entry parent/name naming child (already read): child loses a
  * link (a directory all of them, and parent one). Directories must be
- * empty. child is updated in place.
+ * empty. child is updated in place. check: the entry was not looked up,
+ * so delete it only if it names child (-ESTALE otherwise).
  */
 static int drop_entry_locked(struct ukfs_meta *m, uint64_t parent,
-			     const char *name, struct ukfs_inode *child)
+			     const char *name, struct ukfs_inode *child,
+			     bool check)
 {
+	uint64_t ino = check ? child->ino : 0;
 	int ret;
 
 	if (S_ISDIR(child->mode)) {
@@ -675,7 +726,13 @@ static int drop_entry_locked(struct ukfs_meta *m, uint64_t parent,
 		if (ret)
 			return ret < 0 ? ret : -ENOTEMPTY;
 	}
-	ret = dentry_delete_locked(m, parent, name);
+	if (!S_ISDIR(child->mode) && child->nlink == 1 && !child->parent) {
+		/* Memory first: the entry's DELETE is then the only change,
+		 * so ukfs_unlink needs no savepoint. */
+		ret = nlink_add_locked(m, child, -1);
+		return ret ? ret : dentry_delete_locked(m, parent, name, ino);
+	}
+	ret = dentry_delete_locked(m, parent, name, ino);
 	if (ret)
 		return ret;
 	if (S_ISDIR(child->mode)) {
@@ -688,27 +745,58 @@ static int drop_entry_locked(struct ukfs_meta *m, uint64_t parent,
 	return nlink_add_locked(m, child, -1);
 }
 
+static int unlink_locked(struct ukfs_meta *m, uint64_t parent,
+			 const char *name, uint64_t ino, bool check,
+			 struct ukfs_inode *victim)
+{
+	struct ukfs_inode child;
+	int ret = ukfs_inode_get_locked(m, ino, &child);
+
+	/* A file's last link is one change (drop_entry_locked). */
+	if (!ret && (S_ISDIR(child.mode) || child.nlink != 1 || child.parent))
+		ret = ukfs_op_savepoint(m);
+	if (!ret)
+		ret = drop_entry_locked(m, parent, name, &child, check);
+	if (!ret && victim)
+		*victim = child;
+	return ret;
+}
+
 int ukfs_unlink(struct ukfs_meta *m, uint64_t parent, const char *name,
 		struct ukfs_inode *victim)
 {
-	struct ukfs_inode child;
 	uint64_t ino;
 	int ret;
 
 	ret = check_name(name);
 	if (ret)
 		return ret == -EINVAL ? -ENOENT : ret;
-	ret = ukfs_op_begin(m);
+	ret = ukfs_op_begin_lazy(m);
 	if (ret)
 		return ret;
 	ret = lookup_locked(m, parent, name, &ino, NULL);
 	if (!ret)
-		ret = ukfs_inode_get_locked(m, ino, &child);
-	if (!ret)
-		ret = drop_entry_locked(m, parent, name, &child);
-	if (!ret && victim)
-		*victim = child;
+		ret = unlink_locked(m, parent, name, ino, false, victim);
 	return ukfs_op_end(m, ret);
+}
+
+int ukfs_unlink_ino(struct ukfs_meta *m, uint64_t parent, const char *name,
+		    uint64_t ino, struct ukfs_inode *victim)
+{
+	int ret;
+
+	ret = check_name(name);
+	if (ret)
+		return ret == -EINVAL ? -ENOENT : ret;
+	ret = ukfs_op_begin_lazy(m);
+	if (ret)
+		return ret;
+	/*
+	 * The entry's DELETE checks the ino: the lookup before it was a
+	 * ninth of an unlink's instructions (2026-11-25, docs/ukfs.md).
+	 */
+	return ukfs_op_end(m, unlink_locked(m, parent, name, ino, true,
+					    victim));
 }
 
 /* ---- rename ----------------------------------------------------------- */
@@ -786,7 +874,7 @@ static int rename_locked(struct ukfs_meta *m, uint64_t op, const char *on,
 		if (S_ISDIR(src.mode) && op != np &&
 		    ndir.nlink >= UKFS_LINK_MAX)
 			return -EMLINK;
-		ret = dentry_delete_locked(m, op, on);
+		ret = dentry_delete_locked(m, op, on, 0);
 		if (!ret)
 			ret = dentry_insert_locked(m, np, nn, sino,
 						   mode_to_dt(src.mode));
@@ -810,9 +898,9 @@ static int rename_locked(struct ukfs_meta *m, uint64_t op, const char *on,
 	if (!S_ISDIR(src.mode) && S_ISDIR(dst.mode))
 		return -EISDIR;
 	/* Drop the target (its directory must be empty), then move. */
-	ret = drop_entry_locked(m, np, nn, &dst);
+	ret = drop_entry_locked(m, np, nn, &dst, false);
 	if (!ret)
-		ret = dentry_delete_locked(m, op, on);
+		ret = dentry_delete_locked(m, op, on, 0);
 	if (!ret)
 		ret = dentry_insert_locked(m, np, nn, sino,
 					   mode_to_dt(src.mode));
@@ -1063,14 +1151,210 @@ out:
 
 /* ---- orphans ---------------------------------------------------------- */
 
+/*
+ * Deferred orphans (struct ukfs_meta.orph): an unlink of a closed file
+ * used to insert an orphan row that the free at the last iput, in the same
+ * transaction, deleted again; now neither reaches SQLite. What the commit
+ * writes is what the rows would have held: every member still in the set.
+ */
+
+static size_t orph_home(const struct ukfs_meta *m, uint64_t ino)
+{
+	uint64_t h = ino * 0x9e3779b97f4a7c15ull;
+
+	return (size_t)(h ^ (h >> 29)) & (m->orph_cap - 1);
+}
+
+/* The slot holding ino, or the free slot where it would go. cap > 0. */
+static size_t orph_find(const struct ukfs_meta *m, uint64_t ino)
+{
+	size_t i = orph_home(m, ino);
+
+	while (m->orph[i] && m->orph[i] != ino)
+		i = (i + 1) & (m->orph_cap - 1);
+	return i;
+}
+
+bool ukfs_orphan_deferred(const struct ukfs_meta *m, uint64_t ino)
+{
+	return m->nr_orph && m->orph[orph_find(m, ino)] == ino;
+}
+
+/* Room for one more member (at most half full). 0 or -ENOMEM. */
+static int orph_reserve(struct ukfs_meta *m)
+{
+	uint64_t *old = m->orph;
+	size_t old_cap = m->orph_cap, cap;
+
+	if ((m->nr_orph + 1) * 2 <= m->orph_cap)
+		return 0;
+	cap = old_cap ? old_cap * 2 : 64;
+	m->orph = calloc(cap, sizeof(*m->orph));
+	if (!m->orph) {
+		m->orph = old;
+		return -ENOMEM;
+	}
+	m->orph_cap = cap;
+	for (size_t i = 0; i < old_cap; i++)
+		if (old[i])
+			m->orph[orph_find(m, old[i])] = old[i];
+	free(old);
+	return 0;
+}
+
+static void orph_insert(struct ukfs_meta *m, uint64_t ino)
+{
+	size_t i = orph_find(m, ino);
+
+	if (!m->orph[i]) {
+		m->orph[i] = ino;
+		m->nr_orph++;
+	}
+}
+
+/* Removes slot i, shifting back the members probed past it. */
+static void orph_remove_slot(struct ukfs_meta *m, size_t i)
+{
+	size_t mask = m->orph_cap - 1, j = i, k;
+
+	m->orph[i] = 0;
+	m->nr_orph--;
+	for (;;) {
+		j = (j + 1) & mask;
+		if (!m->orph[j])
+			return;
+		k = orph_home(m, m->orph[j]);
+		/* Stays if its home is cyclically in (i, j]. */
+		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+			continue;
+		m->orph[i] = m->orph[j];
+		m->orph[j] = 0;
+		i = j;
+	}
+}
+
+static int orph_log(struct ukfs_meta *m, uint64_t ino, bool added)
+{
+	struct ukfs_orph_undo *u;
+	size_t cap;
+
+	if (m->nr_orph_undo == m->orph_undo_cap) {
+		cap = m->orph_undo_cap ? m->orph_undo_cap * 2 : 8;
+		u = realloc(m->orph_undo, cap * sizeof(*u));
+		if (!u)
+			return -ENOMEM;
+		m->orph_undo = u;
+		m->orph_undo_cap = cap;
+	}
+	m->orph_undo[m->nr_orph_undo].ino = ino;
+	m->orph_undo[m->nr_orph_undo].added = added;
+	m->nr_orph_undo++;
+	return 0;
+}
+
+int ukfs_orphan_defer_locked(struct ukfs_meta *m, uint64_t ino)
+{
+	int ret;
+
+	if (ukfs_orphan_deferred(m, ino))
+		return 0;
+	ret = orph_reserve(m);
+	if (!ret)
+		ret = orph_log(m, ino, true);
+	if (!ret)
+		orph_insert(m, ino);
+	return ret;
+}
+
+void ukfs_orphans_undo_locked(struct ukfs_meta *m)
+{
+	while (m->nr_orph_undo) {
+		struct ukfs_orph_undo *u = &m->orph_undo[--m->nr_orph_undo];
+		size_t i = orph_find(m, u->ino);
+
+		/* A removal freed a slot, so the set has room to take it
+		 * back; an addition is there to take out. */
+		if (u->added && m->orph[i] == u->ino)
+			orph_remove_slot(m, i);
+		else if (!u->added && !m->orph[i])
+			orph_insert(m, u->ino);
+	}
+}
+
+/* A deferred orphan's rows: nlink 0 (and no '..') and its orphan row. */
+static int orphan_write_locked(struct ukfs_meta *m, uint64_t ino)
+{
+	int rc = 0;
+	sqlite3_stmt *s = ukfs_stmt(m, ST_I_SET_NLINK, &rc);
+
+	if (!s)
+		return rc;
+	ukfs_bind_u64(s, 1, ino);
+	sqlite3_bind_int64(s, 2, 0);
+	ukfs_bind_u64(s, 3, 0);
+	rc = ukfs_exec_stmt(s);
+	return rc ? rc : delete_by_ino(m, ST_O_ADD, ino);
+}
+
+int ukfs_orphans_flush_locked(struct ukfs_meta *m)
+{
+	int ret = 0;
+
+	for (size_t i = 0; i < m->orph_cap && m->nr_orph; i++) {
+		if (!m->orph[i])
+			continue;
+		ret = orphan_write_locked(m, m->orph[i]);
+		if (ret) {
+			/* Rows written so far stay in the transaction:
+			 * removals must delete them from now on. */
+			m->orph_maybe_written = true;
+			return ret;
+		}
+	}
+	if (m->orph_cap > 4096) { /* start small again */
+		free(m->orph);
+		m->orph = NULL;
+		m->orph_cap = 0;
+	} else if (m->orph_cap) {
+		memset(m->orph, 0, m->orph_cap * sizeof(*m->orph));
+	}
+	m->nr_orph = 0;
+	m->orph_maybe_written = false;
+	return 0;
+}
+
 int ukfs_orphan_add_locked(struct ukfs_meta *m, uint64_t ino)
 {
+	if (ukfs_orphan_deferred(m, ino))
+		return 0; /* the commit writes it */
 	return delete_by_ino(m, ST_O_ADD, ino);
 }
 
-int ukfs_orphan_del_locked(struct ukfs_meta *m, uint64_t ino)
+int ukfs_orphan_del_locked(struct ukfs_meta *m, uint64_t ino, bool *found)
 {
-	return delete_by_ino(m, ST_O_DEL, ino);
+	bool deferred = false;
+	int ret;
+
+	if (m->nr_orph) {
+		size_t i = orph_find(m, ino);
+
+		if (m->orph[i] == ino) {
+			ret = orph_log(m, ino, false);
+			if (ret)
+				return ret;
+			orph_remove_slot(m, i);
+			deferred = true;
+		}
+	}
+	if (!deferred || m->orph_maybe_written) {
+		ret = delete_by_ino(m, ST_O_DEL, ino);
+		if (ret)
+			return ret;
+		deferred = deferred || sqlite3_changes(m->db);
+	}
+	if (found)
+		*found = deferred;
+	return 0;
 }
 
 int ukfs_orphan_add(struct ukfs_meta *m, uint64_t ino)
@@ -1087,12 +1371,13 @@ int ukfs_orphan_add(struct ukfs_meta *m, uint64_t ino)
 
 int ukfs_orphan_remove(struct ukfs_meta *m, uint64_t ino)
 {
+	bool found = false;
 	int ret = ukfs_op_begin(m);
 
 	if (ret)
 		return ret;
-	ret = ukfs_orphan_del_locked(m, ino);
-	if (!ret && sqlite3_changes(m->db) == 0)
+	ret = ukfs_orphan_del_locked(m, ino, &found);
+	if (!ret && !found)
 		ret = -ENOENT;
 	return ukfs_op_end(m, ret);
 }
@@ -1103,6 +1388,12 @@ static long orphan_list_locked(struct ukfs_meta *m, uint64_t *inos, size_t max)
 	long n = 0;
 	int rc = 0;
 
+	/* The deferred ones become rows of the open transaction first. */
+	if (m->nr_orph && m->in_txn && !m->shut_down && !m->op_depth) {
+		rc = ukfs_orphans_flush_locked(m);
+		if (rc)
+			return rc;
+	}
 	s = ukfs_stmt(m, ST_O_LIST, &rc);
 	if (!s)
 		return rc;
@@ -1144,7 +1435,7 @@ int ukfs_reclaim_orphans_locked(struct ukfs_meta *m, uint64_t *count)
 		ret = ukfs_inode_get_locked(m, inos[k], &i);
 		if (ret == -ENOENT || (!ret && i.nlink)) {
 			/* Stale entry: nothing to reclaim. */
-			ret = ukfs_orphan_del_locked(m, inos[k]);
+			ret = ukfs_orphan_del_locked(m, inos[k], NULL);
 		} else if (!ret) {
 			ret = ukfs_inode_free_locked(m, inos[k]);
 			if (!ret)

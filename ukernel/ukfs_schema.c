@@ -112,6 +112,8 @@ const char *const ukfs_stmt_sql[ST_NR] = {
 			"cookie) "
 			"VALUES (?, ?, ?, ?, ?)",
 	[ST_D_DELETE] = "DELETE FROM dentries WHERE parent = ? AND name = ?",
+	[ST_D_DELETE_INO] = "DELETE FROM dentries "
+			    "WHERE parent = ? AND name = ? AND ino = ?",
 	[ST_D_SET] = "UPDATE dentries SET ino = ?, type = ? "
 		     "WHERE parent = ? AND name = ?",
 	[ST_D_ANY] = "SELECT 1 FROM dentries WHERE parent = ? LIMIT 1",
@@ -148,6 +150,7 @@ const char *const ukfs_stmt_sql[ST_NR] = {
 	[ST_X_DELETE] = "DELETE FROM xattrs WHERE ino = ? AND name = ?",
 	[ST_X_LIST] = "SELECT name FROM xattrs WHERE ino = ? ORDER BY name",
 	[ST_X_DELETE_ALL] = "DELETE FROM xattrs WHERE ino = ?",
+	[ST_X_ANY] = "SELECT 1 FROM xattrs WHERE ino = ? LIMIT 1",
 	[ST_O_ADD] = "INSERT OR IGNORE INTO orphans(ino) VALUES (?)",
 	[ST_O_DEL] = "DELETE FROM orphans WHERE ino = ?",
 	[ST_O_LIST] = "SELECT ino FROM orphans ORDER BY ino",

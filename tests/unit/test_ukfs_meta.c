@@ -451,6 +451,47 @@ static void test_link_unlink_rmdir(void **state)
 	assert_int_equal(ukfs_inode_free(f->m, dir), 0);
 }
 
+/* The VFS's unlink names the inode it expects (ukfs_unlink_ino). */
+static void test_unlink_ino_checks_the_entry(void **state)
+{
+	struct fx *f = *state;
+	struct ukfs_inode v;
+	uint64_t a, b, d;
+
+	a = mk(f->m, UKFS_ROOT_INO, "a", S_IFREG | 0644);
+	b = mk(f->m, UKFS_ROOT_INO, "b", S_IFREG | 0644);
+	d = mk(f->m, UKFS_ROOT_INO, "d", S_IFDIR | 0755);
+	/* "a" names a, not b: nothing changes. */
+	assert_int_equal(ukfs_unlink_ino(f->m, UKFS_ROOT_INO, "a", b, &v),
+			 -ESTALE);
+	assert_int_equal(iget(f->m, a).nlink, 1);
+	assert_int_equal(iget(f->m, b).nlink, 1);
+	assert_int_equal(ukfs_unlink_ino(f->m, UKFS_ROOT_INO, "nope", a, &v),
+			 -ESTALE);
+	assert_int_equal(ukfs_unlink_ino(f->m, UKFS_ROOT_INO, "a", 9999, &v),
+			 -ENOENT);
+	assert_int_equal(ukfs_link(f->m, d, "a2", a), 0);
+	assert_int_equal(ukfs_unlink_ino(f->m, d, "a2", b, &v), -ESTALE);
+	assert_int_equal(iget(f->m, a).nlink, 2);
+	assert_int_equal(ukfs_unlink_ino(f->m, UKFS_ROOT_INO, "d", a, &v),
+			 -ESTALE);
+	assert_int_equal(iget(f->m, UKFS_ROOT_INO).nlink, 3);
+	/* The right inode: as ukfs_unlink. */
+	assert_int_equal(ukfs_unlink_ino(f->m, d, "a2", a, &v), 0);
+	assert_int_equal(v.nlink, 1);
+	assert_int_equal(ukfs_unlink_ino(f->m, UKFS_ROOT_INO, "a", a, &v), 0);
+	assert_int_equal(v.nlink, 0);
+	assert_int_equal(ukfs_lookup(f->m, UKFS_ROOT_INO, "a", NULL, NULL),
+			 -ENOENT);
+	assert_int_equal(ukfs_inode_free(f->m, a), 0);
+	assert_int_equal(ukfs_unlink_ino(f->m, UKFS_ROOT_INO, "d", d, &v), 0);
+	assert_int_equal(v.nlink, 0);
+	assert_int_equal(iget(f->m, UKFS_ROOT_INO).nlink, 2);
+	assert_int_equal(ukfs_inode_free(f->m, d), 0);
+	assert_int_equal(ukfs_unlink(f->m, UKFS_ROOT_INO, "b", &v), 0);
+	assert_int_equal(ukfs_inode_free(f->m, b), 0);
+}
+
 static void test_rename_variants(void **state)
 {
 	struct fx *f = *state;
@@ -897,6 +938,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_link_unlink_rmdir, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_unlink_ino_checks_the_entry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rename_variants, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_rename_exchange_file_dir,

@@ -329,6 +329,137 @@ static void test_fault_mid_call_rolls_back_the_call(void **state)
 	assert_int_equal(st.free_inodes, st0.free_inodes - 1);
 }
 
+/*
+ * Orphans are deferred to the commit (docs/ukfs.md "Orphans wait for the
+ * commit"): what a crash finds must be what writing them at once gave.
+ * An inode unlinked while open (not freed) when a transaction commits is
+ * on that commit's orphan list, with nlink 0, and the next open frees it;
+ * one unlinked and freed (closed) before the commit leaves no row at all.
+ */
+static void test_orphans_at_commit_survive_a_crash(void **state)
+{
+	struct fx *f = *state;
+	struct ukfs_inode a = ut_attr(S_IFREG | 0644), v;
+	struct ukfs_meta_info info;
+	struct ukfs_statfs st0, st;
+	uint64_t open_ino, gone_ino, dir_ino, tmp_ino, lnk_ino, list[8];
+
+	assert_int_equal(mk(f->m, "open"), 0);
+	assert_int_equal(mk(f->m, "gone"), 0);
+	a.mode = S_IFDIR | 0755;
+	assert_int_equal(ukfs_create(f->m, UKFS_ROOT_INO, "d", &a, NULL, &v),
+			 0);
+	dir_ino = v.ino;
+	a.mode = S_IFREG | 0644;
+	assert_int_equal(ukfs_lookup(f->m, UKFS_ROOT_INO, "open", &open_ino,
+				     NULL),
+			 0);
+	assert_int_equal(ukfs_lookup(f->m, UKFS_ROOT_INO, "gone", &gone_ino,
+				     NULL),
+			 0);
+	assert_int_equal(ukfs_meta_commit(f->m), 0);
+	assert_int_equal(ukfs_meta_statfs(f->m, &st0), 0);
+
+	/* Still open at the commit: a file, a directory, an O_TMPFILE. */
+	assert_int_equal(ukfs_unlink(f->m, UKFS_ROOT_INO, "open", &v), 0);
+	assert_int_equal(v.nlink, 0);
+	assert_int_equal(ukfs_inode_get(f->m, open_ino, &v), 0);
+	assert_int_equal(v.nlink, 0);
+	assert_int_equal(ukfs_unlink(f->m, UKFS_ROOT_INO, "d", &v), 0);
+	assert_int_equal(ukfs_inode_get(f->m, dir_ino, &v), 0);
+	assert_int_equal(v.nlink, 0);
+	assert_int_equal(v.parent, 0);
+	assert_int_equal(ukfs_inode_alloc(f->m, &a, NULL, &tmp_ino), 0);
+	/* Gone before the commit: unlinked and closed; and an O_TMPFILE
+	 * linked in (linkat) before it. */
+	assert_int_equal(ukfs_unlink(f->m, UKFS_ROOT_INO, "gone", &v), 0);
+	assert_int_equal(ukfs_inode_free_mode(f->m, gone_ino, v.mode), 0);
+	assert_int_equal(ukfs_inode_alloc(f->m, &a, NULL, &lnk_ino), 0);
+	assert_int_equal(ukfs_link(f->m, UKFS_ROOT_INO, "lnk", lnk_ino), 0);
+	assert_int_equal(ukfs_inode_get(f->m, lnk_ino, &v), 0);
+	assert_int_equal(v.nlink, 1);
+	assert_int_equal(ukfs_meta_commit(f->m), 0);
+
+	/* A crash right after that commit. */
+	assert_int_equal(ukfs_meta_close(f->m, false), 0);
+	f->m = NULL;
+	ut_assert_fsck_clean(f->dir); /* orphans noted, not counted */
+	f->m = ut_open(f->dir);
+	assert_int_equal(ukfs_meta_info(f->m, &info), 0);
+	assert_int_equal(info.orphans_reclaimed, 3);
+	assert_int_equal(ukfs_orphan_list(f->m, list, 8), 0);
+	assert_int_equal(ukfs_inode_get(f->m, open_ino, &v), -ENOENT);
+	assert_int_equal(ukfs_inode_get(f->m, dir_ino, &v), -ENOENT);
+	assert_int_equal(ukfs_inode_get(f->m, tmp_ino, &v), -ENOENT);
+	assert_int_equal(ukfs_inode_get(f->m, gone_ino, &v), -ENOENT);
+	assert_int_equal(ukfs_inode_get(f->m, lnk_ino, &v), 0);
+	assert_int_equal(v.nlink, 1);
+	assert_int_equal(ukfs_meta_statfs(f->m, &st), 0);
+	/* open, d, gone freed; lnk made. */
+	assert_int_equal(st.free_inodes, st0.free_inodes + 2);
+}
+
+/*
+ * Unlink and free with neither an orphan row nor a savepoint: a fault in
+ * their one statement, or a failed free after the unlink, leaves the
+ * orphan set as it was, and the commit writes what it should.
+ */
+static void test_orphan_set_follows_failed_calls(void **state)
+{
+	struct fx *f = *state;
+	struct ukfs_inode v;
+	struct ukfs_meta_info info;
+	uint64_t keep_ino, busy_ino, list[4];
+
+	assert_int_equal(mk(f->m, "nodel"), 0);
+	assert_int_equal(mk(f->m, "busy"), 0);
+	assert_int_equal(ukfs_lookup(f->m, UKFS_ROOT_INO, "nodel", &keep_ino,
+				     NULL),
+			 0);
+	assert_int_equal(ukfs_lookup(f->m, UKFS_ROOT_INO, "busy", &busy_ino,
+				     NULL),
+			 0);
+	assert_int_equal(ukfs_meta_close(f->m, true), 0);
+	ut_sql(f->dir,
+	       "CREATE TRIGGER nodel BEFORE DELETE ON dentries WHEN "
+	       "OLD.name = CAST('nodel' AS BLOB) BEGIN SELECT RAISE(ABORT, "
+	       "'injected'); END;"
+	       "CREATE TRIGGER busy BEFORE DELETE ON inodes WHEN "
+	       "OLD.ino = %llu BEGIN SELECT RAISE(ABORT, 'injected'); END;",
+	       (unsigned long long)busy_ino);
+	f->m = ut_open(f->dir);
+
+	/* The entry's DELETE fails: still named, nlink 1, no orphan. */
+	assert_true(ukfs_unlink(f->m, UKFS_ROOT_INO, "nodel", &v) < 0);
+	assert_int_equal(ukfs_lookup(f->m, UKFS_ROOT_INO, "nodel", NULL, NULL),
+			 0);
+	assert_int_equal(ukfs_inode_get(f->m, keep_ino, &v), 0);
+	assert_int_equal(v.nlink, 1);
+	/* The inode's DELETE fails: it stays an orphan. */
+	assert_int_equal(ukfs_unlink(f->m, UKFS_ROOT_INO, "busy", &v), 0);
+	assert_true(ukfs_inode_free_mode(f->m, busy_ino, v.mode) < 0);
+	assert_int_equal(ukfs_inode_get(f->m, busy_ino, &v), 0);
+	assert_int_equal(v.nlink, 0);
+	assert_true(ukfs_inode_free_mode(f->m, busy_ino, v.mode) < 0);
+	assert_int_equal(ukfs_meta_commit(f->m), 0);
+	assert_int_equal(ukfs_orphan_list(f->m, list, 4), 1);
+	assert_int_equal(list[0], busy_ino);
+	assert_int_equal(mk(f->m, "after"), 0);
+
+	assert_int_equal(ukfs_meta_close(f->m, false), 0);
+	f->m = NULL;
+	ut_sql(f->dir, "DROP TRIGGER nodel; DROP TRIGGER busy;");
+	ut_assert_fsck_clean(f->dir);
+	f->m = ut_open(f->dir);
+	assert_int_equal(ukfs_meta_info(f->m, &info), 0);
+	assert_int_equal(info.orphans_reclaimed, 1);
+	assert_int_equal(ukfs_inode_get(f->m, busy_ino, &v), -ENOENT);
+	assert_int_equal(ukfs_lookup(f->m, UKFS_ROOT_INO, "nodel", NULL, NULL),
+			 0);
+	assert_int_equal(ukfs_lookup(f->m, UKFS_ROOT_INO, "after", NULL, NULL),
+			 -ENOENT);
+}
+
 struct worker {
 	struct ukfs_meta *m;
 	int id;
@@ -488,6 +619,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_fault_mid_call_rolls_back_the_call, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_orphans_at_commit_survive_a_crash, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_orphan_set_follows_failed_calls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads_share_one_meta,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_measure_create_lookup,

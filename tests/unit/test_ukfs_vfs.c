@@ -497,6 +497,44 @@ static void test_fsync_crash(void **state)
 }
 
 /*
+ * Orphans wait for the commit (docs/ukfs.md): a file unlinked while open
+ * when sync commits is on that commit's orphan list, so a power cut
+ * leaves it to the next mount to free; one unlinked after its last close
+ * is freed in the same transaction and leaves nothing. fsck is clean
+ * after the crash (fx_crash) and after the mount that reclaims.
+ */
+static uint64_t free_inodes(struct uk_task *t);
+
+static void test_unlinked_open_crash(void **state)
+{
+	struct fx *f = *state;
+	struct uk_task *t = f->t;
+	uint64_t before = free_inodes(t);
+	char buf[8];
+	long fd;
+
+	assert_int_equal(put(t, "/open", "12345678", 8, true), 8);
+	assert_int_equal(put(t, "/closed", "abcdefgh", 8, true), 8);
+	assert_int_equal(U0(t, SYS_sync), 0);
+	fd = U(t, SYS_openat, AT_FDCWD, "/open", O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(U(t, SYS_unlink, "/open"), 0);
+	assert_int_equal(U(t, SYS_unlink, "/closed"), 0);
+	assert_int_equal(free_inodes(t), before - 1);
+	assert_int_equal(U0(t, SYS_sync), 0);
+	assert_int_equal(U(t, SYS_pread64, fd, buf, 8, 0), 8);
+	assert_memory_equal(buf, "12345678", 8);
+	fx_crash(f, BDEV_CRASH_DROP_ALL, 1); /* fd still open */
+	fx_mount(f);
+	t = f->t;
+	assert_int_equal(U(t, SYS_openat, AT_FDCWD, "/open", O_RDONLY),
+			 -ENOENT);
+	assert_int_equal(U(t, SYS_openat, AT_FDCWD, "/closed", O_RDONLY),
+			 -ENOENT);
+	assert_int_equal(free_inodes(t), before);
+}
+
+/*
  * The write-temp + fsync + rename-over pattern: a crash at any step
  * leaves the old or the new contents, never a mix or an empty file.
  */
@@ -1037,6 +1075,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_fsync_crash, setup_crash,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_unlinked_open_crash,
+						setup_crash, teardown),
 		cmocka_unit_test_setup_teardown(test_rename_over_crash,
 						setup_crash, teardown),
 		cmocka_unit_test_setup_teardown(test_enospc, setup, teardown),
