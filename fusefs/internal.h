@@ -34,6 +34,12 @@ struct ffs_node {
 	uint64_t gen;
 	uint64_t nlookup;        /* node_lock; the root's never drops */
 	struct vfs_path path;    /* a reference: some dentry of the inode */
+	/*
+	 * node_lock: the description READs without an open file (no_open)
+	 * share, made at the first, so that its readahead state follows the
+	 * reader as an open file's would (ops.c, ffs_read); or NULL.
+	 */
+	struct vfs_file *rfile;
 	struct ffs_node *hnext;  /* node table chain (node_lock) */
 };
 
@@ -97,6 +103,18 @@ void ffs_node_forget(struct ffs *fs, uint64_t ino, uint64_t nlookup);
 int ffs_node_path(struct ffs *fs, uint64_t ino, struct vfs_path *out);
 /* True when the host kernel holds ino (invalidation is worth a call). */
 bool ffs_node_known(struct ffs *fs, uint64_t ino);
+/*
+ * The node's shared read description with a reference (vfs_fput), or
+ * NULL when it has none yet (or is unknown).
+ */
+struct vfs_file *ffs_node_rfile(struct ffs *fs, uint64_t ino);
+/*
+ * Makes f (the caller keeps its reference) the node's shared read
+ * description unless it has one. Returns the one it has then, with a
+ * reference, or NULL when the node is gone.
+ */
+struct vfs_file *ffs_node_set_rfile(struct ffs *fs, uint64_t ino,
+				    struct vfs_file *f);
 
 /* ---- requests (ops.c) ------------------------------------------------------ */
 

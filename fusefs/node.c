@@ -66,6 +66,14 @@ static void nodes_grow_locked(struct ffs *fs)
 	free(old);
 }
 
+static void node_free(struct ffs_node *n)
+{
+	if (n->rfile)
+		vfs_fput(n->rfile);
+	vfs_path_put(&n->path);
+	free(n);
+}
+
 struct ffs_node *ffs_node_get(struct ffs *fs, const struct vfs_path *path,
 			      uint64_t ino, uint64_t gen)
 {
@@ -118,8 +126,7 @@ void ffs_node_forget(struct ffs *fs, uint64_t ino, uint64_t nlookup)
 	fs->nr_nodes--;
 	pthread_mutex_unlock(&fs->node_lock);
 	/* The last reference on an unlinked inode frees it: no lock held. */
-	vfs_path_put(&n->path);
-	free(n);
+	node_free(n);
 }
 
 int ffs_node_path(struct ffs *fs, uint64_t ino, struct vfs_path *out)
@@ -153,6 +160,35 @@ bool ffs_node_known(struct ffs *fs, uint64_t ino)
 	return known;
 }
 
+struct vfs_file *ffs_node_rfile(struct ffs *fs, uint64_t ino)
+{
+	struct vfs_file *f = NULL;
+	struct ffs_node *n;
+
+	pthread_mutex_lock(&fs->node_lock);
+	n = *node_slot(fs, ino);
+	if (n && n->rfile)
+		f = vfs_fget_file(n->rfile);
+	pthread_mutex_unlock(&fs->node_lock);
+	return f;
+}
+
+struct vfs_file *ffs_node_set_rfile(struct ffs *fs, uint64_t ino,
+				    struct vfs_file *f)
+{
+	struct ffs_node *n;
+
+	pthread_mutex_lock(&fs->node_lock);
+	n = *node_slot(fs, ino);
+	if (n) {
+		if (!n->rfile)
+			n->rfile = vfs_fget_file(f);
+		f = vfs_fget_file(n->rfile);
+	}
+	pthread_mutex_unlock(&fs->node_lock);
+	return n ? f : NULL;
+}
+
 void ffs_nodes_exit(struct ffs *fs)
 {
 	if (!fs->nodes)
@@ -162,8 +198,7 @@ void ffs_nodes_exit(struct ffs *fs)
 
 		for (; n; n = next) {
 			next = n->hnext;
-			vfs_path_put(&n->path);
-			free(n);
+			node_free(n);
 		}
 	}
 	free(fs->nodes);

@@ -898,6 +898,45 @@ out:
 }
 
 /*
+ * The descriptor a READ reads through. Without an open file (no_open) it
+ * is the node's shared read description (made by the first READ, kept
+ * until the host forgets the node), so that a file's READs meet the
+ * readahead state the previous ones left, as the reads of one open file
+ * do: a description of its own per request made every READ after the
+ * first look random to the page cache, which then read no more than was
+ * asked (docs/fuse.md, "Readahead"). A READ of an O_NOATIME open file
+ * gets a description of its own, with that flag.
+ */
+static int read_fd(struct rq *r, fuse_ino_t ino,
+		   const struct fuse_file_info *fi)
+{
+	struct vfs_file *f, *shared;
+	struct vfs_path p;
+	int ret;
+
+	if (!fi || fi->fh || (fi->flags & O_NOATIME))
+		return file_fd(r, ino, fi, O_RDONLY);
+	f = ffs_node_rfile(r->fs, ino);
+	if (!f) {
+		ret = ffs_node_path(r->fs, ino, &p);
+		if (ret)
+			return ret;
+		f = vfs_open_path(r->t, &p, O_RDONLY);
+		vfs_path_put(&p);
+		if (IS_ERR(f))
+			return (int)PTR_ERR(f);
+		shared = ffs_node_set_rfile(r->fs, ino, f);
+		if (shared) {
+			vfs_fput(f);
+			f = shared;
+		}
+	}
+	ret = install_file(r, f);
+	vfs_fput(f);
+	return ret;
+}
+
+/*
  * read: pread64 on the open file into a buffer of ours, which the reply
  * writes to /dev/fuse (one copy from the page cache, as the host's own
  * read from our reply is the other).
@@ -924,7 +963,7 @@ static void ffs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			free(buf);
 		return;
 	}
-	fd = file_fd(&r, ino, fi, O_RDONLY);
+	fd = read_fd(&r, ino, fi);
 	ret = fd < 0 ? fd : SC4(&r, SYS_pread64, fd, buf, size, off);
 	if (ret < 0)
 		fuse_reply_err(req, (int)-ret);
