@@ -44,9 +44,13 @@ OPS = [
 SMALL = ["stat", "openclose", "create", "pread", "rstat"]
 
 
-def driver(cmd, env=None):
+def driver(cmd, env=None, cpu=None):
+    pin = None
+    if cpu is not None:
+        def pin():
+            os.sched_setaffinity(0, {cpu})
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       text=True, env=env)
+                       text=True, env=env, preexec_fn=pin)
     if p.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)}: exit {p.returncode}: "
                            f"{p.stderr.strip()[-400:]}")
@@ -97,9 +101,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--pairs", type=int, default=6,
+    ap.add_argument("--pairs", type=int, default=8,
                     help="interleaved with/without-shim runs for the "
-                    "host-only row (default 6)")
+                    "host-only row (default 8)")
     a = ap.parse_args()
 
     root = os.environ.get("UK_ROOT", os.path.dirname(os.path.dirname(
@@ -144,21 +148,25 @@ def main():
         cols["shim"] = driver([bench, "/uk/bench"] + q, env_shim)
         nat1 = driver([bench, native] + q)
         # Host-only overhead: the same small ops on the native directory
-        # with and without the shim preloaded, in alternating pairs (the
-        # order flips each pair), so that load from other processes falls
-        # on both sides alike. Each op's overhead is the median of its
-        # per-pair ratios; the row is the median over the ops (not a sum,
-        # which create's disk-bound, noisy time dominated), with the
-        # spread of the per-pair overall ratios beside it.
+        # with and without the shim preloaded, in pairs whose order flips
+        # every other round, so that load from other processes falls on
+        # both sides alike. Both runs of a pair are pinned to one CPU (the
+        # next one each pair): a process's syscalls cost 1.8 or 2.5 us
+        # here depending on the vCPU it got, which moved single ratios by
+        # +-30%. Each op's overhead is the median of its per-pair ratios;
+        # the row is the median over the ops (not a sum, which create's
+        # disk-bound, noisy time dominated), with the pairs' spread.
         small = [bench, native, "--ops", ",".join(SMALL)] + q
+        cpus = sorted(os.sched_getaffinity(0))
         pairs = []
         for i in range(a.pairs):
-            if i % 2:
-                h = driver(small, env_shim)
-                n = driver(small)
+            cpu = cpus[i % len(cpus)]
+            if (i // len(cpus)) % 2:
+                h = driver(small, env_shim, cpu)
+                n = driver(small, None, cpu)
             else:
-                n = driver(small)
-                h = driver(small, env_shim)
+                n = driver(small, None, cpu)
+                h = driver(small, env_shim, cpu)
             pairs.append((n, h))
         cols["native"] = {k: min([v] + [n[k] for n, _ in pairs if k in n])
                           for k, v in nat1.items()}
