@@ -731,6 +731,26 @@ static void marshal(long nr, long args[6], unsigned char *data, size_t *used,
 }
 
 /*
+ * Out-payloads at least this long are prefetched before they are copied
+ * out (unmarshal()).
+ */
+#define UNMARSHAL_PREFETCH_MIN 256u
+
+/*
+ * Asks for every cache line of [p, p + len) of the data area at once. The
+ * daemon has just written them on its CPU; a plain copy fetches them a few
+ * at a time, and each fetch from the other CPU (another core complex on
+ * this host) costs ~300 ns. All in flight together: a 4 KiB pread's copy
+ * out took 350 -> 200 ns (median, docs/shim.md). The data area is our own
+ * mapping, so the loads cannot fault.
+ */
+static void prefetch_inline(const unsigned char *p, size_t len)
+{
+	for (size_t o = 0; o < len; o += 64)
+		__builtin_prefetch(p + o, 0, 3);
+}
+
+/*
  * Copies the out-buffers back; returns result, or -EFAULT when one of
  * them stopped being writable during the call (another thread unmapped
  * it): the kernel's copy_to_user would have failed the same way.
@@ -744,6 +764,8 @@ static long unmarshal(const struct mout *mo, long result)
 
 		if (mo->o[k].by_result)
 			len = (size_t)result < len ? (size_t)result : len;
+		if (len >= UNMARSHAL_PREFETCH_MIN)
+			prefetch_inline(mo->o[k].inl, len);
 		if (uk_cl_copy_out(mo->o[k].user, mo->o[k].inl, len))
 			result = -EFAULT;
 	}

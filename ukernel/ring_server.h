@@ -106,6 +106,7 @@ struct uk_ring_server_stats {
 	uint64_t calls;        /* requests dispatched (batch entries count) */
 	uint64_t wakeups;      /* times the poller woke from its futex sleep */
 	uint64_t rescues;      /* pollers replaced during a long call */
+	uint64_t moves;        /* poller moved off its client's CPU */
 	uint64_t bad_requests; /* malformed slots refused (-EINVAL) */
 	unsigned int clients;  /* connected now */
 	unsigned int tasks;    /* tasks held now */

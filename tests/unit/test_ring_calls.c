@@ -4,9 +4,11 @@
  * one client, many client processes at once, batches, payloads inline and
  * through process_vm_*v, and -EFAULT for bad pointers on both paths, also
  * for wild pointers in the payloads the client library copies itself
- * (without taking the program's own SIGSEGV handler away).
+ * (without taking the program's own SIGSEGV handler away), and a poller
+ * that finds its client on its own CPU moving away from it.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -403,6 +405,55 @@ static void test_large_transfers(void **state)
 	rt_stop();
 }
 
+/*
+ * Pins itself to the CPU the poller runs on, then calls until the poller
+ * is seen on another CPU. The poller moves after RING_MOVE_AFTER (16)
+ * requests that came with YIELD; left to the scheduler, the two stayed
+ * together for 1600-8200 calls here. Exits 3 when it cannot pin itself.
+ */
+static void same_cpu_client(void *arg)
+{
+	struct uk_ring_header *h;
+	cpu_set_t one;
+	bool apart = false;
+	int pc = -1;
+
+	(void)arg;
+	rt_connect();
+	h = uk_client.hdr;
+	for (int i = 0; i < 100000 && pc < 0; i++) {
+		RT_CHECK(uk_syscall_ring(SYS_getppid) == getppid());
+		pc = atomic_load(&h->poller_cpu);
+	}
+	RT_CHECK(pc >= 0);
+	CPU_ZERO(&one);
+	CPU_SET(pc, &one);
+	if (sched_setaffinity(0, sizeof(one), &one))
+		_exit(3);
+	for (int i = 0; i < 1000 && !apart; i++) {
+		RT_CHECK(uk_syscall_ring(SYS_getppid) == getppid());
+		pc = atomic_load(&h->poller_cpu);
+		apart = pc >= 0 && pc != sched_getcpu();
+	}
+	RT_CHECK(apart);
+}
+
+static void test_poller_leaves_client_cpu(void **state)
+{
+	struct uk_ring_server_stats st;
+	cpu_set_t mask;
+
+	(void)state;
+	if (sched_getaffinity(0, sizeof(mask), &mask) || CPU_COUNT(&mask) < 2)
+		skip();
+	rt_start(NULL);
+	rt_run(same_cpu_client, NULL);
+	uk_ring_server_get_stats(rt_srv, &st);
+	/* At most one move per 10 ms: no flapping. */
+	assert_true(st.moves <= 400);
+	rt_stop();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -413,6 +464,7 @@ int main(void)
 		cmocka_unit_test(test_efault_both_paths),
 		cmocka_unit_test(test_wild_pointers_inline),
 		cmocka_unit_test(test_large_transfers),
+		cmocka_unit_test(test_poller_leaves_client_cpu),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
