@@ -915,6 +915,10 @@ static bool bulk_out_step(struct bulk *k)
 					k->win + (size_t)c * UK_RING_BULK_CHUNK,
 					n))
 			k->fault = true;
+		/* The daemon writes no more of the buffer: a hole in it. */
+		if (k->fault)
+			atomic_store_explicit(&k->b->stop, 1,
+					      memory_order_relaxed);
 		k->pos++;
 		/* Release: our reads of the chunk before the daemon reuses it. */
 		atomic_store_explicit(&k->b->cpos, k->pos, memory_order_seq_cst);

@@ -186,7 +186,10 @@ struct uk_ring_slot {
  *   OUT: dpos = chunks the daemon published; chunk k lies in window chunk
  *        k % NCHUNK, with desc[k % NCHUNK] = {offset in the buffer, len};
  *        cpos = chunks the client copied out (the daemon reuses a chunk
- *        only then).
+ *        only then); stop set, before the count, when it could not write
+ *        its buffer (the daemon then writes no more of it, as a read
+ *        stops at a hole, and probes the chunks not copied yet before it
+ *        writes a piece itself).
  *   IN:  cpos = bytes of the buffer the client copied in, in order, chunk
  *        by chunk (byte b at window offset b % UK_RING_BULK_SIZE); stop
  *        set when it could not read its buffer (the daemon then reads the

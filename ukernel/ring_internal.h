@@ -102,7 +102,9 @@ struct ring_bulk_call {
 	bool out;                    /* OUT (read) or IN (write) */
 	bool dead;                   /* abandoned: process_vm from now on */
 	bool behind;                 /* the client lagged: do not spin for it */
+	bool fault;                  /* OUT: the buffer faulted: no more of it */
 	uint64_t pos;                /* OUT: chunks published; IN: bytes */
+	uint64_t vpos;               /* OUT: chunks below it we probed */
 	bool open;                   /* OUT: a chunk is being filled */
 	uint64_t open_off;
 	uint32_t open_len;

@@ -317,10 +317,92 @@ static bool bulk_out_overlaps(struct ring_bulk_call *k, uint64_t off,
 }
 
 /*
+ * OUT: whether a chunk the client copied faulted (it sets stop then,
+ * before the count that covers the chunk). Then the rest of the buffer
+ * is not ours to write: a read stops at the first byte it cannot store,
+ * and what lies past a hole in the buffer is other memory of the program.
+ */
+static bool bulk_out_stopped(struct ring_bulk_call *k)
+{
+	/* The client sets stop before the count: after a load of cpos we
+	 * see it for every chunk that count covers. */
+	if (k->fault ||
+	    atomic_load_explicit(&k->b->stop, memory_order_acquire))
+		k->fault = true;
+	return k->fault;
+}
+
+/*
+ * OUT: one byte a page of published chunks j in [from, k->pos) is
+ * written with process_vm_writev, the byte the client copies there too:
+ * whether the client will be able to copy those chunks (it has not yet).
+ * 0, or -EFAULT (then it will not: nothing after them may be written).
+ */
+static int bulk_out_probe(struct ring_task *rt, struct ring_bulk_call *k,
+			  uint64_t from)
+{
+	enum {
+		STEP = 4096, /* at most a page: a fault is a page's */
+		NIOV = UK_RING_BULK_NCHUNK * (UK_RING_BULK_CHUNK / STEP + 1),
+	};
+	struct iovec l[NIOV], r[NIOV];
+	int n = 0;
+
+	for (uint64_t j = from; j < k->pos; j++) {
+		unsigned int i = (unsigned int)(j % UK_RING_BULK_NCHUNK);
+		uint64_t a = k->addr + k->desc[i].off;
+		uint64_t end = a + k->desc[i].len;
+
+		for (; a < end && n < NIOV; a = (a | (STEP - 1)) + 1, n++) {
+			l[n] = (struct iovec){
+				k->win + (size_t)i * UK_RING_BULK_CHUNK +
+					(a - k->addr - k->desc[i].off),
+				1
+			};
+			r[n] = (struct iovec){ (void *)(uintptr_t)a, 1 };
+		}
+	}
+	if (!n || process_vm_writev(rt->pid, l, (unsigned long)n, r,
+				    (unsigned long)n, 0) == n)
+		return 0;
+	return -EFAULT;
+}
+
+/*
+ * OUT: before we write a piece of the buffer ourselves (process_vm),
+ * past chunks the client copies later. Were one of those to fault, the
+ * piece would have landed beyond the hole (a real read never gets there),
+ * in whatever the program maps after it: its stacks, its TLS. So each
+ * chunk published before must be known to be writable: copied by the
+ * client without a fault (cpos, no stop), or probed now. 0, or -EFAULT:
+ * then nothing more of the buffer is written, every later piece fails.
+ */
+static int bulk_out_direct(struct ring_task *rt, struct ring_bulk_call *k)
+{
+	uint64_t cp = atomic_load_explicit(&k->b->cpos, memory_order_acquire);
+	uint64_t from = k->vpos;
+
+	if (bulk_out_stopped(k))
+		return -EFAULT;
+	/* Older chunks were copied: their window chunks were reused. */
+	if (k->pos > UK_RING_BULK_NCHUNK && from < k->pos - UK_RING_BULK_NCHUNK)
+		from = k->pos - UK_RING_BULK_NCHUNK;
+	if (cp > from && cp <= k->pos)
+		from = cp;
+	if (from < k->pos && bulk_out_probe(rt, k, from)) {
+		k->fault = true;
+		return -EFAULT;
+	}
+	k->vpos = k->pos;
+	return 0;
+}
+
+/*
  * OUT: the client stopped draining. What may still sit in the window
  * unread (the last NCHUNK published chunks and the one being filled) is
- * written with process_vm_writev; the client may copy those chunks too
- * later, the same bytes. Everything after goes through process_vm.
+ * written with process_vm_writev, in order; the client may copy those
+ * chunks too later, the same bytes. Everything after goes through
+ * process_vm, unless a chunk faulted: then nothing more is written.
  */
 static int bulk_out_abandon(struct ring_task *rt, struct ring_bulk_call *k)
 {
@@ -328,6 +410,8 @@ static int bulk_out_abandon(struct ring_task *rt, struct ring_bulk_call *k)
 				 k->pos - UK_RING_BULK_NCHUNK : 0;
 	int ret = 0;
 
+	if (bulk_out_stopped(k))
+		return -EFAULT;
 	k->dead = true;
 	for (uint64_t j = first; j < k->pos && !ret; j++) {
 		unsigned int i = (unsigned int)(j % UK_RING_BULK_NCHUNK);
@@ -343,6 +427,10 @@ static int bulk_out_abandon(struct ring_task *rt, struct ring_bulk_call *k)
 					 UK_RING_BULK_CHUNK,
 			k->open_len);
 	k->open = false;
+	if (ret) {
+		k->dead = false;
+		k->fault = true;
+	}
 	return ret;
 }
 
@@ -356,6 +444,8 @@ static long bulk_put(struct ring_call *c, struct ring_bulk_call *k,
 {
 	size_t done = 0;
 
+	if (bulk_out_stopped(k))
+		return -EFAULT;
 	while (done < n) {
 		if (k->open && off == k->open_off + k->open_len &&
 		    k->open_len < UK_RING_BULK_CHUNK) {
@@ -387,7 +477,8 @@ static long bulk_put(struct ring_call *c, struct ring_bulk_call *k,
 			bulk_publish(k);
 		if (!bulk_wait(c, k, 0, false)) {
 			if (!bulk_out_overlaps(k, off, n - done))
-				return (long)done;
+				return bulk_out_direct(c->rt, k) ? -EFAULT :
+								   (long)done;
 			if (!bulk_wait(c, k, 0, true)) {
 				if (bulk_out_abandon(c->rt, k))
 					return -EFAULT;

@@ -2,7 +2,8 @@
 /*
  * tests/unit/test_ring_calls.c - calls through the ring: many threads in
  * one client, many client processes at once, batches, payloads inline and
- * through process_vm_*v, and -EFAULT for bad pointers on both paths, also
+ * through process_vm_*v, and -EFAULT for bad pointers on both paths (a
+ * streamed read writes nothing past a hole in its buffer), also
  * for wild pointers in the payloads the client library copies itself
  * (without taking the program's own SIGSEGV handler away), and a poller
  * that finds its client on its own CPU moving away from it.
@@ -276,6 +277,74 @@ static void test_efault_both_paths(void **state)
 	rt_stop();
 }
 
+/* Naps while the daemon serves the call: the window fills meanwhile. */
+static void nap(void *arg)
+{
+	(void)arg;
+	usleep(50 * 1000);
+}
+
+/* Whether b[0, n) is all byte c. */
+static bool all(const unsigned char *b, size_t n, unsigned char c)
+{
+	for (size_t i = 0; i < n; i++)
+		if (b[i] != c)
+			return false;
+	return true;
+}
+
+/*
+ * A streamed read into a buffer with a hole near its start and memory the
+ * program uses after it: the client naps, the daemon finds the window
+ * full and moves the rest itself. A read stops at the hole, so nothing
+ * past it may change (it did: the daemon wrote the rest past the hole
+ * with process_vm, over whatever lay there, a stack or the TLS).
+ */
+static void hole_client(void *arg)
+{
+	long ps = sysconf(_SC_PAGESIZE);
+	size_t n = 1u << 20, map = n + 2 * (size_t)ps;
+	unsigned char *w = malloc(n), *m;
+	long a[6] = { 0, 0, (long)n, 0 };
+
+	(void)arg;
+	rt_connect();
+	fill(w, n, 5);
+	RT_CHECK(uk_syscall(SYS_pwrite64, 0, w, n, 0) == (long)n);
+	m = mmap(NULL, map, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	RT_CHECK(m != MAP_FAILED);
+	memset(m, 0xcc, map);
+	RT_CHECK(mprotect(m + ps, ps, PROT_NONE) == 0);
+	/* The buffer starts in the hole. */
+	a[1] = (long)(m + ps);
+	RT_CHECK(uk_ring_call_overlap(SYS_pread64, a, true, nap, NULL) ==
+		 -EFAULT);
+	RT_CHECK(all(m, (size_t)ps, 0xcc));
+	RT_CHECK(all(m + 2 * ps, map - 2 * (size_t)ps, 0xcc));
+	/* A page, then the hole: the page is read, nothing after the hole. */
+	a[1] = (long)m;
+	RT_CHECK(uk_ring_call_overlap(SYS_pread64, a, true, nap, NULL) ==
+		 -EFAULT);
+	RT_CHECK(!memcmp(m, w, (size_t)ps));
+	RT_CHECK(all(m + 2 * ps, map - 2 * (size_t)ps, 0xcc));
+	/* A good buffer still streams, with or without a nap. */
+	RT_CHECK(mprotect(m + ps, ps, PROT_READ | PROT_WRITE) == 0);
+	RT_CHECK(uk_ring_call_overlap(SYS_pread64, a, true, nap, NULL) ==
+		 (long)n);
+	RT_CHECK(!memcmp(m, w, n) && all(m + n, map - n, 0xcc));
+	munmap(m, map);
+	free(w);
+}
+
+static void test_efault_stops_at_hole(void **state)
+{
+	(void)state;
+	rt_start(NULL);
+	rt_run(hole_client, NULL);
+	rt_stop();
+}
+
 static sigjmp_buf segv_jmp;
 static volatile sig_atomic_t segv_seen;
 
@@ -462,6 +531,7 @@ int main(void)
 		cmocka_unit_test(test_many_clients),
 		cmocka_unit_test(test_batch),
 		cmocka_unit_test(test_efault_both_paths),
+		cmocka_unit_test(test_efault_stops_at_hole),
 		cmocka_unit_test(test_wild_pointers_inline),
 		cmocka_unit_test(test_large_transfers),
 		cmocka_unit_test(test_poller_leaves_client_cpu),
