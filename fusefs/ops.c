@@ -185,11 +185,9 @@ static int install_file(struct rq *r, struct vfs_file *f)
 	return fd;
 }
 
-/*
- * Node ino opened with flags (no permission check) and installed in the
- * request's fd table; fd or -errno.
- */
-static int node_open_fd(struct rq *r, fuse_ino_t ino, unsigned int flags)
+/* Node ino opened with flags (no permission check), or ERR_PTR. */
+static struct vfs_file *node_open(struct rq *r, fuse_ino_t ino,
+				  unsigned int flags)
 {
 	struct vfs_path p;
 	struct vfs_file *f;
@@ -197,9 +195,18 @@ static int node_open_fd(struct rq *r, fuse_ino_t ino, unsigned int flags)
 
 	ret = ffs_node_path(r->fs, ino, &p);
 	if (ret)
-		return ret;
+		return ERR_PTR(ret);
 	f = vfs_open_path(r->t, &p, flags);
 	vfs_path_put(&p);
+	return f;
+}
+
+/* The same, installed in the request's fd table; fd or -errno. */
+static int node_open_fd(struct rq *r, fuse_ino_t ino, unsigned int flags)
+{
+	struct vfs_file *f = node_open(r, ino, flags);
+	int ret;
+
 	if (IS_ERR(f))
 		return (int)PTR_ERR(f);
 	ret = install_file(r, f);
@@ -911,18 +918,13 @@ static int read_fd(struct rq *r, fuse_ino_t ino,
 		   const struct fuse_file_info *fi)
 {
 	struct vfs_file *f, *shared;
-	struct vfs_path p;
 	int ret;
 
 	if (!fi || fi->fh || (fi->flags & O_NOATIME))
 		return file_fd(r, ino, fi, O_RDONLY);
 	f = ffs_node_rfile(r->fs, ino);
 	if (!f) {
-		ret = ffs_node_path(r->fs, ino, &p);
-		if (ret)
-			return ret;
-		f = vfs_open_path(r->t, &p, O_RDONLY);
-		vfs_path_put(&p);
+		f = node_open(r, ino, O_RDONLY);
 		if (IS_ERR(f))
 			return (int)PTR_ERR(f);
 		shared = ffs_node_set_rfile(r->fs, ino, f);

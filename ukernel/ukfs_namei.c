@@ -762,27 +762,11 @@ static int unlink_locked(struct ukfs_meta *m, uint64_t parent,
 	return ret;
 }
 
-int ukfs_unlink(struct ukfs_meta *m, uint64_t parent, const char *name,
-		struct ukfs_inode *victim)
+/* Both unlinks: ino 0 looks the entry up, else the DELETE checks ino. */
+static int unlink_op(struct ukfs_meta *m, uint64_t parent, const char *name,
+		     uint64_t ino, struct ukfs_inode *victim)
 {
-	uint64_t ino;
-	int ret;
-
-	ret = check_name(name);
-	if (ret)
-		return ret == -EINVAL ? -ENOENT : ret;
-	ret = ukfs_op_begin_lazy(m);
-	if (ret)
-		return ret;
-	ret = lookup_locked(m, parent, name, &ino, NULL);
-	if (!ret)
-		ret = unlink_locked(m, parent, name, ino, false, victim);
-	return ukfs_op_end(m, ret);
-}
-
-int ukfs_unlink_ino(struct ukfs_meta *m, uint64_t parent, const char *name,
-		    uint64_t ino, struct ukfs_inode *victim)
-{
+	bool checked = ino != 0;
 	int ret;
 
 	ret = check_name(name);
@@ -792,11 +776,27 @@ int ukfs_unlink_ino(struct ukfs_meta *m, uint64_t parent, const char *name,
 	if (ret)
 		return ret;
 	/*
-	 * The entry's DELETE checks the ino: the lookup before it was a
-	 * ninth of an unlink's instructions (2026-11-25, docs/ukfs.md).
+	 * With the ino given, the entry's DELETE checks it: the lookup before
+	 * it was a ninth of an unlink's instructions (2026-11-25,
+	 * docs/ukfs.md).
 	 */
-	return ukfs_op_end(m, unlink_locked(m, parent, name, ino, true,
-					    victim));
+	if (!checked)
+		ret = lookup_locked(m, parent, name, &ino, NULL);
+	if (!ret)
+		ret = unlink_locked(m, parent, name, ino, checked, victim);
+	return ukfs_op_end(m, ret);
+}
+
+int ukfs_unlink(struct ukfs_meta *m, uint64_t parent, const char *name,
+		struct ukfs_inode *victim)
+{
+	return unlink_op(m, parent, name, 0, victim);
+}
+
+int ukfs_unlink_ino(struct ukfs_meta *m, uint64_t parent, const char *name,
+		    uint64_t ino, struct ukfs_inode *victim)
+{
+	return ino ? unlink_op(m, parent, name, ino, victim) : -ENOENT;
 }
 
 /* ---- rename ----------------------------------------------------------- */
