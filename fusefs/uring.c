@@ -138,9 +138,9 @@ static void set_state(struct ffs_uring *ur, enum ur_state s)
 	pthread_mutex_unlock(&ur->lock);
 }
 
-/* Queues a command for w's entry: REGISTER, or COMMIT_AND_FETCH. */
-static int queue_cmd(struct ffs_uring_worker *w, uint32_t op,
-		     uint64_t commit_id)
+/* Sends a command for w's entry: REGISTER, or COMMIT_AND_FETCH. */
+static int send_cmd(struct ffs_uring_worker *w, uint32_t op,
+		    uint64_t commit_id)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
 	struct uk_fuse_uring_cmd_req *req;
@@ -160,7 +160,7 @@ static int queue_cmd(struct ffs_uring_worker *w, uint32_t op,
 	req = (struct uk_fuse_uring_cmd_req *)sqe->cmd;
 	req->commit_id = commit_id;
 	req->qid = (uint16_t)w->qid;
-	return 0;
+	return io_uring_submit(&w->ring);
 }
 
 /*
@@ -301,16 +301,15 @@ static void worker_setup(struct ffs_uring_worker *w)
 	if (ret < 0)
 		goto fail;
 	w->ring_ok = true;
-	pthread_mutex_lock(&ur->lock);
-	ur->nr_ready++;
-	pthread_cond_broadcast(&ur->cond);
-	pthread_mutex_unlock(&ur->lock);
-	return;
 fail:
-	ffs_log(ur->fs, LOG_DEBUG, "fuse io_uring: queue %u: %s", w->qid,
-		strerror(-ret));
+	if (!w->ring_ok)
+		ffs_log(ur->fs, LOG_DEBUG, "fuse io_uring: queue %u: %s",
+			w->qid, strerror(-ret));
 	pthread_mutex_lock(&ur->lock);
-	ur->nr_failed++;
+	if (w->ring_ok)
+		ur->nr_ready++;
+	else
+		ur->nr_failed++;
 	pthread_cond_broadcast(&ur->cond);
 	pthread_mutex_unlock(&ur->lock);
 }
@@ -337,32 +336,9 @@ static void *worker_main(void *arg)
 
 	ffs_in_handler = true; /* never sends notifications (session.c) */
 	cur_worker = w;
-	ret = queue_cmd(w, UK_FUSE_URING_CMD_REGISTER, 0);
-	if (ret == 0)
-		ret = io_uring_submit(&w->ring);
-	if (ret < 0) {
-		ffs_log(ur->fs, LOG_WARNING, "fuse io_uring: queue %u: cannot "
-			"register: %s", w->qid, strerror(-ret));
-		goto out;
-	}
+	ret = send_cmd(w, UK_FUSE_URING_CMD_REGISTER, 0);
 	for (;;) {
-		/*
-		 * A timeout only so that a stop with nothing in flight (the
-		 * kernel never took our entry) is noticed.
-		 */
-		ret = io_uring_wait_cqe_timeout(&w->ring, &cqe, &ts);
-		if (ret == -ETIME || ret == -EINTR) {
-			if (atomic_load(&ur->stopping))
-				break;
-			continue;
-		}
-		if (ret < 0)
-			break;
-		ret = cqe->res;
-		io_uring_cqe_seen(&w->ring, cqe);
-		if (ret == -ENOTCONN || ret == -ECONNABORTED ||
-		    ret == -ECANCELED)
-			break; /* the connection ended */
+		/* ret: what the last command sent, or its completion, said. */
 		if (ret < 0 && w->registering) {
 			/*
 			 * Before the rings are ready the kernel falls back to
@@ -373,6 +349,28 @@ static void *worker_main(void *arg)
 				" cannot register: %s", w->qid, strerror(-ret));
 			break;
 		}
+		if (ret < 0)
+			break;
+		/*
+		 * A timeout only so that a stop with nothing in flight (the
+		 * kernel never took our entry) is noticed.
+		 */
+		ret = io_uring_wait_cqe_timeout(&w->ring, &cqe, &ts);
+		if (ret == -ETIME || ret == -EINTR) {
+			if (atomic_load(&ur->stopping))
+				break;
+			ret = 0;
+			continue;
+		}
+		if (ret < 0)
+			break;
+		ret = cqe->res;
+		io_uring_cqe_seen(&w->ring, cqe);
+		if (ret == -ENOTCONN || ret == -ECONNABORTED ||
+		    ret == -ECANCELED)
+			break; /* the connection ended */
+		if (ret < 0 && w->registering)
+			continue; /* said and ended at the top */
 		if (ret < 0) {
 			/*
 			 * The kernel refused a commit (it ended the request
@@ -384,24 +382,15 @@ static void *worker_main(void *arg)
 				ffs_log(ur->fs, LOG_WARNING, "fuse io_uring: "
 					"queue %u: %s; entry registered again",
 					w->qid, strerror(-ret));
-			ret = queue_cmd(w, UK_FUSE_URING_CMD_REGISTER, 0);
-			if (ret == 0)
-				ret = io_uring_submit(&w->ring);
-			if (ret < 0)
-				break;
+			ret = send_cmd(w, UK_FUSE_URING_CMD_REGISTER, 0);
 			continue;
 		}
 		w->registering = false;
-		if (!handle(w))
+		/* Every ring request has a reply, ours if libfuse gave none. */
+		if (!handle(w) || !w->replied)
 			reply_err(w, EIO);
-		else if (!w->replied)
-			reply_err(w, EIO); /* every ring request has a reply */
-		ret = queue_cmd(w, UK_FUSE_URING_CMD_COMMIT_AND_FETCH,
-				w->unique);
-		if (ret == 0)
-			ret = io_uring_submit(&w->ring);
-		if (ret < 0)
-			break;
+		ret = send_cmd(w, UK_FUSE_URING_CMD_COMMIT_AND_FETCH,
+			       w->unique);
 	}
 out:
 	cur_worker = NULL;
