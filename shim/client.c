@@ -1082,6 +1082,7 @@ static int wait_done(struct uk_ring_slot *s, bool same)
 static int wait_bulk(struct uk_ring_slot *s, struct bulk *k)
 {
 	uint64_t t0 = uk_rdtsc();
+	int last_cpu = atomic_load_explicit(&k->b->ccpu, memory_order_relaxed);
 
 	for (;;) {
 		uint32_t st = atomic_load_explicit(&s->state,
@@ -1104,7 +1105,12 @@ static int wait_bulk(struct uk_ring_slot *s, struct bulk *k)
 			continue;
 		}
 		cpu = sched_getcpu(); /* rseq: loads, no syscall */
-		atomic_store_explicit(&k->b->ccpu, cpu, memory_order_relaxed);
+		/* A store only when it moved: the daemon reads this line. */
+		if (cpu != last_cpu) {
+			atomic_store_explicit(&k->b->ccpu, cpu,
+					      memory_order_relaxed);
+			last_cpu = cpu;
+		}
 		dt = uk_rdtsc() - t0;
 		if (dt < uk_client.spin_ticks) {
 			bool yield = cur == UK_SLOT_REQ ?

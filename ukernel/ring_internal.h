@@ -11,10 +11,13 @@
 #ifndef UK_RING_INTERNAL_H
 #define UK_RING_INTERNAL_H
 
+#include <linux/futex.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "ring_server.h"
@@ -93,6 +96,13 @@ struct ring_xfer {
  * has not copied) waits at most this long; then the stream is abandoned.
  */
 #define RING_BULK_STALL_NS (50ull * 1000 * 1000)
+
+/* Wakes n waiters of futex word w (private: only this process's). */
+static inline void futex_wake_n(_Atomic uint32_t *w, int n, bool private)
+{
+	syscall(SYS_futex, w, FUTEX_WAKE | (private ? FUTEX_PRIVATE_FLAG : 0),
+		n, NULL, NULL, 0);
+}
 
 struct ring_bulk_call {
 	struct uk_ring_bulk *b;      /* shared control block */

@@ -131,9 +131,8 @@ int uk_ring_xfer_flush(struct ring_call *c)
 
 	if (!c->x)
 		return 0;
-	ret = xfer_write_behind(c->rt, c->x);
-	if (c->x->failed)
-		ret = -EFAULT;
+	xfer_write_behind(c->rt, c->x); /* a failure sets failed */
+	ret = c->x->failed ? -EFAULT : 0;
 	c->x->failed = false;
 	c->x->ra_len = 0;
 	c->x->ra_next = 0;
@@ -197,8 +196,7 @@ static struct ring_bulk_call *bulk_of(struct uk_task *t, uint64_t addr,
 static void bulk_wake(struct ring_bulk_call *k)
 {
 	if (atomic_load(k->state) & UK_SLOT_WAITER)
-		syscall(SYS_futex, k->state, FUTEX_WAKE, INT_MAX, NULL, NULL,
-			0);
+		futex_wake_n(k->state, INT_MAX, false);
 }
 
 /* OUT: window chunk pos % NCHUNK is free (the client copied chunk pos-N). */
@@ -242,7 +240,6 @@ static bool bulk_wait(struct ring_call *c, struct ring_bulk_call *k,
 	for (unsigned int spins = 0;; spins++) {
 		bool away = atomic_load_explicit(&k->b->ccpu,
 						 memory_order_relaxed) != me;
-		uint32_t st;
 
 		if (k->out ? bulk_out_room(k) : bulk_in_avail(k, n)) {
 			k->behind = false;
@@ -267,9 +264,7 @@ static bool bulk_wait(struct ring_call *c, struct ring_bulk_call *k,
 		else if (uk_mono_ns() - t0 > RING_BULK_STALL_NS)
 			return false;
 		/* Asleep with work for it: the wake may have been lost. */
-		st = atomic_load_explicit(k->state, memory_order_relaxed);
-		if (st & UK_SLOT_WAITER)
-			bulk_wake(k);
+		bulk_wake(k);
 		sched_yield();
 		me = sched_getcpu();
 		atomic_store_explicit(&k->b->dcpu, me, memory_order_relaxed);

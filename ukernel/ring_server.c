@@ -167,12 +167,6 @@ static long futex_wait_shared(_Atomic uint32_t *w, uint32_t val,
 		       ts, NULL, 0);
 }
 
-static void futex_wake_n(_Atomic uint32_t *w, int n, bool private)
-{
-	syscall(SYS_futex, w, FUTEX_WAKE | (private ? FUTEX_PRIVATE_FLAG : 0),
-		n, NULL, NULL, 0);
-}
-
 /* Bumps a futex word and wakes n of its waiters. */
 static void ring_kick(_Atomic uint32_t *w, int n)
 {
@@ -1260,7 +1254,7 @@ static __thread uint64_t worker_moved_ns;
 static void poller_part(struct uk_ring_server *srv)
 {
 	cpu_set_t mask, one;
-	int cpu = sched_getcpu(), next = -1;
+	int cpu, next = -1;
 	uint64_t now;
 
 	if (++worker_yield_run < RING_MOVE_AFTER)
@@ -1270,12 +1264,13 @@ static void poller_part(struct uk_ring_server *srv)
 	if (worker_moved_ns && now - worker_moved_ns < RING_MOVE_EVERY_NS)
 		return;
 	worker_moved_ns = now;
+	cpu = sched_getcpu();
 	if (cpu < 0 || sched_getaffinity(0, sizeof(mask), &mask))
 		return;
 	for (int k = 1; k < CPU_SETSIZE && next < 0; k++) {
 		int c = (cpu + k) % CPU_SETSIZE;
 
-		if (c != cpu && CPU_ISSET(c, &mask))
+		if (CPU_ISSET(c, &mask))
 			next = c;
 	}
 	if (next < 0)
@@ -1306,9 +1301,10 @@ static long exec_one(struct uk_ring_server *srv, struct ring_call *c,
 	ret = srv->kops.dispatch(rt->task, (unsigned long)r->nr,
 				 (const unsigned long *)r->args);
 	/* The last chunk of a stream goes out before DONE. */
-	uk_ring_bulk_flush(c);
+	if (c->bulk)
+		uk_ring_bulk_flush(c);
 	/* Deliver what was written behind; if that faults, so did the call. */
-	if (uk_ring_xfer_flush(c) && ret >= 0)
+	if (c->x && uk_ring_xfer_flush(c) && ret >= 0)
 		ret = -EFAULT;
 	if (nr_changes_ids(r->nr))
 		uk_ring_publish_ids(rt);
