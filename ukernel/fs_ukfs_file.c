@@ -157,10 +157,11 @@ static bool io_complete_oldest(struct ukfs_io_batch *b)
 	return false;
 }
 
+/* Completes every request in flight, oldest first. */
 static void io_finish(struct ukfs_io_batch *b)
 {
-	while (io_complete_oldest(b))
-		;
+	for (unsigned int k = 0; k < UKFS_IO_DEPTH; k++)
+		io_complete(b, &b->io[(b->next + k) % UKFS_IO_DEPTH]);
 }
 
 static struct ukfs_io_batch *io_batch_new(struct ukfs_sb_info *s,

@@ -12,7 +12,6 @@
 #include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "pcache_internal.h"
 #include "uk_time.h"
