@@ -177,11 +177,7 @@ class Bench:
             os.mkdir(d)
             return self.driver_run(d)
         finally:
-            unmount(mnt)
-            self.mounts.remove(mnt)
-            self.daemon.send_signal(signal.SIGTERM)
-            self.daemon.wait(60)
-            self.daemon = None
+            self.stop_daemon()
 
     def setup_shim(self):
         if not os.path.exists(self.shim):
@@ -232,14 +228,19 @@ class Bench:
                 self.notes.append(f"{s}: {e}")
                 results[s] = None
             if s == "shim":
-                # the daemon served fuse and shim; stop it before native
-                for m in self.mounts:
-                    unmount(m)
-                if self.daemon:
-                    self.daemon.send_signal(signal.SIGTERM)
-                    self.daemon.wait(60)
-                    self.daemon = None
+                # the daemon served fuse and shim; stop it before the rest
+                self.stop_daemon()
         return results
+
+    def stop_daemon(self):
+        """Unmounts what is mounted (only the daemon's mount: bindfs
+        comes after, and unmounts its own) and stops the daemon."""
+        while self.mounts:
+            unmount(self.mounts.pop())
+        if self.daemon:
+            self.daemon.send_signal(signal.SIGTERM)
+            self.daemon.wait(60)
+            self.daemon = None
 
 
 def ratio(ref, ours):
