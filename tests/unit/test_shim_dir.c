@@ -512,6 +512,37 @@ static void test_temp_names(void **state)
 	}
 }
 
+/* pathconf/fpathconf: glibc's ask statfs with internal calls. */
+static void test_pathconf(void **state)
+{
+	const char *nat = ukt_native();
+	char missing[PATH_MAX];
+	int fd;
+
+	(void)state;
+	assert_int_equal(pathconf(UKT_ROOT, _PC_NAME_MAX),
+			 pathconf(nat, _PC_NAME_MAX));
+	assert_int_equal(pathconf(UKT_ROOT, _PC_PATH_MAX),
+			 pathconf(nat, _PC_PATH_MAX));
+	assert_int_equal(pathconf(UKT_ROOT, _PC_PIPE_BUF),
+			 pathconf(nat, _PC_PIPE_BUF));
+	assert_true(pathconf(UKT_ROOT, _PC_LINK_MAX) >= 127);
+	assert_int_equal(pathconf(UKT_ROOT, _PC_FILESIZEBITS), 64);
+	snprintf(missing, sizeof(missing), "%s/nonexistent", UKT_ROOT);
+	errno = 0;
+	assert_int_equal(pathconf(missing, _PC_NAME_MAX), -1);
+	assert_int_equal(errno, ENOENT);
+	fd = open(UKT_ROOT, O_RDONLY | O_DIRECTORY);
+	assert_true(fd >= 0);
+	assert_int_equal(fpathconf(fd, _PC_NAME_MAX), 255);
+	assert_int_equal(fpathconf(fd, _PC_LINK_MAX),
+			 pathconf(UKT_ROOT, _PC_LINK_MAX));
+	close(fd);
+	errno = 0;
+	assert_int_equal(pathconf(UKT_ROOT, -5), -1);
+	assert_int_equal(errno, EINVAL);
+}
+
 static int run(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -521,6 +552,7 @@ static int run(void)
 		cmocka_unit_test(test_host_dir),
 		cmocka_unit_test(test_relative_cwd),
 		cmocka_unit_test(test_temp_names),
+		cmocka_unit_test(test_pathconf),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
