@@ -3,7 +3,7 @@
  * shim/namei.c - wrappers that name files: the stat family (with the
  * legacy __xstat ABI), access, mkdir/rmdir/unlink/remove, rename, link,
  * symlink, readlink, the chmod/chown/utime families, mknod/mkfifo, the
- * xattr family, statfs/statvfs, chdir/fchdir/getcwd.
+ * xattr family, statfs/statvfs, pathconf, chdir/fchdir/getcwd.
  *
  * Symlink targets are stored and read back byte for byte: a target is a
  * string, not a path the shim resolves (see docs/shim.md).
@@ -728,6 +728,79 @@ int fstatvfs64(int fd, struct statvfs64 *buf)
 {
 	FD_ROUTE(fd, vstatvfs(NULL, fd, (struct statvfs *)buf));
 	return SHIM_REAL(fstatvfs64)(fd, buf);
+}
+
+/* ---- pathconf ------------------------------------------------------------------------ */
+
+/* Our file systems' f_type (ukernel/fs_ukfs.h, ukernel/vfs.h). */
+#define SHIM_UKFS_MAGIC 0x756b6673L
+#define SHIM_UKFS_LINK_MAX 65000L /* ukernel/ukfs_namei.c */
+#define SHIM_LINUX_LINK_MAX 127L  /* glibc's default, tmpfs's answer */
+
+/*
+ * pathconf for a virtual file (path vp, or vfd fd): glibc's Linux answers
+ * (sysdeps/unix/sysv/linux/pathconf.c), which ask statfs, from our
+ * statfs; the names that do not depend on the file system are glibc's
+ * own answers for any path. glibc's convention: -1 with errno on error.
+ */
+static long vpathconf(const char *vp, int fd, int name)
+{
+	struct statfs f;
+	long r;
+
+	switch (name) {
+	case _PC_LINK_MAX:
+	case _PC_NAME_MAX:
+	case _PC_FILESIZEBITS:
+	case _PC_2_SYMLINKS:
+	case _PC_CHOWN_RESTRICTED:
+	case _PC_REC_MIN_XFER_SIZE:
+	case _PC_ALLOC_SIZE_MIN:
+	case _PC_REC_XFER_ALIGN:
+		break;
+	default:
+		return SHIM_REAL(pathconf)("/", name);
+	}
+	r = vp ? shim_path_err(shim_vcall(SYS_statfs, vp, &f))
+	       : shim_vcall(SYS_fstatfs, fd, &f);
+	if (r < 0)
+		return shim_ret(r);
+	switch (name) {
+	case _PC_LINK_MAX:
+		return f.f_type == SHIM_UKFS_MAGIC ? SHIM_UKFS_LINK_MAX
+						   : SHIM_LINUX_LINK_MAX;
+	case _PC_NAME_MAX:
+		return f.f_namelen;
+	case _PC_FILESIZEBITS:
+		return 64; /* ukfs and tmpfs: 64-bit offsets */
+	case _PC_2_SYMLINKS:
+	case _PC_CHOWN_RESTRICTED:
+		return 1;
+	case _PC_REC_MIN_XFER_SIZE:
+		return f.f_bsize;
+	default: /* _PC_ALLOC_SIZE_MIN, _PC_REC_XFER_ALIGN */
+		return f.f_frsize ? f.f_frsize : f.f_bsize;
+	}
+}
+
+long pathconf(const char *path, int name)
+{
+	char vp[SHIM_PATH_MAX];
+	int vd, k;
+
+	k = shim_path_resolve(AT_FDCWD, path, &vd, vp, sizeof(vp));
+	if (k < 0)
+		return shim_ret(k);
+	if (!k)
+		return SHIM_REAL(pathconf)(path, name);
+	return vpathconf(vp, -1, name);
+}
+
+long fpathconf(int fd, int name)
+{
+	if (shim_fd_is_virtual(fd))
+		return vpathconf(NULL, fd, name);
+	return SHIM_REAL(fpathconf)(fd, name);
 }
 
 /* ---- the current directory ---------------------------------------------------------- */

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * shim/proc.c - processes: fork, vfork, the exec family, posix_spawn.
+ * shim/proc.c - processes: fork, vfork, the exec family, posix_spawn,
+ * system and popen.
  *
  * fork: the child keeps our memory (the vfd table) and the host keeps the
  * placeholders; the client library reconnects the child on its first call
@@ -17,14 +18,18 @@
  *
  * posix_spawn: glibc's runs file actions with internal calls we cannot
  * see, so when anything is virtual the spawn is done here with fork, the
- * file actions through our wrappers, and exec.
+ * file actions through our wrappers, and exec. system() and popen()
+ * spawn with glibc's internal posix_spawn, so they are done here too when
+ * anything is virtual.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -599,6 +604,296 @@ int posix_spawnp(pid_t *pid, const char *file,
 	if (!spawn_virtual(file, fa))
 		return SHIM_REAL(posix_spawnp)(pid, file, fa, at, argv, envp);
 	return do_spawn(pid, file, fa, at, argv, envp, true);
+}
+
+SHIM_WRAPPERS_END
+
+/* ---- system, popen ---------------------------------------------------------------- */
+
+/*
+ * glibc's system() and popen() spawn /bin/sh with its internal
+ * posix_spawn, which no wrapper sees: a child of a process with vfds (or
+ * a virtual cwd) would get the placeholders and no UKSHIM_STATE, so its
+ * `echo hi >&3` or a popen'd `cat` on a virtual stdout failed with EIO or
+ * EPERM. When anything is virtual they are done here the way glibc 2.36
+ * does them (sysdeps/posix/system.c, libio/iopopen.c), with do_spawn();
+ * otherwise glibc's own run.
+ */
+#define SHELL_PATH "/bin/sh"
+
+static bool spawn_needs_us(void)
+{
+	return shim_vfd_any() || shim_cwd_is_virtual() || shim_exec_pending();
+}
+
+/*
+ * system() ignores SIGINT and SIGQUIT while a child runs; with several
+ * threads in system() at once the first sets that up and the last
+ * restores the dispositions it saved.
+ */
+static pthread_mutex_t system_lock = PTHREAD_MUTEX_INITIALIZER;
+static int system_refs;
+static struct sigaction system_intr, system_quit;
+
+static void system_restore(void)
+{
+	pthread_mutex_lock(&system_lock);
+	if (--system_refs == 0) {
+		sigaction(SIGINT, &system_intr, NULL);
+		sigaction(SIGQUIT, &system_quit, NULL);
+	}
+	pthread_mutex_unlock(&system_lock);
+}
+
+/* Cancelled while waiting: the child dies with us (glibc does the same). */
+static void system_cancel(void *arg)
+{
+	pid_t pid = *(pid_t *)arg;
+
+	kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	system_restore();
+}
+
+static int do_system(const char *line)
+{
+	struct sigaction ign = { .sa_handler = SIG_IGN };
+	sigset_t chld, omask, reset;
+	posix_spawnattr_t at;
+	int status = -1, err;
+	pid_t pid;
+
+	pthread_mutex_lock(&system_lock);
+	if (system_refs++ == 0) {
+		sigaction(SIGINT, &ign, &system_intr);
+		sigaction(SIGQUIT, &ign, &system_quit);
+	}
+	pthread_mutex_unlock(&system_lock);
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, &omask);
+	/* The child gets the caller's mask and, unless ignored, SIG_DFL. */
+	sigemptyset(&reset);
+	if (system_intr.sa_handler != SIG_IGN)
+		sigaddset(&reset, SIGINT);
+	if (system_quit.sa_handler != SIG_IGN)
+		sigaddset(&reset, SIGQUIT);
+	posix_spawnattr_init(&at);
+	posix_spawnattr_setsigmask(&at, &omask);
+	posix_spawnattr_setsigdefault(&at, &reset);
+	posix_spawnattr_setflags(&at,
+				 POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+	err = do_spawn(&pid, SHELL_PATH, NULL, &at,
+		       (char *const[]){ "sh", "-c", (char *)line, NULL },
+		       environ, false);
+	posix_spawnattr_destroy(&at);
+	if (!err) {
+		/* waitpid is the cancellation point, as in glibc. */
+		pthread_cleanup_push(system_cancel, &pid);
+		while ((err = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
+			;
+		if (err != pid)
+			status = -1;
+		err = 0;
+		pthread_cleanup_pop(0);
+	} else {
+		/* POSIX: as if the shell had terminated with _exit(127). */
+		status = W_EXITCODE(127, 0);
+	}
+	system_restore();
+	sigprocmask(SIG_SETMASK, &omask, NULL);
+	if (err)
+		errno = err;
+	return status;
+}
+
+/*
+ * The streams popen() made, ours and glibc's: a child must not inherit
+ * the parent ends of earlier ones (POSIX; a reader would never see EOF),
+ * and pclose() must know which are ours. pid 0: one of glibc's.
+ */
+struct popen_file {
+	FILE *fp;
+	int fd;   /* the parent end, noted now: fp may be fclose'd by mistake */
+	pid_t pid;
+	struct popen_file *next;
+};
+
+static pthread_mutex_t popen_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct popen_file *popen_files;
+static unsigned int popen_ours; /* how many of them are ours */
+
+static void popen_link_locked(struct popen_file *pf, FILE *fp, pid_t pid)
+{
+	pf->fp = fp;
+	pf->fd = fileno(fp);
+	pf->pid = pid;
+	pf->next = popen_files;
+	popen_files = pf;
+	if (pid)
+		popen_ours++;
+}
+
+/* Unlinks fp's record and returns it, or NULL if popen() did not make fp. */
+static struct popen_file *popen_take(FILE *fp)
+{
+	struct popen_file **pp, *pf = NULL;
+
+	pthread_mutex_lock(&popen_lock);
+	for (pp = &popen_files; *pp; pp = &(*pp)->next)
+		if ((*pp)->fp == fp) {
+			pf = *pp;
+			*pp = pf->next;
+			if (pf->pid)
+				popen_ours--;
+			break;
+		}
+	pthread_mutex_unlock(&popen_lock);
+	return pf;
+}
+
+/* popen's mode: "r" or "w", and "e" for O_CLOEXEC; -1 if invalid. */
+static int popen_mode(const char *mode, bool *cloexec)
+{
+	bool r = false, w = false;
+
+	*cloexec = false;
+	for (; *mode; mode++) {
+		if (*mode == 'r')
+			r = true;
+		else if (*mode == 'w')
+			w = true;
+		else if (*mode == 'e')
+			*cloexec = true;
+		else
+			return -1;
+	}
+	return r == w ? -1 : r ? 0 : 1;
+}
+
+/*
+ * Our popen, under popen_lock (the list of streams to close in the child
+ * must not change until the child exists). ENOMEM for a failed spawn, as
+ * glibc says.
+ */
+static FILE *do_popen(const char *cmd, int writing, bool cloexec,
+		      struct popen_file *pf)
+{
+	posix_spawn_file_actions_t fa;
+	int p[2], parent = writing, child = !writing, want = !writing;
+	FILE *fp;
+	pid_t pid;
+	int err;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return NULL;
+	/* The child end must not already be the number it becomes. */
+	if (p[child] == want) {
+		int t = fcntl(p[child], F_DUPFD_CLOEXEC, 0);
+
+		if (t < 0) {
+			err = errno;
+			goto fail_pipe;
+		}
+		close(p[child]);
+		p[child] = t;
+	}
+	fp = fdopen(p[parent], writing ? "w" : "r");
+	if (!fp) {
+		err = errno;
+		goto fail_pipe;
+	}
+	posix_spawn_file_actions_init(&fa);
+	err = posix_spawn_file_actions_adddup2(&fa, p[child], want);
+	for (struct popen_file *o = popen_files; o && !err; o = o->next)
+		if (o->fd >= 0 && o->fd != want)
+			err = posix_spawn_file_actions_addclose(&fa, o->fd);
+	if (!err)
+		err = do_spawn(&pid, SHELL_PATH, &fa, NULL,
+			       (char *const[]){ "sh", "-c", (char *)cmd, NULL },
+			       environ, false);
+	posix_spawn_file_actions_destroy(&fa);
+	close(p[child]);
+	if (err) {
+		fclose(fp);
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (!cloexec)
+		fcntl(p[parent], F_SETFD, 0);
+	popen_link_locked(pf, fp, pid);
+	return fp;
+
+fail_pipe:
+	close(p[0]);
+	close(p[1]);
+	errno = err;
+	return NULL;
+}
+
+SHIM_WRAPPERS_BEGIN
+
+int system(const char *line)
+{
+	if (!spawn_needs_us())
+		return SHIM_REAL(system)(line);
+	if (!line)
+		return do_system("exit 0") == 0;
+	return do_system(line);
+}
+
+FILE *popen(const char *cmd, const char *mode)
+{
+	struct popen_file *pf;
+	bool cloexec;
+	int writing = popen_mode(mode, &cloexec);
+	FILE *fp;
+
+	if (writing < 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	pf = malloc(sizeof(*pf));
+	if (!pf)
+		return NULL;
+	pthread_mutex_lock(&popen_lock);
+	if (spawn_needs_us() || popen_ours) {
+		fp = do_popen(cmd, writing, cloexec, pf);
+		pthread_mutex_unlock(&popen_lock);
+		if (!fp)
+			free(pf);
+		return fp;
+	}
+	pthread_mutex_unlock(&popen_lock);
+	/* glibc's: recorded, so that a child of ours closes its fd too. */
+	fp = SHIM_REAL(popen)(cmd, mode);
+	if (!fp) {
+		free(pf);
+		return NULL;
+	}
+	pthread_mutex_lock(&popen_lock);
+	popen_link_locked(pf, fp, 0);
+	pthread_mutex_unlock(&popen_lock);
+	return fp;
+}
+
+int pclose(FILE *fp)
+{
+	struct popen_file *pf = popen_take(fp);
+	pid_t pid;
+	int st, r;
+
+	if (!pf || !pf->pid) {
+		free(pf);
+		return SHIM_REAL(pclose)(fp);
+	}
+	pid = pf->pid;
+	free(pf);
+	fclose(fp);
+	while ((r = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
+		;
+	return r < 0 ? -1 : st;
 }
 
 SHIM_WRAPPERS_END

@@ -7,13 +7,13 @@
 # resulting tree (names, types, modes, sizes of files, link targets and
 # the contents' hashes).
 # usage: test_shim_programs.sh UKERNELD UKCTL LIBUKSHIM MTWRITE [CASE...]
-#   CASE: coreutils dash bash tar sqlite python mtwrite (default: all)
+#   CASE: coreutils dash bash tar sqlite python git mtwrite (default: all)
 set -u
 ukd=$(realpath "$1") ukctl=$(realpath "$2") shim=$(realpath "$3")
 mtwrite=$(realpath "$4")
 shift 4
 cases=("$@")
-[ ${#cases[@]} -gt 0 ] || cases=(coreutils dash bash tar sqlite python mtwrite)
+[ ${#cases[@]} -gt 0 ] || cases=(coreutils dash bash tar sqlite python git mtwrite)
 
 # An ASan build's shim runs in the system's programs only after the ASan
 # runtime (first in LD_PRELOAD); their own leaks are not ours to report.
@@ -159,6 +159,7 @@ EOF
 	echo via fd 3 >&3
 	exec 3>&-
 	cat fd3
+	sed -i "s/first/FIRST/" "$D/f" && cat "$D/f"
 	[ -f "$D/f" ] && [ -d rel ] && [ ! -e nope ] && echo tests ok
 	read -r line <f && echo "read $line"
 '
@@ -248,6 +249,38 @@ print(sorted(os.listdir(d)))
 shutil.rmtree(os.path.join(d, "tree"))
 print(sorted(e.name for e in os.scandir(d)))
 PY
+}
+
+# git makes its temporary files with mkstemp (glibc's creates them with
+# internal calls). .git goes at the end: its index records inode numbers.
+body_git() {
+	set -e
+	export GIT_AUTHOR_NAME=n GIT_AUTHOR_EMAIL=n@x GIT_COMMITTER_NAME=n
+	export GIT_COMMITTER_EMAIL=n@x GIT_AUTHOR_DATE='2020-01-01 00:00 +0000'
+	export GIT_COMMITTER_DATE='2020-01-01 00:00 +0000' GIT_CONFIG_NOSYSTEM=1
+	export HOME=$D
+	cd "$D"
+	git init -q -b main .
+	mkdir sub
+	echo hello >a.txt
+	echo x >sub/b
+	git add .
+	git commit -qm init
+	git log --format='%H %s'
+	echo more >>a.txt
+	git status --short
+	git diff --stat
+	git stash -q
+	git status --short
+	git stash pop -q
+	git commit -qam second
+	git checkout -q -b side HEAD~1
+	cat a.txt
+	git checkout -q main
+	git gc -q
+	git fsck --no-dangling 2>&1
+	git log --oneline | wc -l
+	rm -rf .git
 }
 
 body_mtwrite() {

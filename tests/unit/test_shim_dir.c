@@ -421,6 +421,128 @@ static void test_relative_cwd(void **state)
 	assert_int_equal(chdir("/"), 0);
 }
 
+/*
+ * The mkstemp family and mkdtemp on virtual templates: glibc's create
+ * with internal calls, so these must be the shim's (git init, sed -i).
+ * Checked against what Linux gives on a native directory.
+ */
+static void temp_check(const char *dir)
+{
+	char t[PATH_MAX], t2[PATH_MAX], *d;
+	struct stat st;
+	int fd, fd2;
+
+	snprintf(t, sizeof(t), "%s/tmpXXXXXX", dir);
+	fd = mkstemp(t);
+	assert_true(fd >= 0);
+	assert_int_equal(strncmp(t, dir, strlen(dir)), 0);
+	assert_null(strstr(t, "XXXXXX"));
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(fcntl(fd, F_GETFL) & O_ACCMODE, O_RDWR);
+	assert_int_equal(write(fd, "abc", 3), 3);
+	assert_int_equal(lstat(t, &st), 0);
+	assert_int_equal(st.st_size, 3);
+	close(fd);
+	assert_int_equal(unlink(t), 0);
+	/* mkostemp's flags; two calls, two names. */
+	snprintf(t, sizeof(t), "%s/oXXXXXX", dir);
+	snprintf(t2, sizeof(t2), "%s/oXXXXXX", dir);
+	fd = mkostemp(t, O_CLOEXEC | O_APPEND);
+	fd2 = mkostemp(t2, 0);
+	assert_true(fd >= 0 && fd2 >= 0);
+	assert_string_not_equal(t, t2);
+	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	assert_true(fcntl(fd, F_GETFL) & O_APPEND);
+	assert_false(fcntl(fd2, F_GETFD) & FD_CLOEXEC);
+	close(fd);
+	close(fd2);
+	unlink(t);
+	unlink(t2);
+	/* A suffix stays; XXXXXX must come right before it. */
+	snprintf(t, sizeof(t), "%s/sXXXXXX.c", dir);
+	fd = mkstemps(t, 2);
+	assert_true(fd >= 0);
+	assert_string_equal(t + strlen(t) - 2, ".c");
+	close(fd);
+	unlink(t);
+	snprintf(t, sizeof(t), "%s/badXXXXX", dir);
+	snprintf(t2, sizeof(t2), "%s", t);
+	errno = 0;
+	assert_int_equal(mkstemp(t), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_string_equal(t, t2);
+	/* A template in a missing directory. */
+	snprintf(t, sizeof(t), "%s/nodir/XXXXXX", dir);
+	errno = 0;
+	assert_int_equal(mkstemp(t), -1);
+	assert_int_equal(errno, ENOENT);
+	/* mkdtemp: a 0700 directory. */
+	snprintf(t, sizeof(t), "%s/dXXXXXX", dir);
+	d = mkdtemp(t);
+	assert_ptr_equal(d, t);
+	assert_int_equal(lstat(t, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0700);
+	assert_int_equal(rmdir(t), 0);
+}
+
+static void test_temp_names(void **state)
+{
+	char host[PATH_MAX];
+
+	(void)state;
+	temp_check(UKT_ROOT);
+	temp_check(ukt_native());
+	/* Relative to a virtual cwd. */
+	assert_int_equal(mkdir(UKT_ROOT "/tmpcwd", 0755), 0);
+	assert_non_null(getcwd(host, sizeof(host)));
+	assert_int_equal(chdir(UKT_ROOT "/tmpcwd"), 0);
+	{
+		char t[] = "relXXXXXX";
+		struct stat st;
+		int fd = mkstemp(t);
+
+		assert_true(fd >= 0);
+		close(fd);
+		assert_int_equal(chdir(host), 0);
+		snprintf(host, sizeof(host), UKT_ROOT "/tmpcwd/%s", t);
+		assert_int_equal(stat(host, &st), 0);
+	}
+}
+
+/* pathconf/fpathconf: glibc's ask statfs with internal calls. */
+static void test_pathconf(void **state)
+{
+	const char *nat = ukt_native();
+	char missing[PATH_MAX];
+	int fd;
+
+	(void)state;
+	assert_int_equal(pathconf(UKT_ROOT, _PC_NAME_MAX),
+			 pathconf(nat, _PC_NAME_MAX));
+	assert_int_equal(pathconf(UKT_ROOT, _PC_PATH_MAX),
+			 pathconf(nat, _PC_PATH_MAX));
+	assert_int_equal(pathconf(UKT_ROOT, _PC_PIPE_BUF),
+			 pathconf(nat, _PC_PIPE_BUF));
+	assert_true(pathconf(UKT_ROOT, _PC_LINK_MAX) >= 127);
+	assert_int_equal(pathconf(UKT_ROOT, _PC_FILESIZEBITS), 64);
+	snprintf(missing, sizeof(missing), "%s/nonexistent", UKT_ROOT);
+	errno = 0;
+	assert_int_equal(pathconf(missing, _PC_NAME_MAX), -1);
+	assert_int_equal(errno, ENOENT);
+	fd = open(UKT_ROOT, O_RDONLY | O_DIRECTORY);
+	assert_true(fd >= 0);
+	assert_int_equal(fpathconf(fd, _PC_NAME_MAX), 255);
+	assert_int_equal(fpathconf(fd, _PC_LINK_MAX),
+			 pathconf(UKT_ROOT, _PC_LINK_MAX));
+	close(fd);
+	errno = 0;
+	assert_int_equal(pathconf(UKT_ROOT, -5), -1);
+	assert_int_equal(errno, EINVAL);
+}
+
 static int run(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -429,6 +551,8 @@ static int run(void)
 		cmocka_unit_test(test_fdopendir_readdir_r),
 		cmocka_unit_test(test_host_dir),
 		cmocka_unit_test(test_relative_cwd),
+		cmocka_unit_test(test_temp_names),
+		cmocka_unit_test(test_pathconf),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

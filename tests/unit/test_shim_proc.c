@@ -6,7 +6,8 @@
  * vfd and writes to a virtual stdout; O_CLOEXEC vfds are gone after exec;
  * the virtual cwd survives exec; posix_spawn's file actions on virtual
  * paths and vfds; a program and a script stored under /uk are exec'd; a
- * shell under the shim redirects into /uk.
+ * shell under the shim redirects into /uk; system() and popen() hand
+ * their shell our vfds and virtual cwd.
  */
 #include <setjmp.h>
 #include <spawn.h>
@@ -335,6 +336,102 @@ static void test_exec_keeps_virtual_cwd(void **state)
 	}
 }
 
+/*
+ * system() with a vfd and a virtual cwd: glibc's own would spawn the
+ * shell with its internal posix_spawn, which hands it placeholders.
+ */
+static void test_system(void **state)
+{
+	char cmd[128], buf[64], host[4096];
+	int fd, st;
+
+	(void)state;
+	fd = open("/uk/sys1", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	snprintf(cmd, sizeof(cmd), "echo via-system >&%d", fd);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(st_get("/uk/sys1", buf, sizeof(buf)), 11);
+	assert_string_equal(buf, "via-system\n");
+	/* Status as waitpid gives it; system(NULL) says a shell exists. */
+	st = system("exit 3");
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 3);
+	assert_int_equal(system(NULL), 1);
+	/*
+	 * SIGINT: ignored in the caller while the child runs, default in
+	 * the child (which it kills, and not us).
+	 */
+	st = system("kill -INT $$; exit 0");
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(WTERMSIG(st), SIGINT);
+	{
+		struct sigaction sa;
+
+		assert_int_equal(sigaction(SIGINT, NULL, &sa), 0);
+		assert_ptr_equal(sa.sa_handler, SIG_DFL);
+	}
+	/* The virtual cwd goes with it. */
+	assert_int_equal(mkdir("/uk/syswd", 0755), 0);
+	assert_non_null(getcwd(host, sizeof(host)));
+	assert_int_equal(chdir("/uk/syswd"), 0);
+	assert_int_equal(system("pwd > here"), 0);
+	assert_int_equal(chdir(host), 0);
+	assert_int_equal(st_get("/uk/syswd/here", buf, sizeof(buf)), 10);
+	assert_string_equal(buf, "/uk/syswd\n");
+	close(fd);
+}
+
+/* popen() and pclose() with vfds, both directions. */
+static void test_popen(void **state)
+{
+	char cmd[160], buf[64];
+	FILE *r, *w;
+	int fd;
+
+	(void)state;
+	errno = 0;
+	assert_null(popen("true", "rw"));
+	assert_int_equal(errno, EINVAL);
+	assert_null(popen("true", "x"));
+	assert_int_equal(errno, EINVAL);
+	fd = open("/uk/pop1", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	/* "w": the child's stdin is our pipe, its fd is our vfd. */
+	snprintf(cmd, sizeof(cmd), "cat >&%d", fd);
+	w = popen(cmd, "w");
+	assert_non_null(w);
+	assert_true(fputs("popen-w\n", w) >= 0);
+	/*
+	 * A second child does not hold the first one's pipe (POSIX), or
+	 * the first cat would never see EOF; and the "e"-less parent end
+	 * is inherited by what we exec, so check it in the shell.
+	 */
+	snprintf(cmd, sizeof(cmd),
+		 "[ -e /proc/$$/fd/%d ] && echo open || echo closed",
+		 fileno(w));
+	r = popen(cmd, "r");
+	assert_non_null(r);
+	assert_non_null(fgets(buf, sizeof(buf), r));
+	assert_string_equal(buf, "closed\n");
+	assert_int_equal(pclose(r), 0);
+	assert_int_equal(pclose(w), 0);
+	assert_int_equal(st_get("/uk/pop1", buf, sizeof(buf)), 8);
+	assert_string_equal(buf, "popen-w\n");
+	/* "r" from a virtual file, and the child's exit status. */
+	r = popen("cat /uk/pop1; exit 5", "re");
+	assert_non_null(r);
+	assert_true(fcntl(fileno(r), F_GETFD) & FD_CLOEXEC);
+	assert_non_null(fgets(buf, sizeof(buf), r));
+	assert_string_equal(buf, "popen-w\n");
+	{
+		int st = pclose(r);
+
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 5);
+	}
+	close(fd);
+}
+
 /* A shell under the shim: redirections, exec'd programs, cd. */
 static void test_shell(void **state)
 {
@@ -375,6 +472,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_exec_program_under_root),
 		cmocka_unit_test(test_exec_keeps_virtual_cwd),
 		cmocka_unit_test(test_shell),
+		cmocka_unit_test(test_system),
+		cmocka_unit_test(test_popen),
 	};
 
 	shim_test_boot(argc, argv, false);
