@@ -80,6 +80,11 @@ UK_HIDDEN int uk_cl_copy_in(void *dst, const void *src, size_t n);
 UK_HIDDEN int uk_cl_copy_out(void *dst, const void *src, size_t n);
 /* Length of the string copied, n if no NUL within n bytes, < 0 fault. */
 UK_HIDDEN long uk_cl_copy_path(char *dst, const char *src, size_t n);
+/*
+ * 16 bytes with one load (0, or -1 on a fault), for a first look at a
+ * path; only when uk_cl_uaccess_ok, like the others.
+ */
+UK_HIDDEN int uk_cl_peek16(void *dst, const void *src);
 
 /*
  * The absolute path the relative socket path rel (a $UKERNEL_SOCKET value)

@@ -93,7 +93,10 @@ static long vopen(int dirfd, const char *path, int flags, mode_t mode)
 
 #define VOPEN_OR(dirfd, path, flags, mode, hostcall)                           \
 	do {                                                                   \
-		long r_ = vopen(dirfd, path, flags, mode);                     \
+		long r_;                                                       \
+		if (shim_path_quick_host(dirfd, path))                         \
+			return hostcall;                                       \
+		r_ = vopen(dirfd, path, flags, mode);                          \
 		if (r_ != SHIM_HOST)                                           \
 			return shim_ret(r_);                                   \
 		return hostcall;                                               \

@@ -26,7 +26,8 @@
 
 static char root[256] = "/uk";
 static size_t root_len = 3;
-static _Atomic bool cwd_virtual;
+_Atomic bool shim_cwd_virtual;
+char shim_root_byte1 = 'u'; /* root[1], for shim_path_quick_host() */
 
 void shim_path_init(void)
 {
@@ -43,6 +44,7 @@ void shim_path_init(void)
 	memcpy(root, r, n);
 	root[n] = 0;
 	root_len = n;
+	shim_root_byte1 = root[1];
 }
 
 const char *shim_root(size_t *len)
@@ -54,12 +56,12 @@ const char *shim_root(size_t *len)
 
 bool shim_cwd_is_virtual(void)
 {
-	return atomic_load_explicit(&cwd_virtual, memory_order_relaxed);
+	return atomic_load_explicit(&shim_cwd_virtual, memory_order_relaxed);
 }
 
 void shim_cwd_set_virtual(bool v)
 {
-	atomic_store(&cwd_virtual, v);
+	atomic_store(&shim_cwd_virtual, v);
 }
 
 /*
@@ -133,7 +135,7 @@ static bool uaccess_ready(void)
  * bytes cannot tell. Bytes after a NUL are never looked at: a NUL differs
  * from any root byte and ends the comparison.
  */
-#define FAST_LEN 16
+#define FAST_LEN 16 /* uk_cl_peek16's */
 
 static long fast_match(const char *pre)
 {
@@ -175,7 +177,7 @@ static long host_match_root(const char *path, char *out, size_t outlen)
 	 * program's own SIGSEGV handler may stand in front of ours).
 	 */
 	if (((uintptr_t)path & 4095) <= 4096 - FAST_LEN &&
-	    !uk_cl_copy_in(pre, path, FAST_LEN)) {
+	    !uk_cl_peek16(pre, path)) {
 		off = fast_match(pre);
 		if (off >= 0)
 			return off;

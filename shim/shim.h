@@ -59,6 +59,9 @@ SHIM_HIDDEN int shim_path_resolve(int dirfd, const char *path, int *vdirfd,
 
 /* Whether the current directory is inside the virtual root. */
 SHIM_HIDDEN bool shim_cwd_is_virtual(void);
+/* What shim_path_quick_host() (wrap.h) reads: path.c's state. */
+extern _Atomic bool shim_cwd_virtual SHIM_HIDDEN;
+extern char shim_root_byte1 SHIM_HIDDEN;
 /* Records that the cwd moved into (true) or out of (false) the root. */
 SHIM_HIDDEN void shim_cwd_set_virtual(bool v);
 

@@ -146,6 +146,12 @@ int uk_cl_copy_in(void *dst, const void *src, size_t n)
 	return 0;
 }
 
+int uk_cl_peek16(void *dst, const void *src)
+{
+	memcpy(dst, src, 16);
+	return 0;
+}
+
 int uk_cl_copy_out(void *dst, const void *src, size_t n)
 {
 	memcpy(dst, src, n);

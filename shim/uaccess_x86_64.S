@@ -13,6 +13,9 @@
  *   unsigned long uk_cl_copy(void *dst, const void *src, size_t n)
  *	copies n bytes; 0, or the bytes not copied when an access (a load
  *	or a store: it copies out to the caller too) faulted.
+ *   int uk_cl_peek16(void *dst, const void *src)
+ *	copies 16 bytes with one unaligned load: 0, or -1 when it faulted.
+ *	For the routing's first look at a host path (shim/path.c).
  *   long uk_cl_strncpy(char *dst, const char *src, size_t n)
  *	copies a string with its NUL, at most n bytes; returns its length,
  *	n when there is no NUL in n bytes, or -14 (-EFAULT).
@@ -89,6 +92,24 @@ uk_cl_copy:
 	UK_CL_EXTABLE(12b, .Lcopy_fault_q)
 	UK_CL_EXTABLE(13b, .Lcopy_fault_q)
 	UK_CL_EXTABLE(14b, .Lcopy_fault_q)
+
+	.globl	uk_cl_peek16
+	.hidden	uk_cl_peek16
+	.type	uk_cl_peek16, @function
+	.p2align 4
+uk_cl_peek16:
+	.cfi_startproc
+15:	movdqu	(%rsi), %xmm0
+	movdqu	%xmm0, (%rdi)
+	xor	%eax, %eax
+	ret
+.Lpeek_fault:
+	mov	$-1, %eax
+	ret
+	.cfi_endproc
+	.size	uk_cl_peek16, . - uk_cl_peek16
+
+	UK_CL_EXTABLE(15b, .Lpeek_fault)
 
 	.globl	uk_cl_strncpy
 	.hidden	uk_cl_strncpy

@@ -16,8 +16,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <sys/syscall.h>
 
+#include "client_internal.h"
 #include "shim.h"
 #include "shim_internal.h"
 
@@ -35,11 +38,37 @@ static inline long shim_path_err(long r)
 			return shim_ret(vcall);                                \
 	} while (0)
 
+/*
+ * Most host paths, decided inline before shim_path_resolve(): a host
+ * context (AT_FDCWD and a host cwd) and a path whose first bytes say it
+ * is not under the root, because it is relative or because its second
+ * byte is neither the root's ("/uk": 'u') nor '/' or '.' ("/etc/x").
+ * About 15 instructions against ~80 for the call; a host-only program
+ * pays this on every path call. The bytes are read with one fault-safe
+ * load (a bad pointer is the host's EFAULT), and only when all 16 lie in
+ * the first byte's page, which a valid string's first byte maps.
+ */
+static inline bool shim_path_quick_host(int dirfd, const char *path)
+{
+	char pre[16];
+
+	if (dirfd != AT_FDCWD ||
+	    atomic_load_explicit(&shim_cwd_virtual, memory_order_relaxed) ||
+	    (uintptr_t)path < 4096 || ((uintptr_t)path & 4095) > 4096 - 16 ||
+	    !uk_cl_uaccess_ok || uk_cl_peek16(pre, path))
+		return false;
+	return pre[0] != '/' ||
+	       (pre[1] != shim_root_byte1 && pre[1] != '/' && pre[1] != '.');
+}
+
 #define PATH_ROUTE(dirfd, path, vcall)                                         \
 	char vp[SHIM_PATH_MAX];                                                \
 	int vd;                                                                \
 	do {                                                                   \
-		int k_ = shim_path_resolve(dirfd, path, &vd, vp, sizeof(vp));  \
+		int k_;                                                        \
+		if (shim_path_quick_host(dirfd, path))                         \
+			break;                                                 \
+		k_ = shim_path_resolve(dirfd, path, &vd, vp, sizeof(vp));      \
 		if (k_ < 0)                                                    \
 			return shim_ret(k_);                                   \
 		if (k_ > 0)                                                    \
