@@ -38,6 +38,48 @@ void __chk_fail(void) __attribute__((noreturn));
 static __thread bool open_failed;
 
 /*
+ * FIFOs. The daemon has no pipes (a kernel in one process has no other
+ * end), so its open of a FIFO says ENXIO, after the permission check, as
+ * Linux's order has it. Readers and writers in different processes need a
+ * real pipe between them: the FIFO under the root gets a shadow, a host
+ * FIFO named after its device and inode in a directory beside the
+ * daemon's socket ("<socket>.fifo/", 0700: per user, like the socket's own
+ * directory), and the open goes to it, with the host kernel's semantics
+ * (a blocking open waits for the other end, O_NONBLOCK writer with no
+ * reader is ENXIO). The descriptor is a host one: fstat shows the
+ * shadow's inode. Returns the fd, -errno, or -ENXIO when vp is not a FIFO.
+ */
+static long vfifo_open(int vd, const char *vp, int flags)
+{
+	const char *sock = uk_socket_resolved(uk_client.path);
+	char dir[160], shadow[200];
+	struct stat st;
+	long r;
+
+	r = shim_vcall(SYS_newfstatat, vd, vp, &st,
+		       (flags & O_NOFOLLOW) ? AT_SYMLINK_NOFOLLOW : 0);
+	if (r < 0 || !S_ISFIFO(st.st_mode))
+		return -ENXIO;
+	if (!sock)
+		sock = uk_client.path;
+	if ((size_t)snprintf(dir, sizeof(dir), "%s.fifo", sock) >= sizeof(dir) ||
+	    (size_t)snprintf(shadow, sizeof(shadow), "%s/%llx.%llx", dir,
+			     (unsigned long long)st.st_dev,
+			     (unsigned long long)st.st_ino) >= sizeof(shadow))
+		return -ENAMETOOLONG;
+	r = shim_host_syscall(SYS_mkdir, (long)dir, 0700, 0, 0, 0, 0);
+	if (r < 0 && r != -EEXIST)
+		return r;
+	r = shim_host_syscall(SYS_mknodat, AT_FDCWD, (long)shadow,
+			      S_IFIFO | 0600, 0, 0, 0);
+	if (r < 0 && r != -EEXIST)
+		return r;
+	r = SHIM_REAL(open)(shadow, flags & ~(O_CREAT | O_EXCL | O_TRUNC |
+					       O_NOFOLLOW | O_DIRECTORY));
+	return r < 0 ? -errno : r;
+}
+
+/*
  * An open in the daemon, then its vfd; SHIM_HOST when the path is the
  * host's. The placeholder is taken (a host F_DUPFD) while the daemon works
  * on the open: the two system calls' costs overlap instead of adding up.
@@ -78,6 +120,9 @@ static long vopen(int dirfd, const char *path, int flags, mode_t mode)
 	else
 		d = shim_vfd_install_reserved((int)d, &res);
 	shim_vfd_unlock(taken);
+	/* Not under the install lock: a blocking FIFO open waits. */
+	if (d == -ENXIO)
+		d = vfifo_open(vd, vp, flags);
 	return d;
 }
 

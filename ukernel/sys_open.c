@@ -98,8 +98,10 @@ static int build_open_flags(struct open_how *how, bool strict)
 /*
  * may_open on the resolved inode: ELOOP for a symlink (O_NOFOLLOW),
  * EISDIR for writing a directory, ENOTDIR for O_DIRECTORY on a
- * non-directory, ENXIO for FIFOs and devices (see the top), EACCES from the
- * mode bits, EROFS for writing a read-only mount. created: skip the
+ * non-directory, EACCES from the mode bits, EROFS for writing a read-only
+ * mount (not for a FIFO), then ENXIO for FIFOs and devices (see the top):
+ * only a caller allowed to open one learns that it cannot (the shim then
+ * opens its host shadow, docs/shim.md). created: skip the
  * permission check (the creator may open what it just made).
  */
 static int may_open(struct uk_task *t, const struct vfs_path *path,
@@ -107,7 +109,8 @@ static int may_open(struct uk_task *t, const struct vfs_path *path,
 {
 	struct vfs_inode *inode = path->dentry->d_inode;
 	unsigned int acc = flags & O_ACCMODE;
-	int mask = 0;
+	bool special = false;
+	int mask = 0, ret;
 
 	if (flags & O_PATH) {
 		if ((flags & O_DIRECTORY) && !S_ISDIR(inode->i_mode))
@@ -126,7 +129,10 @@ static int may_open(struct uk_task *t, const struct vfs_path *path,
 	default:
 		if ((flags & O_DIRECTORY))
 			return -ENOTDIR;
-		return -ENXIO;
+		/* Linux: O_TRUNC means nothing here, and EACCES before ENXIO */
+		special = true;
+		flags &= ~(unsigned int)O_TRUNC;
+		break;
 	}
 	if ((flags & O_DIRECTORY) && !S_ISDIR(inode->i_mode))
 		return -ENOTDIR;
@@ -137,9 +143,9 @@ static int may_open(struct uk_task *t, const struct vfs_path *path,
 	if (acc == O_WRONLY || acc == O_RDWR || acc == O_ACCMODE ||
 	    (flags & O_TRUNC))
 		mask |= MAY_WRITE;
-	if (mask & MAY_WRITE) {
-		int ret = vfs_mnt_want_write(path->mnt);
-
+	/* A FIFO on a read-only mount can be written (sb_permission). */
+	if ((mask & MAY_WRITE) && !special) {
+		ret = vfs_mnt_want_write(path->mnt);
 		if (ret)
 			return ret;
 	}
@@ -147,7 +153,10 @@ static int may_open(struct uk_task *t, const struct vfs_path *path,
 		if (!vfs_owner_or_capable(&t->cred, inode))
 			return -EPERM;
 	}
-	return vfs_permission(t, inode, mask);
+	ret = vfs_permission(t, inode, mask);
+	if (ret)
+		return ret;
+	return special ? -ENXIO : 0;
 }
 
 /*

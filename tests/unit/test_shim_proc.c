@@ -432,6 +432,50 @@ static void test_popen(void **state)
 	close(fd);
 }
 
+/*
+ * A FIFO under /uk between two processes: the daemon has no pipes, the
+ * shim opens the FIFO's host shadow. A blocking open waits for the other
+ * end; a non-blocking writer without a reader is ENXIO, as on Linux.
+ */
+static void test_fifo(void **state)
+{
+	char buf[16];
+	pid_t pid;
+	int fd, st;
+
+	(void)state;
+	assert_int_equal(mkfifo("/uk/ff", 0600), 0);
+	errno = 0;
+	assert_int_equal(open("/uk/ff", O_WRONLY | O_NONBLOCK), -1);
+	assert_int_equal(errno, ENXIO);
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		int w = open("/uk/ff", O_WRONLY); /* waits for the reader */
+
+		_exit(w >= 0 && write(w, "through", 7) == 7 ? 0 : 1);
+	}
+	fd = open("/uk/ff", O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(read(fd, buf, sizeof(buf)), 7);
+	assert_memory_equal(buf, "through", 7);
+	assert_int_equal(read(fd, buf, sizeof(buf)), 0); /* writer gone */
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_int_equal(WEXITSTATUS(st), 0);
+	close(fd);
+	/* A shell pipeline through it. */
+	{
+		char *argv[] = { "/bin/sh", "-c",
+				 "echo via-sh > /uk/ff & cat /uk/ff; wait",
+				 NULL };
+		char out[64];
+
+		assert_int_equal(run_capture(argv, out, sizeof(out)), 0);
+		assert_string_equal(out, "via-sh\n");
+	}
+	assert_int_equal(unlink("/uk/ff"), 0);
+}
+
 /* A shell under the shim: redirections, exec'd programs, cd. */
 static void test_shell(void **state)
 {
@@ -474,6 +518,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_shell),
 		cmocka_unit_test(test_system),
 		cmocka_unit_test(test_popen),
+		cmocka_unit_test(test_fifo),
 	};
 
 	shim_test_boot(argc, argv, false);
