@@ -26,7 +26,7 @@
 
 static char root[256] = "/uk";
 static size_t root_len = 3;
-_Atomic bool shim_cwd_virtual;
+_Atomic bool shim_cwd_virtual SHIM_HOT_DATA;
 char shim_root_byte1 = 'u'; /* root[1], for shim_path_quick_host() */
 
 void shim_path_init(void)
@@ -108,7 +108,7 @@ bool shim_path_under_root(const char *p)
  */
 static bool uaccess_ready(void)
 {
-	static _Atomic int tried;
+	static _Atomic int tried SHIM_HOT_DATA;
 
 	if (__builtin_expect(uk_cl_uaccess_ok, 1))
 		return true;

@@ -30,6 +30,25 @@
 #include <sys/types.h>
 
 #define SHIM_HIDDEN __attribute__((visibility("hidden")))
+/*
+ * For the few variables every process reads, even one that never touches
+ * the root (the routing's flags, what start-up and exit look at): .data,
+ * on the page the dynamic linker writes anyway (the GOT), rather than
+ * .bss, whose first touch is an anonymous page fault (5-50 us each in
+ * this VM, docs/shim.md "Cost for host-only programs").
+ */
+#define SHIM_HOT_DATA __attribute__((section(".data.shim_hot")))
+/*
+ * The big tables (the vfd bitmaps, the stat cache), which a host-only
+ * process never touches: x86-64's .lbss, which the linker places after
+ * .bss, so that they do not push the small variables of .bss away from
+ * the page they share with .data.
+ */
+#if defined(__x86_64__)
+#define SHIM_COLD_BSS __attribute__((section(".lbss")))
+#else
+#define SHIM_COLD_BSS
+#endif
 #define SHIM_EXPORT __attribute__((visibility("default")))
 
 /* The largest descriptor number the vfd table tracks (bitmap size). */
@@ -112,7 +131,7 @@ SHIM_HIDDEN long shim_ret(long r);
 SHIM_HIDDEN void *shim_dlnext(const char *name, void **cache);
 #define SHIM_REAL(name)                                                        \
 	__extension__({                                                        \
-		static void *shim_cache_##name;                                \
+		static void *shim_cache_##name SHIM_HOT_DATA;                  \
 		void *p_ = __atomic_load_n(&shim_cache_##name,                 \
 					   __ATOMIC_RELAXED);                  \
 		if (__builtin_expect(!p_, 0))                                  \

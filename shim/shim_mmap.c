@@ -64,7 +64,7 @@ static pthread_mutex_t mm_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct mfile *mm_files;
 static struct mregion *mm_regions;
 /* Regions alive: 0 lets munmap/msync/close skip the lock entirely. */
-static _Atomic unsigned long mm_nregions;
+static _Atomic unsigned long mm_nregions SHIM_HOT_DATA;
 
 /*
  * pread (write false) or pwrite from/to the daemon until len bytes: a read
@@ -466,8 +466,13 @@ void shim_mmap_sync_all(void)
 	pthread_mutex_unlock(&mm_lock);
 }
 
-/* At exit, dirty shadows go back before the connection does. */
+/*
+ * At exit, dirty shadows go back before the connection does. The test
+ * is here, not only in the callee: a process that mapped nothing does
+ * not fault in the page of .text that holds shim_mmap_sync_all.
+ */
 __attribute__((destructor)) static void shim_mmap_dtor(void)
 {
-	shim_mmap_sync_all();
+	if (mm_nregions)
+		shim_mmap_sync_all();
 }

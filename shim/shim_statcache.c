@@ -67,7 +67,7 @@ struct sc_entry {
 	struct stat st;
 };
 
-static struct sc_entry sc_table[SC_ENTRIES];
+static struct sc_entry sc_table[SC_ENTRIES] SHIM_COLD_BSS;
 static _Atomic unsigned long sc_hits, sc_misses;
 
 void shim_statcache_counts(unsigned long *hits, unsigned long *misses)

@@ -40,7 +40,7 @@ struct vstream {
 };
 
 static pthread_mutex_t vs_lock = PTHREAD_MUTEX_INITIALIZER; /* vs_list */
-static struct vstream *vs_list;
+static struct vstream *vs_list SHIM_HOT_DATA;
 
 static struct vstream *vs_find_locked(FILE *fp)
 {
@@ -488,6 +488,9 @@ static void shim_stdio_init(void)
  */
 static void shim_stdio_fini(void)
 {
+	/* Most processes made none: no lock (a page of .bss) to take. */
+	if (!__atomic_load_n(&vs_list, __ATOMIC_ACQUIRE))
+		return;
 	pthread_mutex_lock(&vs_lock);
 	for (struct vstream *v = vs_list; v; v = v->next)
 		fflush(v->fp);

@@ -34,7 +34,9 @@ extern const struct uk_cl_extable_entry uk_cl_extable_end[] UK_HIDDEN;
 UK_HIDDEN unsigned long uk_cl_copy(void *dst, const void *src, size_t n);
 UK_HIDDEN long uk_cl_strncpy(char *dst, const char *src, size_t n);
 
-static struct sigaction old_segv, old_bus;
+/* Written at the first host path check: .data (see shim.h SHIM_HOT_DATA). */
+static struct sigaction old_segv __attribute__((section(".data.shim_hot")));
+static struct sigaction old_bus __attribute__((section(".data.shim_hot")));
 /* Faults being passed on: a chain that comes back to us ends there. */
 static volatile sig_atomic_t chaining;
 
@@ -109,7 +111,8 @@ void uk_cl_uaccess_init(void)
 		uk_cl_uaccess_ok = true;
 }
 
-bool uk_cl_uaccess_ok;
+/* Read on every host path (shim/wrap.h): .data, as shim.h's SHIM_HOT_DATA. */
+bool uk_cl_uaccess_ok __attribute__((section(".data.shim_hot")));
 
 int uk_cl_copy_in(void *dst, const void *src, size_t n)
 {

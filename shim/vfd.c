@@ -25,21 +25,21 @@
 #include "shim.h"
 #include "shim_internal.h"
 
-static _Atomic uint64_t vfd_bits[SHIM_MAX_FD / 64];
-static _Atomic int nvfd;           /* how many bits are set */
+static _Atomic uint64_t vfd_bits[SHIM_MAX_FD / 64] SHIM_COLD_BSS;
+static _Atomic int nvfd SHIM_HOT_DATA; /* how many bits are set */
 static _Atomic int master = -1;    /* the placeholder memfd (private fd) */
 static _Atomic unsigned long master_ino;
 /*
  * Numbers whose close is in flight: the placeholder is gone from the host
  * but the daemon may still hold the file (shim_vfd_close_begin/_end).
  */
-static _Atomic uint64_t closing_bits[SHIM_MAX_FD / 64];
+static _Atomic uint64_t closing_bits[SHIM_MAX_FD / 64] SHIM_COLD_BSS;
 static _Atomic int nclosing;
 /*
  * Numbers where the daemon holds a filler (or the filler source) that we
  * put there: a nested placement may replace those (see place_probe).
  */
-static _Atomic uint64_t filler_bits[SHIM_MAX_FD / 64];
+static _Atomic uint64_t filler_bits[SHIM_MAX_FD / 64] SHIM_COLD_BSS;
 
 static void filler_mark(int fd, bool on)
 {
