@@ -3,8 +3,10 @@
  * tests/unit/test_ring_kernel.c - the ring over the real kernel (tmpfs
  * root): file I/O with payloads inline and through process_vm, a forked
  * client sharing its parent's open file description, credentials limiting
- * what an allowed second uid can open, and the record locks of a client
- * killed while holding them released when its task is reaped.
+ * what an allowed second uid can open, the record locks of a client
+ * killed while holding them released when its task is reaped, and the
+ * sleeping lock calls of a client that died or of a server that stops
+ * interrupted.
  */
 #include <fcntl.h>
 #include <grp.h>
@@ -14,6 +16,7 @@
 #include <sys/syscall.h>
 
 #include "ring_test.h"
+#include "vfs_extras.h"
 
 #define NOBODY 65534
 
@@ -409,6 +412,90 @@ static void test_dead_client_releases_locks(void **state)
 	close(p[1]);
 }
 
+/* ---- interrupting a sleeping call ------------------------------------- */
+
+/* Sleeps in F_SETLKW on /lk until someone ends it; says so first. */
+static void setlkw_client(void *arg)
+{
+	int *p = arg;
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	long fd;
+	char c = 0;
+
+	rt_connect();
+	fd = uk_syscall(SYS_openat, AT_FDCWD, "/lk", O_RDWR);
+	RT_CHECK(fd >= 0);
+	RT_CHECK(write(p[1], &c, 1) == 1);
+	uk_syscall(SYS_fcntl, fd, F_SETLKW, &fl);
+	pause();
+}
+
+static unsigned int ntasks(void)
+{
+	struct uk_ring_server_stats st;
+
+	uk_ring_server_get_stats(rt_srv, &st);
+	return st.tasks;
+}
+
+/*
+ * A client killed while its F_SETLKW sleeps: the call is interrupted when
+ * its connection closes, so its worker and its task are let go at once,
+ * while the lock it waited for is still held (the call used to sleep on
+ * until the lock came free, then take it for a dead process).
+ */
+static void test_dead_waiter_interrupted(void **state)
+{
+	int p[2];
+	pid_t locker_pid, pid;
+	char c;
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	start(NULL);
+	locker_pid = rt_spawn(locker, p);
+	assert_int_equal(read(p[0], &c, 1), 1);
+	pid = rt_spawn(setlkw_client, p);
+	assert_int_equal(read(p[0], &c, 1), 1);
+	assert_true(RT_WAIT_FOR(vfs_locks_nr_sleeping(NULL) == 1, 5000));
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	assert_true(RT_WAIT_FOR(vfs_locks_nr_sleeping(NULL) == 0, 5000));
+	assert_true(RT_WAIT_FOR(ntasks() == 1, 5000));
+	rt_run(lock_taker, NULL); /* still the locker's */
+	kill(locker_pid, SIGKILL);
+	waitpid(locker_pid, NULL, 0);
+	stop();
+	close(p[0]);
+	close(p[1]);
+}
+
+/* The server stops while a call sleeps in a lock: it ends the call. */
+static void test_stop_ends_sleeping_call(void **state)
+{
+	int p[2];
+	pid_t locker_pid, pid;
+	char c;
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	start(NULL);
+	locker_pid = rt_spawn(locker, p);
+	assert_int_equal(read(p[0], &c, 1), 1);
+	pid = rt_spawn(setlkw_client, p);
+	assert_int_equal(read(p[0], &c, 1), 1);
+	usleep(200 * 1000); /* asleep in the lock */
+	alarm(30); /* a stop that hangs fails the test */
+	stop();
+	alarm(0);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	kill(locker_pid, SIGKILL);
+	waitpid(locker_pid, NULL, 0);
+	close(p[0]);
+	close(p[1]);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 5 && !strcmp(argv[1], "--exec-child"))
@@ -422,6 +509,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_fork_exec_child_found_by_pid),
 		cmocka_unit_test(test_allowed_uid_limited_by_creds),
 		cmocka_unit_test(test_dead_client_releases_locks),
+		cmocka_unit_test(test_dead_waiter_interrupted),
+		cmocka_unit_test(test_stop_ends_sleeping_call),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
