@@ -1041,7 +1041,8 @@ static bool may_sleep(long nr, const long a[6])
  * without SA_RESTART: exactly when Linux's F_SETLKW returns EINTR.
  * (FUTEX_WAIT with a timeout returns EINTR after every handler: its
  * restart block is not restarted for SA_RESTART.) Without futex_waitv
- * (Linux < 5.16) no signal interrupts the call, as before.
+ * (Linux < 5.16, or a seccomp filter that refuses it) no signal
+ * interrupts the call, as before.
  *
  * A handler that runs while we are not inside futex_waitv is not seen: the
  * call goes on, as after SA_RESTART. Between two sleeps that is a few
@@ -1060,15 +1061,18 @@ static int sleep_intr(struct uk_ring_slot *s, uint32_t st)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	ts.tv_sec++;
-	if (syscall(SYS_futex_waitv, &fw, 1, 0, &ts, CLOCK_MONOTONIC) < 0) {
-		if (errno == EINTR)
-			return -EINTR;
-		if (errno == ENOSYS)
-			return sleep_on_state(s, st);
-		if (errno == ETIMEDOUT && daemon_gone())
-			return -ENOTCONN;
+	if (syscall(SYS_futex_waitv, &fw, 1, 0, &ts, CLOCK_MONOTONIC) == 0)
+		return 0;
+	switch (errno) {
+	case EINTR:
+		return -EINTR;
+	case ETIMEDOUT:
+		return daemon_gone() ? -ENOTCONN : 0;
+	case EAGAIN: /* the word moved: look again */
+		return 0;
+	default: /* no futex_waitv here: ENOSYS, or a seccomp filter's EPERM */
+		return sleep_on_state(s, st);
 	}
-	return 0;
 }
 
 /*

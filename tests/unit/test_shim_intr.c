@@ -8,8 +8,12 @@
  * with SA_RESTART it goes on waiting and gets the lock. In a process with
  * two threads asleep, the signal ends only its own thread's call. Every
  * sequence runs on /uk and on a native directory, and both must give the
- * same answers. Runs under the shim against a ukerneld on a tmpfs.
+ * same answers. Where futex_waitv is refused (a seccomp filter), the call
+ * still sleeps and completes. Runs under the shim against a ukerneld on a
+ * tmpfs.
  */
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -18,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 
 #include <cmocka.h>
@@ -447,6 +452,82 @@ static void test_threads_flock(void **state)
 	check_threads(K_FLOCK);
 }
 
+/* ---- without futex_waitv ---------------------------------------------- */
+
+/* The scheduler state of process pid ('S', 'R', ...). */
+static char proc_state(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return '?';
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return '?';
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : '?';
+}
+
+/* Makes futex_waitv fail with EPERM in this process, as a sandbox may. */
+static int refuse_futex_waitv(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_futex_waitv, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = 4, .filter = f };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return -1;
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+/*
+ * A process whose futex_waitv is refused sleeps in F_SETLKW all the same
+ * (the plain futex wait, as before: no EINTR then), rather than spinning,
+ * and gets the lock when the holder lets go.
+ */
+static void test_without_futex_waitv(void **state)
+{
+	char path[128];
+	struct holder h;
+	pid_t pid;
+	int st, run = 0;
+
+	(void)state;
+	make_file(path, sizeof(path), "/uk", "nowaitv");
+	holder_start(&h, path, K_POSIX);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open(path, O_RDWR);
+
+		if (fd < 0 || refuse_futex_waitv())
+			_exit(2);
+		_exit(lock_op(fd, K_POSIX, true, false) ? 3 : 0);
+	}
+	for (int i = 0; i < 2000 && run < 10; i++) {
+		run = proc_state(pid) == 'S' ? run + 1 : 0;
+		usleep(10 * 1000);
+	}
+	assert_int_equal(run, 10);
+	assert_int_equal(holder_ask(&h, 'U'), 'u');
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	holder_stop(&h);
+	unlink(path);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -459,6 +540,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_threads_setlkw),
 		cmocka_unit_test(test_threads_ofd),
 		cmocka_unit_test(test_threads_flock),
+		cmocka_unit_test(test_without_futex_waitv),
 	};
 
 	shim_test_boot(argc, argv, false);
