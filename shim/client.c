@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -1015,6 +1016,94 @@ static int sleep_on_state(struct uk_ring_slot *s, uint32_t st)
 }
 
 /*
+ * The calls that may sleep in the daemon until another process acts: a
+ * blocking lock request (docs/locks.md). A signal handler installed
+ * without SA_RESTART interrupts them, as it interrupts them on Linux.
+ */
+static bool may_sleep(long nr, const long a[6])
+{
+	switch (nr) {
+	case SYS_fcntl:
+		return (int)a[1] == F_SETLKW || (int)a[1] == F_OFD_SETLKW;
+	case SYS_flock:
+		return !((int)a[1] & LOCK_NB);
+	default:
+		return false;
+	}
+}
+
+/*
+ * sleep_on_state() that a signal interrupts as it would interrupt the call
+ * on Linux (-EINTR). futex_waitv with an absolute timeout answers a signal
+ * with -ERESTARTSYS, which the kernel restarts, with the same deadline,
+ * after a handler installed with SA_RESTART or when no handler ran (a
+ * stop, an ignored signal), and turns into EINTR only after a handler
+ * without SA_RESTART: exactly when Linux's F_SETLKW returns EINTR.
+ * (FUTEX_WAIT with a timeout returns EINTR after every handler: its
+ * restart block is not restarted for SA_RESTART.) Without futex_waitv
+ * (Linux < 5.16, or a seccomp filter that refuses it) no signal
+ * interrupts the call, as before.
+ *
+ * A handler that runs while we are not inside futex_waitv is not seen: the
+ * call goes on, as after SA_RESTART. Between two sleeps that is a few
+ * microseconds (the timeout's return, the look at the socket), so the
+ * timeout is 1 s here rather than 100 ms: a dead daemon is noticed later,
+ * and a signal slips through that gap about once in 10^5 or 10^6.
+ */
+static int sleep_intr(struct uk_ring_slot *s, uint32_t st)
+{
+	struct futex_waitv fw = {
+		.val = st,
+		.uaddr = (uint64_t)(uintptr_t)&s->state,
+		.flags = FUTEX_32,
+	};
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec++;
+	if (syscall(SYS_futex_waitv, &fw, 1, 0, &ts, CLOCK_MONOTONIC) == 0)
+		return 0;
+	switch (errno) {
+	case EINTR:
+		return -EINTR;
+	case ETIMEDOUT:
+		return daemon_gone() ? -ENOTCONN : 0;
+	case EAGAIN: /* the word moved: look again */
+		return 0;
+	default: /* no futex_waitv here: ENOSYS, or a seccomp filter's EPERM */
+		return sleep_on_state(s, st);
+	}
+}
+
+/*
+ * Asks the daemon to interrupt the call in slot idx: UK_SLOT_INTR in its
+ * state, as long as it is still in flight (then DONE erases it), then its
+ * bit in the header's intr mask and a ring if no poller is awake (Dekker
+ * with poller_sleep(), as publish()). The call comes back -EINTR if it
+ * still slept, else with its own result (a lock granted meanwhile stays
+ * granted, as on Linux).
+ */
+static void ask_intr(struct uk_ring_slot *s, unsigned int idx)
+{
+	struct uk_ring_header *h = uk_client.hdr;
+	uint32_t st = atomic_load(&s->state);
+
+	do {
+		uint32_t cur = st & UK_SLOT_STATE_MASK;
+
+		if (cur != UK_SLOT_REQ && cur != UK_SLOT_BUSY)
+			return;
+	} while (!atomic_compare_exchange_weak(&s->state, &st,
+					       st | UK_SLOT_INTR));
+	/* seq_cst: INTR before the bit, the bit before awake is read. */
+	atomic_fetch_or(&h->intr, 1ull << idx);
+	if (!atomic_load(&h->awake)) {
+		atomic_fetch_add(&h->doorbell, 1);
+		futex_op(&h->doorbell, FUTEX_WAKE, 1, NULL);
+	}
+}
+
+/*
  * Waits for DONE (same: the request went out with YIELD, the poller is on
  * our CPU). Spins (pause) while the daemon answers; if no poller
  * took the request within pickup_ticks and the poller last ran on our CPU
@@ -1022,9 +1111,15 @@ static int sleep_on_state(struct uk_ring_slot *s, uint32_t st)
  * flag YIELD so that it yields back after answering); a slow pickup by a
  * poller on another CPU is noise, and we spin on;
  * past spin_ticks, sleep on the state word (WAITER: the daemon wakes us).
+ * With intr (a call that may sleep in the daemon, in slot idx) the sleep
+ * ends on a signal whose handler has no SA_RESTART, and the daemon is
+ * asked to interrupt the call; the wait goes on until DONE, whatever the
+ * answer. A signal during the spin is not seen: the call goes on, as if
+ * SA_RESTART were set (the spin is 250 us; a lock wait is longer).
  * Returns 0, or -ENOTCONN if the daemon stopped or died.
  */
-static int wait_done(struct uk_ring_slot *s, bool same)
+static int wait_done(struct uk_ring_slot *s, bool same, bool intr,
+		     unsigned int idx)
 {
 	uint64_t t0 = uk_rdtsc();
 	/*
@@ -1067,8 +1162,18 @@ static int wait_done(struct uk_ring_slot *s, bool same)
 		}
 		if (!set_waiter(s, &st))
 			continue;
-		if (sleep_on_state(s, st))
+		if (intr) {
+			int r = sleep_intr(s, st);
+
+			if (r == -ENOTCONN)
+				return r;
+			if (r == -EINTR) {
+				ask_intr(s, idx);
+				intr = false; /* asked once; now only DONE */
+			}
+		} else if (sleep_on_state(s, st)) {
 			return -ENOTCONN;
+		}
 	}
 }
 
@@ -1207,7 +1312,8 @@ long uk_ring_call_overlap(long nr, const long in[6], bool do_marshal,
 	/* The daemon works on the request meanwhile (on the other CPU). */
 	if (fn)
 		fn(arg);
-	ret = k ? wait_bulk(s, k) : wait_done(s, same);
+	ret = k ? wait_bulk(s, k) :
+		  wait_done(s, same, may_sleep(nr, in), idx);
 	if (!ret)
 		ret = unmarshal(&mo, (long)s->result);
 	/* A buffer we could not write: the call ran, as with copy_to_user. */
@@ -1290,7 +1396,7 @@ static int submit_chunk(struct uk_req *reqs, unsigned int n)
 	s->count = (uint16_t)n;
 	same = same_cpu();
 	publish(s, idx, same);
-	ret = wait_done(s, same);
+	ret = wait_done(s, same, false, idx);
 	for (unsigned int j = 0; j < n; j++) {
 		reqs[j].result = ret ? ret : unmarshal(&mo[j], out[j].result);
 	}

@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #define UK_RING_MAGIC   0x4e524b55u /* "UKRN" little-endian */
-#define UK_RING_VERSION 3u
+#define UK_RING_VERSION 4u
 
 /* ---- handshake ---------------------------------------------------------- */
 /*
@@ -102,8 +102,9 @@ struct uk_ring_req {
 };
 
 /*
- * Region header, one page. The client writes ready and doorbell; the daemon
- * writes awake and shutdown. The daemon treats every field as a hint only.
+ * Region header, one page. The client writes ready, intr and doorbell; the
+ * daemon writes awake and shutdown. The daemon treats every field as a hint
+ * only.
  */
 struct uk_ring_header {
 	uint32_t magic;
@@ -112,6 +113,13 @@ struct uk_ring_header {
 	uint32_t data_size;
 	/* Bit i set by a client after it published a request in slot i. */
 	_Alignas(64) _Atomic uint64_t ready;
+	/*
+	 * Bit i set by a client after it set UK_SLOT_INTR in slot i's state
+	 * (a signal handler without SA_RESTART ran while the call slept):
+	 * the daemon looks at that slot's call. In ready's line, which the
+	 * poller reads anyway, so watching it costs no cache miss.
+	 */
+	_Atomic uint64_t intr;
 	/*
 	 * Futex word: a client that found awake == 0 increments it and wakes
 	 * it; the daemon's sleeping poller waits on it (futex_waitv).
@@ -139,6 +147,11 @@ struct uk_ring_header {
  *   BUSY  -> DONE   daemon wrote the result (exchange; wakes if WAITER)
  *   DONE  -> IDLE   client read the result
  *   IDLE  -> FREE   thread exit (pthread key destructor)
+ * INTR is added by the client to a REQ or BUSY state when a signal should
+ * interrupt the call (EINTR, as Linux's F_SETLKW and flock give); DONE
+ * erases it with the other flags, so it always names the call in flight.
+ * The daemon reads it as a request only: a call that does not sleep, or
+ * sleeps uninterruptibly, is not affected.
  */
 #define UK_SLOT_FREE  0u
 #define UK_SLOT_IDLE  1u
@@ -148,6 +161,7 @@ struct uk_ring_header {
 #define UK_SLOT_STATE_MASK 0xffu
 #define UK_SLOT_WAITER 0x100u  /* client sleeps on the state word (futex) */
 #define UK_SLOT_YIELD  0x200u  /* client is yielding its CPU: daemon yields too */
+#define UK_SLOT_INTR   0x400u  /* client: interrupt this call (-EINTR) */
 
 #define UK_SLOT_BATCH  0x1u    /* flags: data area holds count requests */
 #define UK_SLOT_BULK_OUT 0x2u  /* flags: the daemon streams the out-buffer */

@@ -56,6 +56,12 @@ struct ring_conn {
 	uint64_t client_base;        /* the client's mapping of the region */
 	atomic_int refs;             /* connection list + executing workers */
 	unsigned int rr_slot;        /* next slot to serve (poller only) */
+	/*
+	 * Per slot, what makes its call interruptible: the slot's state
+	 * word and UK_SLOT_INTR (uk.h's struct uk_intr). Set up with the
+	 * region, constant after.
+	 */
+	struct uk_intr intr[UK_RING_NSLOTS];
 	struct ring_conn *next;      /* srv->conn_all, under srv->lock */
 };
 

@@ -63,6 +63,8 @@ static const struct uk_ring_kernel_ops uk_ring_real_kops = {
 	.set_nofile = uk_task_set_nofile,
 	.task_exit = uk_task_exit,
 	.dispatch = uk_dispatch,
+	.set_intr = uk_intr_set_current,
+	.intr_wake = uk_intr_wake,
 	.watch = ring_watch,
 	.unwatch = ring_unwatch,
 };

@@ -16,6 +16,10 @@
  *    the poller is stuck in one call (e.g. a lock wait) and if so takes the
  *    poller's role, so one client's blocking call cannot starve the others;
  *    a worker is added up to max_workers so that there is always a spare.
+ *    The poller also passes on interrupts: a client whose handler without
+ *    SA_RESTART ran while its call slept sets UK_SLOT_INTR in the slot and
+ *    its bit in the header's intr mask, and the poller wakes that call's
+ *    sleep (kops.intr_wake), which then returns -EINTR.
  *
  * The region is the client's: every field is read once into private
  * memory, bounds-checked, and only a hint. See docs/ring.md for the
@@ -889,9 +893,12 @@ static void set_rebuild(struct uk_ring_server *srv)
 	free(old);
 }
 
+static void conn_intr_all(struct uk_ring_server *srv, struct ring_conn *c);
+
 /*
  * A connection ends (EOF, protocol error, stop): out of the scan set, its
- * region told to stop, the socket closed, the list's reference dropped.
+ * region told to stop, its calls in flight interrupted, the socket closed,
+ * the list's reference dropped.
  */
 static void conn_close(struct uk_ring_server *srv, struct ring_conn *c)
 {
@@ -915,6 +922,8 @@ static void conn_close(struct uk_ring_server *srv, struct ring_conn *c)
 		struct uk_ring_header *h = c->region;
 
 		atomic_store(&h->shutdown, 1);
+		/* Nobody will read their results: no call may sleep on. */
+		conn_intr_all(srv, c);
 		for (unsigned int i = 0; i < UK_RING_NSLOTS; i++)
 			futex_wake_n(&uk_ring_slot_at(c->region, i)->state,
 				     INT_MAX, false);
@@ -1062,6 +1071,10 @@ static int conn_hello(struct uk_ring_server *srv, struct ring_conn *c)
 	hdr->nslots = UK_RING_NSLOTS;
 	hdr->data_size = UK_RING_DATA_SIZE;
 	atomic_store(&hdr->poller_cpu, -1);
+	for (unsigned int i = 0; i < UK_RING_NSLOTS; i++) {
+		c->intr[i].word = &uk_ring_slot_at(c->region, i)->state;
+		c->intr[i].mask = UK_SLOT_INTR;
+	}
 
 	w.nslots = UK_RING_NSLOTS;
 	w.region_size = UK_RING_REGION_SIZE;
@@ -1383,6 +1396,8 @@ static void serve_slot(struct uk_ring_server *srv, struct ring_conn *c,
 	atomic_signal_fence(memory_order_seq_cst);
 
 	uk_ring_cur_call = &call;
+	if (srv->kops.set_intr)
+		srv->kops.set_intr(&c->intr[i]);
 	if (!count) {
 		__atomic_store_n(&s->result, -EINVAL, __ATOMIC_RELAXED);
 	} else if (flags & UK_SLOT_BATCH) {
@@ -1399,6 +1414,8 @@ static void serve_slot(struct uk_ring_server *srv, struct ring_conn *c,
 		__atomic_store_n(&s->result, exec_one(srv, &call, &reqs[0]),
 				 __ATOMIC_RELAXED);
 	}
+	if (srv->kops.set_intr)
+		srv->kops.set_intr(NULL);
 	uk_ring_cur_call = NULL;
 	atomic_fetch_add_explicit(&srv->st_calls, count ? count : 1,
 				  memory_order_relaxed);
@@ -1440,6 +1457,60 @@ static bool take_slot(struct ring_conn *c, unsigned int i)
 			return true;
 	}
 	return false;
+}
+
+/*
+ * The client asks for the interrupt of the calls whose bits it set in the
+ * header's intr mask (it set UK_SLOT_INTR in their state first): wake
+ * each such call that a worker runs (BUSY) from an interruptible sleep.
+ * A bit without the flag, or on a slot that runs nothing, does nothing;
+ * and the kernel checks the flag again under its own lock, so a call that
+ * ended meanwhile cannot pass the interrupt to the slot's next call (DONE
+ * erased the flag). Poller only; the caller holds the scan set.
+ */
+static void conn_intr_pass(struct uk_ring_server *srv, struct ring_conn *c)
+{
+	struct uk_ring_header *h = c->region;
+	/* Acquire: the client's INTR stores come before its bits. */
+	uint64_t mask = atomic_exchange_explicit(&h->intr, 0,
+						 memory_order_acquire);
+
+	while (mask && srv->kops.intr_wake) {
+		unsigned int i = (unsigned int)__builtin_ctzll(mask);
+		uint32_t st = atomic_load_explicit(
+			&uk_ring_slot_at(c->region, i)->state,
+			memory_order_relaxed);
+
+		mask &= mask - 1;
+		if ((st & UK_SLOT_STATE_MASK) == UK_SLOT_BUSY &&
+		    (st & UK_SLOT_INTR))
+			srv->kops.intr_wake(&c->intr[i]);
+	}
+}
+
+/*
+ * Interrupts every call of c in flight, as SIGKILL ends a process's
+ * sleeping calls: the connection closed (the client is gone or the server
+ * stops), so nobody will read their results, and a lock request asleep
+ * for a dead client would hold its worker and its task until the lock
+ * came free, or for good. The region is ours to write now.
+ */
+static void conn_intr_all(struct uk_ring_server *srv, struct ring_conn *c)
+{
+	if (!srv->kops.intr_wake || !c->region)
+		return;
+	for (unsigned int i = 0; i < UK_RING_NSLOTS; i++) {
+		_Atomic uint32_t *w = &uk_ring_slot_at(c->region, i)->state;
+		uint32_t st = atomic_load(w);
+
+		while ((st & UK_SLOT_STATE_MASK) == UK_SLOT_BUSY &&
+		       !(st & UK_SLOT_INTR) &&
+		       !atomic_compare_exchange_weak(w, &st,
+						     st | UK_SLOT_INTR))
+			;
+		if ((st & UK_SLOT_STATE_MASK) == UK_SLOT_BUSY)
+			srv->kops.intr_wake(&c->intr[i]);
+	}
 }
 
 /* ---- poller --------------------------------------------------------------------- */
@@ -1493,6 +1564,10 @@ static bool poll_pass(struct uk_ring_server *srv, struct ring_worker *w,
 		struct uk_ring_header *h = c->region;
 		uint64_t mask;
 
+		/* Same line as ready: no extra miss on the hot path. */
+		if (uk_unlikely(atomic_load_explicit(&h->intr,
+						     memory_order_relaxed)))
+			conn_intr_pass(srv, c);
 		if (!atomic_load_explicit(&h->ready, memory_order_relaxed))
 			continue;
 		mask = atomic_exchange_explicit(&h->ready, 0,
@@ -1561,7 +1636,8 @@ static void poller_sleep(struct uk_ring_server *srv, struct ring_worker *w,
 	for (unsigned int i = 0; i < set->n && !work; i++) {
 		struct uk_ring_header *h = set->c[i]->region;
 
-		work = atomic_load(&h->ready) != 0;
+		work = atomic_load(&h->ready) != 0 ||
+		       atomic_load(&h->intr) != 0;
 	}
 	epoch_exit(w);
 	if (!work && !atomic_load(&srv->stopping) &&
@@ -1965,7 +2041,13 @@ void uk_ring_server_stop(struct uk_ring_server *srv)
 	close(srv->listen_fd);
 	unlink(srv->path);
 
-	/* Serve what is published, then the workers leave. */
+	/*
+	 * Serve what is published, then the workers leave; a call asleep in
+	 * a lock would keep its worker for good, so those end with -EINTR
+	 * (the monitor is gone: conn_all holds still).
+	 */
+	for (struct ring_conn *c = srv->conn_all; c; c = c->next)
+		conn_intr_all(srv, c);
 	atomic_store(&srv->stopping, true);
 	ring_kick(&srv->ctl_word, INT_MAX);
 	ring_kick(&srv->watch_word, INT_MAX);

@@ -34,6 +34,13 @@ struct uk_ring_kernel_ops {
 	long (*dispatch)(struct uk_task *task, unsigned long nr,
 			 const unsigned long args[6]);
 	/*
+	 * Optional, both or neither: interrupting one call (uk.h's
+	 * uk_intr_set_current and uk_intr_wake). Without them a client's
+	 * UK_SLOT_INTR changes nothing.
+	 */
+	void (*set_intr)(const struct uk_intr *in);
+	void (*intr_wake)(const struct uk_intr *in);
+	/*
 	 * Optional: from now on, the kernel calls uk_ring_inode_changed(srv,
 	 * st_dev, st_ino) for every change of an inode, whoever made it, before
 	 * the changing call returns (*cookie is the watch's). unwatch ends

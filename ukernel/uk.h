@@ -107,6 +107,27 @@ void uk_cred_init(struct uk_cred *cred, uid_t uid, gid_t gid);
 long uk_dispatch(struct uk_task *task, unsigned long nr,
 		 const unsigned long args[6]);
 
+/*
+ * Interrupting one call, as a signal interrupts a blocked system call.
+ * Whoever runs calls on behalf of a client thread (the ring server's
+ * worker) names the call with uk_intr_set_current() before uk_dispatch()
+ * and with NULL after it. The call is to be interrupted while
+ * (*word & mask) != 0: the ring's word is the slot's state word in the
+ * client's region, where the client sets UK_SLOT_INTR; the kernel only
+ * reads it, and a client can only interrupt its own call with it. A call
+ * that would sleep interruptibly (a blocking lock request: F_SETLKW,
+ * F_OFD_SETLKW, flock without LOCK_NB) then returns -EINTR instead of
+ * sleeping, and uk_intr_wake(in), called from any thread after the word
+ * changed, ends such a sleep that is already under way. A call that need
+ * not sleep is not affected: a free lock is granted, as on Linux.
+ */
+struct uk_intr {
+	const _Atomic uint32_t *word;
+	uint32_t mask;
+};
+void uk_intr_set_current(const struct uk_intr *in);
+void uk_intr_wake(const struct uk_intr *in);
+
 /* The name of syscall nr ("read"), or NULL outside the table. */
 const char *uk_syscall_name(unsigned long nr);
 /* Number of entries in the table (highest number + 1). */

@@ -20,21 +20,25 @@
  *  - vfs_locks_inode_free() and vfs_xattrs_inode_free() when an inode is
  *    freed;
  *  - vfs_locks_interrupt() by whoever must end a task that may be asleep in
- *    F_SETLKW/F_OFD_SETLKW/flock (see "Sleeping" below).
+ *    F_SETLKW/F_OFD_SETLKW/flock (see "Sleeping" below), and uk.h's
+ *    uk_intr_set_current()/uk_intr_wake() (implemented in vfs_locks.c)
+ *    by whoever must end one call of a task (the ring server, for a
+ *    signal to one client thread).
  *
  * Sleeping. A blocking lock request sleeps in the thread that runs the
  * syscall, on a condition variable, and wakes when a lock of the same inode
  * is released or changed (then it looks again), or when
- * vfs_locks_interrupt(task) is called (then it returns -EINTR, as a signal
- * makes Linux's return EINTR). No lock of the VFS is held while asleep.
+ * vfs_locks_interrupt(task) is called, or its call's uk_intr is raised
+ * (then it returns -EINTR, as a signal makes Linux's return EINTR; a
+ * raised uk_intr also keeps it from going to sleep at all). No lock of
+ * the VFS is held while asleep.
  * In ukerneld (the ring issue) each blocked request therefore holds one
  * worker thread: the ring server must not serve every client from a fixed
  * pool that blocked lockers can exhaust (the unlock that would wake them
  * would never be read). It must either give each client its own server
- * thread or grow the pool while requests sleep, and it must call
- * vfs_locks_interrupt() for a client that dies or is signalled before
- * tearing its task down, so the sleeping thread returns and drops its
- * references.
+ * thread or grow the pool while requests sleep, and it must interrupt the
+ * calls of a client that dies before tearing its task down, so the
+ * sleeping thread returns and drops its references.
  */
 #ifndef UK_VFS_EXTRAS_H
 #define UK_VFS_EXTRAS_H

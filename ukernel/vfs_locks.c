@@ -10,8 +10,9 @@
  * vfs_lock_ctx and opaque owner keys, so it is tested on its own. The glue to
  * fcntl/flock, fds and tasks is in sys_locks.c.
  *
- * Sections: contexts, the blocked list (waiting, waking, deadlock detection),
- * POSIX and OFD locks, flock locks, release on close.
+ * Sections: contexts, the blocked list (waiting, waking, interrupting one
+ * call, deadlock detection), POSIX and OFD locks, flock locks, release on
+ * close.
  */
 #include <stdlib.h>
 
@@ -107,6 +108,7 @@ struct vfs_lock_waiter {
 	const void *owner;	  /* who asks */
 	const void *blocker;	  /* owner of the lock in the way */
 	const void *task;	  /* for vfs_locks_interrupt() */
+	const struct uk_intr *intr; /* the call's, for uk_intr_wake() */
 	bool posix;		  /* a classic POSIX wait: part of the graph */
 	bool woken, interrupted;
 	pthread_cond_t cond; /* waited on with vfs_blocked_lock */
@@ -182,6 +184,48 @@ void vfs_locks_interrupt(const void *task)
 	pthread_mutex_unlock(&vfs_blocked_lock);
 }
 
+/*
+ * The call this thread runs for a client thread (uk_intr_set_current()),
+ * NULL when it cannot be interrupted one by one (FUSE, tests).
+ */
+static __thread const struct uk_intr *cur_intr;
+
+void uk_intr_set_current(const struct uk_intr *in)
+{
+	cur_intr = in;
+}
+
+/*
+ * Whether in's client wants its call interrupted. Read under
+ * vfs_blocked_lock by both sides: the sleeper before it sleeps, the waker
+ * (who saw the word change first) before it wakes, so one of them always
+ * sees it.
+ */
+static bool intr_pending(const struct uk_intr *in)
+{
+	return in && (atomic_load_explicit(in->word, memory_order_relaxed) &
+		      in->mask);
+}
+
+void uk_intr_wake(const struct uk_intr *in)
+{
+	struct vfs_lock_waiter *w, *next;
+
+	pthread_mutex_lock(&vfs_blocked_lock);
+	if (!intr_pending(in))
+		goto out_unlock;
+	for (w = vfs_blocked_list; w; w = next) {
+		next = w->next;
+		if (w->intr != in)
+			continue;
+		waiter_unlink_locked(w);
+		w->interrupted = true;
+		pthread_cond_signal(&w->cond);
+	}
+out_unlock:
+	pthread_mutex_unlock(&vfs_blocked_lock);
+}
+
 unsigned int vfs_locks_nr_sleeping(const void *task)
 {
 	struct vfs_lock_waiter *w;
@@ -228,11 +272,13 @@ static bool posix_locks_deadlock(const void *owner, const void *blocker)
 }
 
 /*
- * Puts the caller to sleep until a lock of ctx changes or the task is
- * interrupted. Entered with ctx->lock held and the conflict just seen;
- * returns with no lock held: 0 to try again, -EDEADLK (a POSIX request
- * that would deadlock, checked under the same lock the insertion is made
- * under, so two owners cannot both miss each other) or -EINTR.
+ * Puts the caller to sleep until a lock of ctx changes or the task or the
+ * call is interrupted. Entered with ctx->lock held and the conflict just
+ * seen; returns with no lock held: 0 to try again, -EDEADLK (a POSIX
+ * request that would deadlock, checked under the same lock the insertion
+ * is made under, so two owners cannot both miss each other) or -EINTR (an
+ * interrupt of the call pending already, as Linux's wait returns at once
+ * with a signal pending, or one that came while asleep).
  */
 static int wait_for_blocker(struct vfs_lock_ctx *ctx,
 			    const struct vfs_lock_req *req, const void *blocker)
@@ -242,6 +288,7 @@ static int wait_for_blocker(struct vfs_lock_ctx *ctx,
 		.owner = req->owner,
 		.blocker = blocker,
 		.task = req->task,
+		.intr = cur_intr,
 		.posix = (req->flags & (VFS_FL_POSIX | VFS_FL_OFD)) ==
 			 VFS_FL_POSIX,
 	};
@@ -252,6 +299,11 @@ static int wait_for_blocker(struct vfs_lock_ctx *ctx,
 		pthread_mutex_unlock(&vfs_blocked_lock);
 		pthread_mutex_unlock(&ctx->lock);
 		return -EDEADLK;
+	}
+	if (intr_pending(w.intr)) {
+		pthread_mutex_unlock(&vfs_blocked_lock);
+		pthread_mutex_unlock(&ctx->lock);
+		return -EINTR;
 	}
 	pthread_cond_init(&w.cond, NULL);
 	waiter_insert_locked(&w);

@@ -3,17 +3,23 @@
  * tests/unit/test_ring_kernel.c - the ring over the real kernel (tmpfs
  * root): file I/O with payloads inline and through process_vm, a forked
  * client sharing its parent's open file description, credentials limiting
- * what an allowed second uid can open, and the record locks of a client
- * killed while holding them released when its task is reaped.
+ * what an allowed second uid can open, the record locks of a client
+ * killed while holding them released when its task is reaped, and
+ * interrupting one sleeping lock call (UK_SLOT_INTR): only the call its
+ * client asked for, never on a forged request, and every call of a client
+ * that died or of a server that stops.
  */
 #include <fcntl.h>
 #include <grp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
+#include "client_internal.h"
 #include "ring_test.h"
+#include "vfs_extras.h"
 
 #define NOBODY 65534
 
@@ -409,6 +415,199 @@ static void test_dead_client_releases_locks(void **state)
 	close(p[1]);
 }
 
+/* ---- interrupting a sleeping call ------------------------------------- */
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
+
+struct sleeper {
+	long fd;
+	long ret;
+	atomic_int done;
+};
+
+/* F_SETLKW on /lk, which a locker holds; then two calls that must work. */
+static void *sleeper_main(void *arg)
+{
+	struct sleeper *z = arg;
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+
+	z->ret = uk_syscall(SYS_fcntl, z->fd, F_SETLKW, &fl);
+	RT_CHECK(uk_syscall_ring(SYS_getppid) == getppid());
+	RT_CHECK(uk_syscall(SYS_fcntl, z->fd, F_SETLK, &fl) == -EAGAIN);
+	atomic_store(&z->done, 1);
+	return NULL;
+}
+
+/* The one slot of ours that runs a call, or -1. */
+static int busy_slot(void)
+{
+	int found = -1;
+
+	for (unsigned int i = 0; i < UK_RING_NSLOTS; i++) {
+		uint32_t st = atomic_load(
+			&uk_ring_slot_at(uk_client.region, i)->state);
+
+		if ((st & UK_SLOT_STATE_MASK) == UK_SLOT_BUSY)
+			found = (int)i;
+	}
+	return found;
+}
+
+/*
+ * A thread of this client sleeps in F_SETLKW. INTR forged on every other
+ * slot (idle, free), every bit of the header's intr mask and doorbell
+ * rings change nothing: it sleeps on, and the other thread's calls work.
+ * A signal without SA_RESTART then ends that call alone with -EINTR, and
+ * the thread's next calls are served as usual.
+ */
+static void intr_client(void *arg)
+{
+	struct sigaction sa = { .sa_handler = on_usr1 };
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	struct sleeper z = { 0 };
+	struct uk_ring_header *h;
+	pthread_t t;
+	int busy;
+
+	(void)arg;
+	sigemptyset(&sa.sa_mask);
+	RT_CHECK(sigaction(SIGUSR1, &sa, NULL) == 0);
+	rt_connect();
+	z.fd = uk_syscall(SYS_openat, AT_FDCWD, "/lk", O_RDWR);
+	RT_CHECK(z.fd >= 0);
+	RT_CHECK(pthread_create(&t, NULL, sleeper_main, &z) == 0);
+	RT_CHECK(RT_WAIT_FOR(busy_slot() >= 0, 5000));
+	busy = busy_slot();
+	usleep(50 * 1000); /* past its spin: asleep on the futex */
+	h = uk_client.hdr;
+	for (int round = 0; round < 20; round++) {
+		for (unsigned int i = 0; i < UK_RING_NSLOTS; i++)
+			if ((int)i != busy)
+				atomic_fetch_or(
+					&uk_ring_slot_at(uk_client.region, i)
+						 ->state,
+					UK_SLOT_INTR);
+		atomic_store(&h->intr, ~0ull);
+		atomic_fetch_add(&h->doorbell, 1);
+		syscall(SYS_futex, &h->doorbell, FUTEX_WAKE, 1, NULL, NULL, 0);
+		/* Our own calls publish over the forged flag. */
+		RT_CHECK(uk_syscall_ring(SYS_getppid) == getppid());
+		RT_CHECK(uk_syscall(SYS_fcntl, z.fd, F_GETLK, &fl) == 0);
+		RT_CHECK(fl.l_type == F_WRLCK);
+		fl.l_type = F_WRLCK;
+		usleep(10 * 1000);
+	}
+	RT_CHECK(!atomic_load(&z.done));
+	RT_CHECK(pthread_kill(t, SIGUSR1) == 0);
+	RT_CHECK(RT_WAIT_FOR(atomic_load(&z.done), 5000));
+	pthread_join(t, NULL);
+	RT_CHECK(z.ret == -EINTR);
+}
+
+static void test_intr_one_call_not_forged(void **state)
+{
+	int p[2];
+	pid_t pid;
+	char c;
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	start(NULL);
+	pid = rt_spawn(locker, p);
+	assert_int_equal(read(p[0], &c, 1), 1);
+	rt_run(intr_client, NULL);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	stop();
+	close(p[0]);
+	close(p[1]);
+}
+
+/* Sleeps in F_SETLKW on /lk until someone ends it; says so first. */
+static void setlkw_client(void *arg)
+{
+	int *p = arg;
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	long fd;
+	char c = 0;
+
+	rt_connect();
+	fd = uk_syscall(SYS_openat, AT_FDCWD, "/lk", O_RDWR);
+	RT_CHECK(fd >= 0);
+	RT_CHECK(write(p[1], &c, 1) == 1);
+	uk_syscall(SYS_fcntl, fd, F_SETLKW, &fl);
+	pause();
+}
+
+static unsigned int ntasks(void)
+{
+	struct uk_ring_server_stats st;
+
+	uk_ring_server_get_stats(rt_srv, &st);
+	return st.tasks;
+}
+
+/*
+ * A client killed while its F_SETLKW sleeps: the call is interrupted when
+ * its connection closes, so its worker and its task are let go at once,
+ * while the lock it waited for is still held (the call used to sleep on
+ * until the lock came free, then take it for a dead process).
+ */
+static void test_dead_waiter_interrupted(void **state)
+{
+	int p[2];
+	pid_t locker_pid, pid;
+	char c;
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	start(NULL);
+	locker_pid = rt_spawn(locker, p);
+	assert_int_equal(read(p[0], &c, 1), 1);
+	pid = rt_spawn(setlkw_client, p);
+	assert_int_equal(read(p[0], &c, 1), 1);
+	assert_true(RT_WAIT_FOR(vfs_locks_nr_sleeping(NULL) == 1, 5000));
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	assert_true(RT_WAIT_FOR(vfs_locks_nr_sleeping(NULL) == 0, 5000));
+	assert_true(RT_WAIT_FOR(ntasks() == 1, 5000));
+	rt_run(lock_taker, NULL); /* still the locker's */
+	kill(locker_pid, SIGKILL);
+	waitpid(locker_pid, NULL, 0);
+	stop();
+	close(p[0]);
+	close(p[1]);
+}
+
+/* The server stops while a call sleeps in a lock: it ends the call. */
+static void test_stop_ends_sleeping_call(void **state)
+{
+	int p[2];
+	pid_t locker_pid, pid;
+	char c;
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	start(NULL);
+	locker_pid = rt_spawn(locker, p);
+	assert_int_equal(read(p[0], &c, 1), 1);
+	pid = rt_spawn(setlkw_client, p);
+	assert_int_equal(read(p[0], &c, 1), 1);
+	usleep(200 * 1000); /* asleep in the lock */
+	alarm(30); /* a stop that hangs fails the test */
+	stop();
+	alarm(0);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	kill(locker_pid, SIGKILL);
+	waitpid(locker_pid, NULL, 0);
+	close(p[0]);
+	close(p[1]);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 5 && !strcmp(argv[1], "--exec-child"))
@@ -422,6 +621,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_fork_exec_child_found_by_pid),
 		cmocka_unit_test(test_allowed_uid_limited_by_creds),
 		cmocka_unit_test(test_dead_client_releases_locks),
+		cmocka_unit_test(test_intr_one_call_not_forged),
+		cmocka_unit_test(test_dead_waiter_interrupted),
+		cmocka_unit_test(test_stop_ends_sleeping_call),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -196,6 +196,7 @@ struct sleeper {
 	int64_t start, end;
 	short type;
 	bool flock;
+	const struct uk_intr *intr; /* the call's, or NULL */
 	int ret;
 	atomic_int done;
 	pthread_t thread;
@@ -205,6 +206,7 @@ static void *sleeper_main(void *arg)
 {
 	struct sleeper *s = arg;
 
+	uk_intr_set_current(s->intr);
 	if (s->flock) {
 		struct vfs_lock_req req = {
 			.type = s->type,
@@ -217,6 +219,7 @@ static void *sleeper_main(void *arg)
 		s->ret = lk(s->ctx, s->owner, s->type, s->start, s->end,
 			    VFS_FL_SLEEP);
 	}
+	uk_intr_set_current(NULL);
 	atomic_store(&s->done, 1);
 	return NULL;
 }
@@ -339,6 +342,56 @@ static void test_engine_interrupt(void **state)
 	vfs_locks_interrupt(&owner_b);
 	assert_int_equal(sleeper_join(&s), -EINTR);
 	assert_conflict(ctx, &owner_b, 0, 0, F_WRLCK, 0, 0);
+}
+
+/*
+ * One call interrupted (uk_intr: the ring's signal to one client thread):
+ * only the call whose word holds the mask, whatever the task; a wake with
+ * the word clear (a stale or forged request) and a wake of another call do
+ * nothing; a pending interrupt ends a sleep before it starts, but a free
+ * lock is still granted.
+ */
+static void test_engine_interrupt_one_call(void **state)
+{
+	struct vfs_lock_ctx *ctx = *state;
+	_Atomic uint32_t word_b = 0, word_c = 0;
+	struct uk_intr in_b = { .word = &word_b, .mask = 0x400 };
+	struct uk_intr in_c = { .word = &word_c, .mask = 0x400 };
+	/* Two sleepers, each its own call. */
+	struct sleeper b = {
+		.ctx = ctx, .owner = &owner_b, .type = F_RDLCK, .intr = &in_b,
+	};
+	struct sleeper c = {
+		.ctx = ctx, .owner = &owner_c, .type = F_RDLCK, .intr = &in_c,
+	};
+
+	assert_int_equal(lk(ctx, &owner_a, F_WRLCK, 0, 0, 0), 0);
+	sleeper_start(&b);
+	sleeper_start(&c);
+	/* Not asked: nothing happens. */
+	uk_intr_wake(&in_b);
+	atomic_store(&word_c, 0x400);
+	uk_intr_wake(&in_b);
+	usleep(20 * 1000);
+	assert_int_equal(atomic_load(&b.done), 0);
+	/* c asked and woken: c alone ends. */
+	uk_intr_wake(&in_c);
+	assert_int_equal(sleeper_join(&c), -EINTR);
+	assert_int_equal(atomic_load(&b.done), 0);
+	assert_true(vfs_locks_nr_sleeping(&owner_b) == 1);
+	/* Asked before it sleeps: at once, without sleeping. */
+	c.done = 0;
+	assert_int_equal(pthread_create(&c.thread, NULL, sleeper_main, &c), 0);
+	assert_int_equal(sleeper_join(&c), -EINTR);
+	/* ... but a free lock is granted all the same. */
+	c.start = c.end = 1;
+	assert_int_equal(pthread_create(&c.thread, NULL, sleeper_main, &c), 0);
+	assert_int_equal(sleeper_join(&c), 0);
+	/* b still sleeps, and gets its lock when a lets go. */
+	assert_int_equal(atomic_load(&b.done), 0);
+	assert_int_equal(lk(ctx, &owner_a, F_UNLCK, 0, 0, 0), 0);
+	assert_int_equal(sleeper_join(&b), 0);
+	assert_conflict(ctx, &owner_a, 0, 0, F_RDLCK, 0, 0);
 }
 
 static int fl(struct vfs_lock_ctx *ctx, const void *owner, short type)
@@ -1006,6 +1059,7 @@ int main(void)
 		T(test_engine_deadlock),
 		T(test_engine_deadlock_three),
 		T(test_engine_interrupt),
+		T(test_engine_interrupt_one_call),
 		T(test_engine_flock),
 		T(test_engine_hammer),
 #undef T
