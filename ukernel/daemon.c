@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
- * ukernel/daemon.c - the life of ukerneld (daemon.h): start-up (daemonize
- * with a readiness pipe, socket lock, stale socket), serving (the ring
- * server over one kernel, waiting on a signalfd) and a clean shutdown.
+ * ukernel/daemon.c - the life of ukerneld (daemon.h): start-up (inherited
+ * descriptors closed, daemonize with a readiness pipe, socket lock, stale
+ * socket), serving (the ring server over one kernel, waiting on a
+ * signalfd) and a clean shutdown.
  *
- * Sections: logging, names and paths, the socket lock and probe, start-up
- * reporting, serving, run.
+ * Sections: logging, names and paths, inherited descriptors, the socket
+ * lock and probe, start-up reporting, serving, run.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -16,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -24,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "daemon.h"
 #include "fusefs.h"
 #include "uk.h"
@@ -121,6 +125,55 @@ int uk_daemon_socket_path(const char *image, char *buf, size_t len)
 	if (n < 0)
 		return n;
 	return uk_ring_default_socket_path(name, buf, len);
+}
+
+/* ---- inherited descriptors ---------------------------------------------- */
+
+/* Closes every descriptor >= first, one by one (no close_range here). */
+static void close_each_from(int first)
+{
+	struct rlimit rl;
+	struct dirent *e;
+	DIR *d = opendir("/proc/self/fd");
+
+	if (d) {
+		while ((e = readdir(d))) {
+			char *end;
+			long fd = strtol(e->d_name, &end, 10);
+
+			if (*end || end == e->d_name || fd < first ||
+			    fd == dirfd(d))
+				continue;
+			close((int)fd);
+		}
+		closedir(d);
+		return;
+	}
+	/* No /proc: every number the limit allows. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		rl.rlim_cur = 65536;
+	for (rlim_t fd = (rlim_t)first; fd < rl.rlim_cur; fd++)
+		close((int)fd);
+}
+
+void uk_daemon_close_inherited(void)
+{
+	int fd;
+
+	/*
+	 * A closed 0, 1 or 2 would be the number of the next file we open,
+	 * and our log lines (or a library's) would be written into it.
+	 */
+	while ((fd = open("/dev/null", O_RDWR)) >= 0 && fd <= STDERR_FILENO)
+		;
+	if (fd > STDERR_FILENO)
+		close(fd);
+#if UK_HAVE_CLOSE_RANGE
+	if (close_range(STDERR_FILENO + 1, ~0U, 0) == 0)
+		return;
+	/* ENOSYS before Linux 5.9, or a seccomp filter that refuses it */
+#endif
+	close_each_from(STDERR_FILENO + 1);
 }
 
 /* ---- the socket lock and probe ---------------------------------------------- */

@@ -86,6 +86,20 @@ void uk_daemon_unlock_socket(const char *path, int lock_fd);
 int uk_daemon_probe_socket(const char *path, char *errbuf, size_t errlen);
 
 /*
+ * Closes every descriptor above stderr, as daemon(7) asks of a daemon: a
+ * lock, a pipe or a socket that whoever started ukerneld left open without
+ * O_CLOEXEC would otherwise be held for the daemon's whole life (`flock
+ * LOCK ukerneld IMG` would never release LOCK; a caller reading a pipe
+ * until EOF would wait for the daemon to exit). Nothing is passed to
+ * ukerneld by descriptor: the readiness pipe is made after this, and
+ * fusermount3 hands /dev/fuse to libfuse over its own socket pair. Opens
+ * /dev/null on 0, 1 and 2 if any is closed, so that no file of ours gets
+ * those numbers. ukerneld's main calls it first, before anything of its
+ * own is open; it is not for a process that has descriptors of its own.
+ */
+void uk_daemon_close_inherited(void);
+
+/*
  * Runs the daemon: unless o->foreground, forks, and the parent returns 0
  * only once the child listens (or 1, having printed the child's error);
  * the child calls setsid, logs to syslog, and moves to "/" with its stdio

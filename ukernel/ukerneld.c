@@ -209,6 +209,8 @@ int main(int argc, char **argv)
 	bool tmpfs = false, uring_arg = false;
 	int c, ret;
 
+	/* Before anything of ours is open: getpwnam may keep a socket. */
+	uk_daemon_close_inherited();
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":fhV", opts, NULL)) != -1) {
 		switch (c) {

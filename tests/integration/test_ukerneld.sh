@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: MIT
 # ukerneld as a user runs it: command line, foreground and daemonized
 # start/stop, readiness, a second daemon refused, signals, a client's calls,
-# idle CPU, stale sockets, who may connect, and an image kept across a
-# restart. One case per run so that meson reports each:
+# idle CPU, stale sockets, who may connect, an image kept across a restart,
+# and inherited descriptors not kept. One case per run so that meson reports
+# each:
 # usage: test_ukerneld.sh CASE UKERNELD CLIENT UKCTL
-#   CASE: cli foreground daemon second idle stale timeout perm image
+#   CASE: cli foreground daemon second idle stale timeout perm image inherit
 set -u
 case_=$1 ukd=$2 client=$3 ukctl=$4
 dir=$(mktemp -d /tmp/ukd-test.XXXXXX)
@@ -305,6 +306,60 @@ image)
 		bad "big file differs ($(stat -c %s "$dir/got") bytes)"
 	stop_fg TERM "$s"
 	expect 0 '' "$ukctl" fsck "$img"
+	;;
+inherit)
+	# What the starter leaves open without O_CLOEXEC is not kept: a pipe's
+	# write end (the reader sees EOF once the starter closes its copy) and
+	# a file locked with flock (free again once the starter is gone). The
+	# daemonized case is the report's `flock LOCK ukerneld IMAGE`.
+	if ! command -v flock >/dev/null; then
+		echo "SKIP: needs flock(1) (util-linux)"
+		exit 77
+	fi
+	# not_held PID WHAT: no descriptor of PID is WHAT (a path or pipe:[N]).
+	not_held() {
+		local l
+		for l in /proc/"$1"/fd/*; do
+			[ "$(readlink "$l")" = "$2" ] && return 1
+		done
+		return 0
+	}
+	s=$dir/inh.sock
+	exec 7> >(cat >/dev/null; touch "$dir/eof-daemon")
+	pipe=$(readlink /proc/$$/fd/7)
+	expect 0 '^$' flock "$dir/held" "$ukd" --tmpfs --socket "$s"
+	dpid=$(lock_pid "$s")
+	pids+=("$dpid")
+	exec 7>&-
+	not_held "$dpid" "$pipe" && ok "daemon: pipe not inherited" ||
+		bad "daemon: holds $pipe"
+	not_held "$dpid" "$dir/held" && ok "daemon: lock file not inherited" ||
+		bad "daemon: holds $dir/held"
+	wait_for test -e "$dir/eof-daemon" && ok "daemon: the reader saw EOF" ||
+		bad "daemon: the reader never saw EOF"
+	flock -n "$dir/held" true && ok "daemon: the flock is free" ||
+		bad "daemon: the flock is still held"
+	expect 0 '' "$client" --socket "$s" write /f served
+	kill -TERM "$dpid"
+	wait_for gone "$dpid" || bad "daemon did not exit"
+	# In the foreground: the same two, inherited as fds 7 and 8.
+	exec 7> >(cat >/dev/null; touch "$dir/eof-fg")
+	pipe=$(readlink /proc/$$/fd/7)
+	exec 8>>"$dir/held"
+	flock -x 8
+	start_fg "$s" "$dir/log" --tmpfs
+	exec 7>&- 8>&-
+	not_held "$pid" "$pipe" && ok "foreground: pipe not inherited" ||
+		bad "foreground: holds $pipe"
+	not_held "$pid" "$dir/held" &&
+		ok "foreground: lock file not inherited" ||
+		bad "foreground: holds $dir/held"
+	wait_for test -e "$dir/eof-fg" && ok "foreground: the reader saw EOF" ||
+		bad "foreground: the reader never saw EOF"
+	flock -n "$dir/held" true && ok "foreground: the flock is free" ||
+		bad "foreground: the flock is still held"
+	expect 0 '' "$client" --socket "$s" write /f served
+	stop_fg TERM "$s"
 	;;
 *)
 	echo "unknown case $case_"

@@ -6,8 +6,17 @@
  * controlled clock, runs of consecutive pages, fsync ranges and errseq
  * error reporting, O_DIRECT flush/invalidate, punch hole, sync of every
  * mapping, and tmpfs-style mappings with no backing store.
+ *
+ * No case depends on timing: where a thread must be blocked (a throttled
+ * writer, a truncate waiting for writeback), the test waits until the
+ * thread sleeps or finishes (thread_sleeps_or_done) instead of giving it
+ * a number of yields; where the writeback thread's own bookkeeping must be
+ * over, it waits for a full pass (pcache_writeback_kick(pc, true)).
  */
+#include <fcntl.h>
 #include <sched.h>
+#include <stdio.h>
+#include <unistd.h>
 
 #include "test_pcache_common.h"
 
@@ -21,6 +30,48 @@ static struct pcache *new_cache(uint64_t limit_pages, bool thread)
 	o.no_thread = !thread;
 	assert_int_equal(pcache_create(&o, &pc), 0);
 	return pc;
+}
+
+/* Thread tid's state letter from /proc ('R', 'S', 'D', ...; '?': unknown). */
+static char thread_state(pid_t tid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return '?';
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return '?';
+	buf[n] = '\0';
+	p = strrchr(buf, ')'); /* after the name, which may hold one */
+	return p && p[1] == ' ' ? p[2] : '?';
+}
+
+/*
+ * Waits until the thread *tid sleeps ('S') or *done is set; returns
+ * whether it sleeps. The callers make sure that no other thread can hold
+ * a lock it takes (the other threads are blocked in the fake store or are
+ * this one, which takes none of the cache's locks and does not allocate
+ * while it polls), so a sleep is the wait under test and lasts until the
+ * test releases it: no yield count or time limit decides. *tid is 0 until
+ * the thread has stored it.
+ */
+static bool thread_sleeps_or_done(const pid_t *tid, const bool *done)
+{
+	pid_t t;
+
+	while (!__atomic_load_n(done, __ATOMIC_ACQUIRE)) {
+		t = __atomic_load_n(tid, __ATOMIC_ACQUIRE);
+		if (t && thread_state(t) == 'S')
+			return true;
+		sched_yield();
+	}
+	return false;
 }
 
 static void write_pages_at(struct fake *f, uint64_t first, uint64_t n,
@@ -58,7 +109,8 @@ static void test_background_threshold_starts_writeback(void **state)
 
 struct writer_arg {
 	struct fake *f;
-	uint64_t n;
+	uint64_t first, n;
+	pid_t tid;
 	bool done;
 };
 
@@ -66,42 +118,59 @@ static void *writer(void *arg)
 {
 	struct writer_arg *a = arg;
 
-	write_pages_at(a->f, 0, a->n, 9);
+	__atomic_store_n(&a->tid, gettid(), __ATOMIC_RELEASE);
+	write_pages_at(a->f, a->first, a->n, 9);
 	__atomic_store_n(&a->done, true, __ATOMIC_RELEASE);
 	return NULL;
 }
 
+/*
+ * 40 pages are written while the store accepts nothing: the writer must be
+ * put to sleep once dirty + writeback pages exceed dirty_thresh (20), and
+ * stay asleep until writeback completes. Deterministic: the first 11 pages
+ * (over the background threshold) are written here, and the writeback
+ * thread is stuck in the store with them before the writer starts; the
+ * snapshot is taken once the writer sleeps, when no count can move; the
+ * final counts once the thread has finished the pass that completed its
+ * writes (sync_all waits for the pages, not for the thread's bookkeeping
+ * after them).
+ */
 static void test_dirty_threshold_throttles(void **state)
 {
 	struct pcache *pc = new_cache(100, true);
 	struct fake *f = fake_new(pc, 0);
-	struct writer_arg a = {f, 40, false};
+	struct writer_arg a = {f, 11, 29, 0, false};
 	struct pcache_stats st;
 	pthread_t t;
 
 	fake_set(f, &f->block_writes, true);
+	write_pages_at(f, 0, 11, 9); /* 11 > 10: the thread starts */
+	fake_wait_in_io(f, 1);
+	pcache_get_stats(pc, &st);
+	assert_int_equal(st.nr_writeback, 11);
+	assert_int_equal(st.throttled, 0);
 	pthread_create(&t, NULL, writer, &a);
-	/* The writer must stop: the store is blocked and 20 is the limit. */
-	do {
-		sched_yield();
-		pcache_get_stats(pc, &st);
-	} while (!st.throttled);
+	/* Its 10th page makes dirty + writeback 21: it must sleep there. */
+	assert_true(thread_sleeps_or_done(&a.tid, &a.done));
 	assert_false(__atomic_load_n(&a.done, __ATOMIC_ACQUIRE));
-	print_message("dirty %llu writeback %llu\n",
-		      (unsigned long long)st.nr_dirty,
-		      (unsigned long long)st.nr_writeback);
-	assert_true(st.nr_dirty + st.nr_writeback >= 20);
-	assert_true(st.nr_dirty + st.nr_writeback <= 21);
+	pcache_get_stats(pc, &st);
+	assert_int_equal(st.dirty_thresh, 20);
+	assert_int_equal(st.throttled, 1);
+	assert_int_equal(st.nr_writeback, 11);
+	assert_int_equal(st.nr_dirty, 10);
 	fake_set(f, &f->block_writes, false); /* writeback catches up */
 	pthread_join(t, NULL);
 	assert_true(a.done);
 	assert_int_equal(pcache_sync_all(pc), 0);
 	for (int i = 0; i < 40; i++)
 		assert_int_equal(f->data[i * 4096 + 5], 9);
+	pcache_writeback_kick(pc, true);
 	pcache_get_stats(pc, &st);
 	assert_true(st.throttled >= 1);
 	assert_true(st.throttled_ns > 0);
 	assert_int_equal(st.writeback_pages, 40);
+	assert_int_equal(st.nr_dirty, 0);
+	assert_int_equal(st.nr_writeback, 0);
 	assert_int_equal(fake_free(f), 0);
 	pcache_destroy(pc);
 }
@@ -279,7 +348,8 @@ static void test_punch_hole(void **state)
 
 struct trunc_arg {
 	struct fake *f;
-	int done;
+	pid_t tid;
+	bool done;
 };
 
 static void *bg_writeback(void *arg)
@@ -294,8 +364,9 @@ static void *truncator(void *arg)
 {
 	struct trunc_arg *a = arg;
 
+	__atomic_store_n(&a->tid, gettid(), __ATOMIC_RELEASE);
 	pcache_truncate(a->f->m, 0);
-	__atomic_store_n(&a->done, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&a->done, true, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -303,7 +374,7 @@ static void test_truncate_waits_for_writeback(void **state)
 {
 	struct pcache *pc = new_cache(100, false);
 	struct fake *f = fake_new(pc, 0);
-	struct trunc_arg a = {f, 0};
+	struct trunc_arg a = {f, 0, false};
 	struct pcache_stats st;
 	pthread_t wb, tr;
 
@@ -312,9 +383,9 @@ static void test_truncate_waits_for_writeback(void **state)
 	pthread_create(&wb, NULL, bg_writeback, &a);
 	fake_wait_in_io(f, 1); /* pages 0..3 in writeback, stuck */
 	pthread_create(&tr, NULL, truncator, &a);
-	for (int i = 0; i < 1000; i++)
-		sched_yield();
-	assert_int_equal(__atomic_load_n(&a.done, __ATOMIC_ACQUIRE), 0);
+	/* It sleeps on page 0's writeback, before dropping anything. */
+	assert_true(thread_sleeps_or_done(&a.tid, &a.done));
+	assert_false(__atomic_load_n(&a.done, __ATOMIC_ACQUIRE));
 	assert_int_equal(pcache_mapping_nr_pages(f->m), 4);
 	fake_set(f, &f->block_writes, false);
 	pthread_join(wb, NULL);
