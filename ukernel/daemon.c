@@ -267,6 +267,32 @@ err_close:
 	return ret;
 }
 
+/*
+ * The shim's FIFO shadows (docs/shim.md "FIFOs"): host FIFOs in
+ * "<socket>.fifo/", one per FIFO a client opened. They hold no data and
+ * outlive the FIFO's unlink; the daemon that owns the socket removes them
+ * when it starts and when it stops (a process that has one open keeps
+ * its pipe: only the name goes).
+ */
+static void clear_fifo_shadows(const char *socket_path)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path) + 8];
+	struct dirent *e;
+	DIR *d;
+	int dfd;
+
+	snprintf(dir, sizeof(dir), "%s.fifo", socket_path);
+	d = opendir(dir);
+	if (!d)
+		return;
+	dfd = dirfd(d);
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			unlinkat(dfd, e->d_name, 0);
+	closedir(d);
+	rmdir(dir);
+}
+
 void uk_daemon_unlock_socket(const char *path, int lock_fd)
 {
 	char lock[sizeof(((struct sockaddr_un *)0)->sun_path) + 8];
@@ -509,6 +535,7 @@ static int serve(const struct uk_daemon_opts *o, int sfd, int *ready_fd)
 	if (ret == 1)
 		uk_daemon_log(LOG_NOTICE, "replaced the stale socket %s",
 			      o->socket_path);
+	clear_fifo_shadows(o->socket_path);
 	srv = uk_ring_server_start(k, &ro);
 	if (IS_ERR(srv)) {
 		snprintf(msg, sizeof(msg), "cannot listen on %s: %s",
@@ -562,6 +589,7 @@ static int serve(const struct uk_daemon_opts *o, int sfd, int *ready_fd)
 		status = UK_DAEMON_EXIT_FAIL;
 	}
 	uk_kernel_free(k); /* unmounts: write back, commit, mark clean */
+	clear_fifo_shadows(o->socket_path);
 	uk_daemon_unlock_socket(o->socket_path, lock_fd);
 	uk_daemon_log(LOG_INFO, "stopped");
 	return status;
