@@ -83,6 +83,9 @@ static void refresh_inode(struct vfs_inode *i)
 		return;
 	pthread_mutex_lock(&i->i_lock);
 	i->i_nlink = r.nlink;
+	/* A regular file keeps its delayed allocation's share (fs_ukfs.h). */
+	if (S_ISREG(i->i_mode))
+		r.blocks += UKI(i)->rsv_blocks;
 	i->i_blocks = r.blocks * (UKFS_BLOCK_SIZE / 512);
 	if (S_ISDIR(i->i_mode))
 		i->i_size = (int64_t)r.size;
@@ -296,6 +299,7 @@ static struct vfs_inode *icache_insert(struct vfs_super *sb,
 	i->i_size = (int64_t)r->size;
 	ui->disk_size = r->size;
 	ui->gen = r->gen; /* FUSE's generation: no row read per lookup */
+	ukfs_rsv_reset(ui, r->blocks);
 	switch (r->mode & S_IFMT) {
 	case S_IFDIR:
 		i->i_op = &ukfs_dir_iops;

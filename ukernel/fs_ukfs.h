@@ -34,6 +34,18 @@ struct ukfs_inode_info {
 	char *link;                    /* symlink target, NUL-terminated */
 	uint64_t disk_size;            /* size in the ukfs row (wb_mutex) */
 	uint64_t gen;                  /* the row's generation (fixed) */
+	/*
+	 * Delayed allocation in st_blocks (vfs.i_lock), as ext4 counts its
+	 * reserved blocks: a write into the cache past rsv_end (bytes, a
+	 * block boundary) adds the blocks it covers to vfs.i_blocks and to
+	 * rsv_blocks, and writeback's allocation of a hole takes from
+	 * rsv_blocks before it adds anything. So stat, du and ls -s see a new
+	 * file's blocks before writeback, and the allocated count after.
+	 * Holes inside the file filled by a write are counted at writeback
+	 * only; truncate and fallocate reload the row's count.
+	 */
+	uint64_t rsv_blocks;
+	uint64_t rsv_end;
 	bool no_evict;                 /* lost an icache race: just free */
 	/*
 	 * Attributes written lazily (sbi->dirty_lock): times touched by
@@ -47,6 +59,24 @@ struct ukfs_inode_info {
 	struct ukfs_inode_info **dirty_pprev; /* O(1) removal at eviction */
 	bool on_dirty;
 };
+
+/*
+ * st_blocks from the row's block count: no reservation left, and none
+ * taken below the size or below blocks allocated past it (fallocate
+ * KEEP_SIZE), whose writes allocate nothing. Caller holds vfs.i_lock or
+ * owns ui alone.
+ */
+static inline void ukfs_rsv_reset(struct ukfs_inode_info *ui, uint64_t blocks)
+{
+	uint64_t end = ((uint64_t)ui->vfs.i_size + UKFS_BLOCK_SIZE - 1) /
+		       UKFS_BLOCK_SIZE;
+
+	ui->vfs.i_blocks = blocks * (UKFS_BLOCK_SIZE / 512);
+	ui->rsv_blocks = 0;
+	ui->rsv_end = (blocks > end ? blocks : end) * UKFS_BLOCK_SIZE;
+	if (blocks > end)
+		ui->rsv_end = UINT64_MAX; /* allocated past EOF: count nothing */
+}
 
 #define UKFS_ICACHE_BUCKETS 4096u
 

@@ -368,6 +368,37 @@ static int ukfs_read_pages(struct pcache_mapping *m, struct pcache_page **pages,
 }
 
 /* Writes the row's size if it is behind size (wb_mutex held). */
+/*
+ * st_blocks for a write of [start, end) into the cache: the blocks past
+ * rsv_end it covers are reserved (fs_ukfs.h). Caller holds vfs.i_lock.
+ */
+static void rsv_write_locked(struct ukfs_inode_info *ui, uint64_t start,
+			     uint64_t end)
+{
+	uint64_t b0 = start / UKFS_BLOCK_SIZE;
+	uint64_t b1 = (end + UKFS_BLOCK_SIZE - 1) / UKFS_BLOCK_SIZE;
+
+	if (ui->rsv_end == UINT64_MAX || end <= ui->rsv_end)
+		return;
+	if (b0 < ui->rsv_end / UKFS_BLOCK_SIZE)
+		b0 = ui->rsv_end / UKFS_BLOCK_SIZE;
+	ui->rsv_blocks += b1 - b0;
+	ui->vfs.i_blocks += (b1 - b0) * (UKFS_BLOCK_SIZE / 512);
+	ui->rsv_end = b1 * UKFS_BLOCK_SIZE;
+}
+
+/* st_blocks after n blocks were allocated for a hole (any caller). */
+static void rsv_allocated(struct ukfs_inode_info *ui, uint64_t n)
+{
+	uint64_t from_rsv;
+
+	pthread_mutex_lock(&ui->vfs.i_lock);
+	from_rsv = ui->rsv_blocks < n ? ui->rsv_blocks : n;
+	ui->rsv_blocks -= from_rsv;
+	ui->vfs.i_blocks += (n - from_rsv) * (UKFS_BLOCK_SIZE / 512);
+	pthread_mutex_unlock(&ui->vfs.i_lock);
+}
+
 int ukfs_update_disk_size(struct ukfs_inode_info *ui, uint64_t size)
 {
 	struct ukfs_inode r = { .ino = ui->vfs.i_ino, .size = size };
@@ -430,9 +461,12 @@ static int ukfs_write_pages(struct pcache_mapping *m,
 
 		ret = ukfs_extent_map(s->meta, ui->vfs.i_ino, first + i, n - i,
 				      &e);
-		if (!ret && (e.flags & UKFS_EXT_HOLE))
+		if (!ret && (e.flags & UKFS_EXT_HOLE)) {
 			ret = ukfs_alloc_extent(s->meta, ui->vfs.i_ino,
 						first + i, e.len, 0, &e);
+			if (!ret)
+				rsv_allocated(ui, e.len);
+		}
 		if (ret) {
 			pcache_write_done(pages + i, n - i, ret);
 			break;
@@ -555,6 +589,7 @@ static int dio_blocks(struct ukfs_inode_info *ui, uint64_t pos, char *buf,
 						e.len, 0, &e);
 			if (ret)
 				break;
+			rsv_allocated(ui, e.len);
 		}
 		if (!write && (e.flags & (UKFS_EXT_HOLE | UKFS_EXT_UNWRITTEN))) {
 			memset(buf, 0, e.len * UKFS_BLOCK_SIZE);
@@ -766,6 +801,7 @@ static long ukfs_write_iter(struct vfs_file *f, struct vfs_iter *from,
 	pthread_mutex_lock(&inode->i_lock);
 	if (*pos > inode->i_size)
 		inode->i_size = *pos;
+	rsv_write_locked(ui, (uint64_t)(*pos - n), (uint64_t)*pos);
 	vfs_inode_touch_mc(inode);
 	pthread_mutex_unlock(&inode->i_lock);
 	ukfs_attrs_dirty(inode, UKFS_SET_MTIME | UKFS_SET_CTIME);
@@ -861,7 +897,7 @@ int ukfs_file_setsize(struct vfs_inode *inode, int64_t size)
 	pthread_mutex_lock(&inode->i_lock);
 	inode->i_size = size;
 	if (!ukfs_inode_get(s->meta, inode->i_ino, &r))
-		inode->i_blocks = r.blocks * (UKFS_BLOCK_SIZE / 512);
+		ukfs_rsv_reset(ui, r.blocks);
 	vfs_inode_touch_mc(inode);
 	pthread_mutex_unlock(&inode->i_lock);
 	return 0;
@@ -1006,7 +1042,7 @@ long ukfs_vfs_fallocate(struct vfs_inode *inode, int mode, int64_t offset,
 out_attrs:
 	pthread_mutex_lock(&inode->i_lock);
 	if (!ukfs_inode_get(s->meta, inode->i_ino, &r))
-		inode->i_blocks = r.blocks * (UKFS_BLOCK_SIZE / 512);
+		ukfs_rsv_reset(ui, r.blocks);
 	vfs_inode_touch_mc(inode);
 	pthread_mutex_unlock(&inode->i_lock);
 	ukfs_maybe_commit(s);

@@ -373,6 +373,59 @@ static void test_fallocate(void **state)
 }
 
 /*
+ * st_blocks as ext4 gives it (checked on ext4 here with the same steps):
+ * a write counts its blocks before writeback (delayed allocation), the
+ * count stays after fsync and after a remount, a write past EOF counts
+ * only the blocks it covers, truncate and link keep it right. Before,
+ * a new file said 0 blocks until the next mount (du said 0).
+ */
+static void test_st_blocks(void **state)
+{
+	struct fx *f = *state;
+	struct uk_task *t = f->t;
+	static char buf[200000];
+	struct stat st;
+	long fd;
+
+	memset(buf, 'b', sizeof(buf));
+	fd = U(t, SYS_openat, AT_FDCWD, "/sb", O_RDWR | O_CREAT, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(U(t, SYS_write, fd, buf, 1), 1);
+	assert_int_equal(U(t, SYS_fstat, fd, &st), 0);
+	assert_int_equal(st.st_blocks, 8);
+	assert_int_equal(U(t, SYS_fsync, fd), 0);
+	assert_int_equal(U(t, SYS_fstat, fd, &st), 0);
+	assert_int_equal(st.st_blocks, 8);
+	/* 10000 bytes at block 100: three blocks, the gap stays a hole. */
+	assert_int_equal(U(t, SYS_pwrite64, fd, buf, 10000, 4096 * 100),
+			 10000);
+	assert_int_equal(U(t, SYS_fstat, fd, &st), 0);
+	assert_int_equal(st.st_blocks, 32);
+	assert_int_equal(U(t, SYS_fsync, fd), 0);
+	assert_int_equal(U(t, SYS_fstat, fd, &st), 0);
+	assert_int_equal(st.st_blocks, 32);
+	assert_int_equal(U(t, SYS_ftruncate, fd, 4096 * 50), 0);
+	assert_int_equal(U(t, SYS_fstat, fd, &st), 0);
+	assert_int_equal(st.st_blocks, 8);
+	assert_int_equal(U(t, SYS_close, fd), 0);
+	/* Not written back yet, then a link (which re-reads the row). */
+	assert_int_equal(put(t, "/sb2", buf, sizeof(buf), false),
+			 (long)sizeof(buf));
+	assert_int_equal(U(t, SYS_stat, "/sb2", &st), 0);
+	assert_int_equal(st.st_blocks, 392);
+	assert_int_equal(U(t, SYS_linkat, AT_FDCWD, "/sb2", AT_FDCWD, "/sb2l",
+			   0), 0);
+	assert_int_equal(U(t, SYS_stat, "/sb2", &st), 0);
+	assert_int_equal(st.st_blocks, 392);
+	remount(f);
+	t = f->t;
+	assert_int_equal(U(t, SYS_stat, "/sb2", &st), 0);
+	assert_int_equal(st.st_blocks, 392);
+	assert_int_equal(U(t, SYS_stat, "/sb", &st), 0);
+	assert_int_equal(st.st_blocks, 8);
+}
+
+/*
  * Zeroing the partial blocks of a punch or a truncate leaves holes alone,
  * as ext4 does: the differential test's seed 24 punched [16356, 29646)
  * inside a hole and ukfs reported data at 12288 (the edge block, zeroed
@@ -1066,6 +1119,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_persist_changes, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_unlinked_open, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_st_blocks, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_fallocate, setup,
 						teardown),
