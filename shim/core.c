@@ -27,15 +27,6 @@
 
 /* ---- errno and the host ------------------------------------------------------ */
 
-long shim_ret(long r)
-{
-	if ((unsigned long)r > -4096UL) {
-		errno = (int)-r;
-		return -1;
-	}
-	return r;
-}
-
 void *shim_dlnext(const char *name, void **cache)
 {
 	int saved = errno;
@@ -44,24 +35,6 @@ void *shim_dlnext(const char *name, void **cache)
 	errno = saved;
 	__atomic_store_n(cache, p, __ATOMIC_RELAXED);
 	return p;
-}
-
-/* A raw system call: the syscall instruction itself, so it neither goes
- * through our own syscall() wrapper nor touches errno. */
-long shim_host_syscall(long nr, long a1, long a2, long a3, long a4, long a5,
-		       long a6)
-{
-	long ret;
-	register long r10 __asm__("r10") = a4;
-	register long r8 __asm__("r8") = a5;
-	register long r9 __asm__("r9") = a6;
-
-	__asm__ volatile("syscall"
-			 : "=a"(ret)
-			 : "a"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10),
-			   "r"(r8), "r"(r9)
-			 : "rcx", "r11", "memory");
-	return ret;
 }
 
 /* ---- the shim's own work (re-entrancy guard) ------------------------------------ */

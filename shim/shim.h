@@ -23,6 +23,7 @@
 #ifndef UK_SHIM_H
 #define UK_SHIM_H
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -59,8 +60,22 @@
 
 /* ---- routing ---------------------------------------------------------------- */
 
-/* 1 if fd is a virtual fd (vfd). Cheap: one bit test, no syscall. */
-SHIM_HIDDEN bool shim_fd_is_virtual(int fd);
+/*
+ * 1 if fd is a virtual fd (vfd). Inline, since every fd wrapper asks: a
+ * process with no vfd pays one load of a word in .data (vfd.c's count),
+ * one with vfds a bit test too.
+ */
+extern _Atomic int shim_nvfd SHIM_HIDDEN;
+extern _Atomic uint64_t shim_vfd_bits[SHIM_MAX_FD / 64] SHIM_HIDDEN;
+
+static inline bool shim_fd_is_virtual(int fd)
+{
+	if (__builtin_expect(!__atomic_load_n(&shim_nvfd, __ATOMIC_RELAXED), 1) ||
+	    (unsigned int)fd >= SHIM_MAX_FD)
+		return false;
+	return (__atomic_load_n(&shim_vfd_bits[fd >> 6], __ATOMIC_RELAXED) >>
+		(fd & 63)) & 1;
+}
 
 /*
  * Classify a path as the program gave it, relative to dirfd (AT_FDCWD or
@@ -117,9 +132,17 @@ SHIM_HIDDEN int shim_connect(void);
 
 /*
  * Set errno from a -errno result the way glibc does: r in [-4095,-1] ->
- * errno = -r, return -1; otherwise return r.
+ * errno = -r, return -1; otherwise return r. Inline: every wrapper's
+ * host path ends here.
  */
-SHIM_HIDDEN long shim_ret(long r);
+static inline long shim_ret(long r)
+{
+	if (__builtin_expect((unsigned long)r > -4096UL, 0)) {
+		errno = (int)-r;
+		return -1;
+	}
+	return r;
+}
 
 /*
  * The host's own functions. SHIM_REAL(name) is the next definition of the
@@ -138,8 +161,26 @@ SHIM_HIDDEN void *shim_dlnext(const char *name, void **cache);
 			p_ = shim_dlnext(#name, &shim_cache_##name);           \
 		(__typeof__(&name))p_;                                         \
 	})
-SHIM_HIDDEN long shim_host_syscall(long nr, long a1, long a2, long a3,
-				   long a4, long a5, long a6);
+/*
+ * A raw system call: the syscall instruction itself (x86-64), so it
+ * neither goes through our own syscall() wrapper nor touches errno.
+ * Inline: the host side of the stat family is one.
+ */
+static inline long shim_host_syscall(long nr, long a1, long a2, long a3,
+				     long a4, long a5, long a6)
+{
+	long ret;
+	register long r10 __asm__("r10") = a4;
+	register long r8 __asm__("r8") = a5;
+	register long r9 __asm__("r9") = a6;
+
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10),
+			   "r"(r8), "r"(r9)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
 
 /* errno saving across the shim's own work (a wrapper's entry and exit). */
 #define SHIM_ERRNO_SAVE int shim_saved_errno_ = errno

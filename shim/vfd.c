@@ -25,8 +25,10 @@
 #include "shim.h"
 #include "shim_internal.h"
 
-static _Atomic uint64_t vfd_bits[SHIM_MAX_FD / 64] SHIM_COLD_BSS;
-static _Atomic int nvfd SHIM_HOT_DATA; /* how many bits are set */
+_Atomic uint64_t shim_vfd_bits[SHIM_MAX_FD / 64] SHIM_COLD_BSS;
+_Atomic int shim_nvfd SHIM_HOT_DATA; /* how many bits are set */
+#define vfd_bits shim_vfd_bits
+#define nvfd shim_nvfd
 static _Atomic int master = -1;    /* the placeholder memfd (private fd) */
 static _Atomic unsigned long master_ino;
 /*
@@ -61,16 +63,6 @@ static bool is_filler(int fd)
 }
 
 #define HOST(nr, a, b, c) shim_host_syscall(nr, (long)(a), (long)(b), (long)(c), 0, 0, 0)
-
-bool shim_fd_is_virtual(int fd)
-{
-	if ((unsigned int)fd >= SHIM_MAX_FD ||
-	    !atomic_load_explicit(&nvfd, memory_order_relaxed))
-		return false;
-	return (atomic_load_explicit(&vfd_bits[fd >> 6],
-				     memory_order_relaxed) >>
-		(fd & 63)) & 1;
-}
 
 bool shim_vfd_any(void)
 {
