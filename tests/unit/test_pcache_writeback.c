@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "test_pcache_common.h"
+#include "thread_state.h"
 
 static struct pcache *new_cache(uint64_t limit_pages, bool thread)
 {
@@ -30,26 +31,6 @@ static struct pcache *new_cache(uint64_t limit_pages, bool thread)
 	o.no_thread = !thread;
 	assert_int_equal(pcache_create(&o, &pc), 0);
 	return pc;
-}
-
-/* Thread tid's state letter from /proc ('R', 'S', 'D', ...; '?': unknown). */
-static char thread_state(pid_t tid)
-{
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return '?';
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return '?';
-	buf[n] = '\0';
-	p = strrchr(buf, ')'); /* after the name, which may hold one */
-	return p && p[1] == ' ' ? p[2] : '?';
 }
 
 /*

@@ -556,19 +556,29 @@ static unsigned int ntasks(void)
  * while the lock it waited for is still held (the call used to sleep on
  * until the lock came free, then take it for a dead process).
  */
+/*
+ * A server with a client holding a lock (*locker_pid) and another
+ * (*pid) whose F_SETLKW on it has been sent; p is their pipe.
+ */
+static void start_with_waiter(int p[2], pid_t *locker_pid, pid_t *pid)
+{
+	char c;
+
+	assert_int_equal(pipe(p), 0);
+	start(NULL);
+	*locker_pid = rt_spawn(locker, p);
+	assert_int_equal(read(p[0], &c, 1), 1);
+	*pid = rt_spawn(setlkw_client, p);
+	assert_int_equal(read(p[0], &c, 1), 1);
+}
+
 static void test_dead_waiter_interrupted(void **state)
 {
 	int p[2];
 	pid_t locker_pid, pid;
-	char c;
 
 	(void)state;
-	assert_int_equal(pipe(p), 0);
-	start(NULL);
-	locker_pid = rt_spawn(locker, p);
-	assert_int_equal(read(p[0], &c, 1), 1);
-	pid = rt_spawn(setlkw_client, p);
-	assert_int_equal(read(p[0], &c, 1), 1);
+	start_with_waiter(p, &locker_pid, &pid);
 	assert_true(RT_WAIT_FOR(vfs_locks_nr_sleeping(NULL) == 1, 5000));
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
@@ -587,15 +597,9 @@ static void test_stop_ends_sleeping_call(void **state)
 {
 	int p[2];
 	pid_t locker_pid, pid;
-	char c;
 
 	(void)state;
-	assert_int_equal(pipe(p), 0);
-	start(NULL);
-	locker_pid = rt_spawn(locker, p);
-	assert_int_equal(read(p[0], &c, 1), 1);
-	pid = rt_spawn(setlkw_client, p);
-	assert_int_equal(read(p[0], &c, 1), 1);
+	start_with_waiter(p, &locker_pid, &pid);
 	usleep(200 * 1000); /* asleep in the lock */
 	alarm(30); /* a stop that hangs fails the test */
 	stop();

@@ -28,6 +28,7 @@
 #include <cmocka.h>
 
 #include "shim_test.h"
+#include "thread_state.h"
 
 enum kind { K_POSIX, K_OFD, K_FLOCK };
 
@@ -158,26 +159,6 @@ static void set_handler(bool restart, int unlock_fd)
 	handled = 0;
 	handler_unlock_fd = unlock_fd;
 	assert_int_equal(sigaction(SIGALRM, &sa, NULL), 0);
-}
-
-/* The scheduler state of thread tid of this process ('S', 'R', ...). */
-static char thread_state(pid_t tid)
-{
-	char path[64], buf[512], *p;
-	int fd;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return '?';
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return '?';
-	buf[n] = 0;
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' ? p[2] : '?';
 }
 
 /*
@@ -458,26 +439,6 @@ static void test_threads_flock(void **state)
 }
 
 /* ---- without futex_waitv ---------------------------------------------- */
-
-/* The scheduler state of process pid ('S', 'R', ...). */
-static char proc_state(pid_t pid)
-{
-	char path[64], buf[512], *p;
-	int fd;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return '?';
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return '?';
-	buf[n] = 0;
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' ? p[2] : '?';
-}
 
 /* Makes futex_waitv fail with EPERM in this process, as a sandbox may. */
 static int refuse_futex_waitv(void)
