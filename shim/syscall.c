@@ -68,6 +68,9 @@ long syscall(long nr, ...)
 		goto host;
 	}
 	switch (nr) {
+	case SYS_sync:
+		sync();
+		return 0;
 	case SYS_open:
 		return open(S(0), I(1), (mode_t)a[2]);
 	case SYS_openat:
