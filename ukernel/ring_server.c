@@ -1369,6 +1369,7 @@ static void serve_slot(struct uk_ring_server *srv, struct ring_conn *c,
 	struct uk_ring_req reqs[UK_RING_BATCH_MAX];
 	struct ring_bulk_call bulk;
 	uint32_t flags, count, old;
+	bool may_sleep;
 
 	if (!worker_xfer.buf)
 		worker_xfer.buf = malloc(RING_XFER_BUF);
@@ -1396,7 +1397,14 @@ static void serve_slot(struct uk_ring_server *srv, struct ring_conn *c,
 	atomic_signal_fence(memory_order_seq_cst);
 
 	uk_ring_cur_call = &call;
-	if (srv->kops.set_intr)
+	/*
+	 * Only a lock call sleeps in the kernel (docs/locks.md): the others
+	 * skip the two indirect calls. A batch may hold one.
+	 */
+	may_sleep = srv->kops.set_intr &&
+		    ((flags & UK_SLOT_BATCH) || reqs[0].nr == SYS_fcntl ||
+		     reqs[0].nr == SYS_flock);
+	if (may_sleep)
 		srv->kops.set_intr(&c->intr[i]);
 	if (!count) {
 		__atomic_store_n(&s->result, -EINVAL, __ATOMIC_RELAXED);
@@ -1414,7 +1422,7 @@ static void serve_slot(struct uk_ring_server *srv, struct ring_conn *c,
 		__atomic_store_n(&s->result, exec_one(srv, &call, &reqs[0]),
 				 __ATOMIC_RELAXED);
 	}
-	if (srv->kops.set_intr)
+	if (may_sleep)
 		srv->kops.set_intr(NULL);
 	uk_ring_cur_call = NULL;
 	atomic_fetch_add_explicit(&srv->st_calls, count ? count : 1,

@@ -168,19 +168,28 @@ static void wake_waiters_locked(struct vfs_lock_ctx *ctx)
 	pthread_mutex_unlock(&vfs_blocked_lock);
 }
 
-void vfs_locks_interrupt(const void *task)
+/*
+ * Ends the sleep of every blocked call of task (task != NULL) or of the
+ * one call in (task == NULL), with -EINTR. Caller holds vfs_blocked_lock.
+ */
+static void interrupt_locked(const void *task, const struct uk_intr *in)
 {
 	struct vfs_lock_waiter *w, *next;
 
-	pthread_mutex_lock(&vfs_blocked_lock);
 	for (w = vfs_blocked_list; w; w = next) {
 		next = w->next;
-		if (w->task != task)
+		if (task ? w->task != task : w->intr != in)
 			continue;
 		waiter_unlink_locked(w);
 		w->interrupted = true;
 		pthread_cond_signal(&w->cond);
 	}
+}
+
+void vfs_locks_interrupt(const void *task)
+{
+	pthread_mutex_lock(&vfs_blocked_lock);
+	interrupt_locked(task, NULL);
 	pthread_mutex_unlock(&vfs_blocked_lock);
 }
 
@@ -209,20 +218,9 @@ static bool intr_pending(const struct uk_intr *in)
 
 void uk_intr_wake(const struct uk_intr *in)
 {
-	struct vfs_lock_waiter *w, *next;
-
 	pthread_mutex_lock(&vfs_blocked_lock);
-	if (!intr_pending(in))
-		goto out_unlock;
-	for (w = vfs_blocked_list; w; w = next) {
-		next = w->next;
-		if (w->intr != in)
-			continue;
-		waiter_unlink_locked(w);
-		w->interrupted = true;
-		pthread_cond_signal(&w->cond);
-	}
-out_unlock:
+	if (intr_pending(in))
+		interrupt_locked(NULL, in);
 	pthread_mutex_unlock(&vfs_blocked_lock);
 }
 

@@ -324,6 +324,20 @@ inherit)
 		done
 		return 0
 	}
+	# check_not_inherited MODE PID PIPE EOFFILE: the daemon holds neither
+	# the pipe nor the lock file, the pipe's reader saw EOF, the flock
+	# is free, and the daemon still serves.
+	check_not_inherited() {
+		not_held "$2" "$3" && ok "$1: pipe not inherited" ||
+			bad "$1: holds $3"
+		not_held "$2" "$dir/held" && ok "$1: lock file not inherited" ||
+			bad "$1: holds $dir/held"
+		wait_for test -e "$4" && ok "$1: the reader saw EOF" ||
+			bad "$1: the reader never saw EOF"
+		flock -n "$dir/held" true && ok "$1: the flock is free" ||
+			bad "$1: the flock is still held"
+		expect 0 '' "$client" --socket "$s" write /f served
+	}
 	s=$dir/inh.sock
 	exec 7> >(cat >/dev/null; touch "$dir/eof-daemon")
 	pipe=$(readlink /proc/$$/fd/7)
@@ -331,15 +345,7 @@ inherit)
 	dpid=$(lock_pid "$s")
 	pids+=("$dpid")
 	exec 7>&-
-	not_held "$dpid" "$pipe" && ok "daemon: pipe not inherited" ||
-		bad "daemon: holds $pipe"
-	not_held "$dpid" "$dir/held" && ok "daemon: lock file not inherited" ||
-		bad "daemon: holds $dir/held"
-	wait_for test -e "$dir/eof-daemon" && ok "daemon: the reader saw EOF" ||
-		bad "daemon: the reader never saw EOF"
-	flock -n "$dir/held" true && ok "daemon: the flock is free" ||
-		bad "daemon: the flock is still held"
-	expect 0 '' "$client" --socket "$s" write /f served
+	check_not_inherited daemon "$dpid" "$pipe" "$dir/eof-daemon"
 	kill -TERM "$dpid"
 	wait_for gone "$dpid" || bad "daemon did not exit"
 	# In the foreground: the same two, inherited as fds 7 and 8.
@@ -349,16 +355,7 @@ inherit)
 	flock -x 8
 	start_fg "$s" "$dir/log" --tmpfs
 	exec 7>&- 8>&-
-	not_held "$pid" "$pipe" && ok "foreground: pipe not inherited" ||
-		bad "foreground: holds $pipe"
-	not_held "$pid" "$dir/held" &&
-		ok "foreground: lock file not inherited" ||
-		bad "foreground: holds $dir/held"
-	wait_for test -e "$dir/eof-fg" && ok "foreground: the reader saw EOF" ||
-		bad "foreground: the reader never saw EOF"
-	flock -n "$dir/held" true && ok "foreground: the flock is free" ||
-		bad "foreground: the flock is still held"
-	expect 0 '' "$client" --socket "$s" write /f served
+	check_not_inherited foreground "$pid" "$pipe" "$dir/eof-fg"
 	stop_fg TERM "$s"
 	;;
 *)

@@ -394,17 +394,26 @@ static void lock_taker(void *arg)
 	RT_CHECK(ret == (arg ? 0 : -EAGAIN));
 }
 
-static void test_dead_client_releases_locks(void **state)
+/* A server and a client (the returned pid) holding /lk; p is its pipe. */
+static pid_t start_with_locker(int p[2])
 {
-	int p[2];
 	pid_t pid;
 	char c;
 
-	(void)state;
 	assert_int_equal(pipe(p), 0);
 	start(NULL);
 	pid = rt_spawn(locker, p);
 	assert_int_equal(read(p[0], &c, 1), 1);
+	return pid;
+}
+
+static void test_dead_client_releases_locks(void **state)
+{
+	int p[2];
+	pid_t pid;
+
+	(void)state;
+	pid = start_with_locker(p);
 	rt_run(lock_taker, NULL);         /* held: -EAGAIN */
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
@@ -511,13 +520,9 @@ static void test_intr_one_call_not_forged(void **state)
 {
 	int p[2];
 	pid_t pid;
-	char c;
 
 	(void)state;
-	assert_int_equal(pipe(p), 0);
-	start(NULL);
-	pid = rt_spawn(locker, p);
-	assert_int_equal(read(p[0], &c, 1), 1);
+	pid = start_with_locker(p);
 	rt_run(intr_client, NULL);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
@@ -564,10 +569,7 @@ static void start_with_waiter(int p[2], pid_t *locker_pid, pid_t *pid)
 {
 	char c;
 
-	assert_int_equal(pipe(p), 0);
-	start(NULL);
-	*locker_pid = rt_spawn(locker, p);
-	assert_int_equal(read(p[0], &c, 1), 1);
+	*locker_pid = start_with_locker(p);
 	*pid = rt_spawn(setlkw_client, p);
 	assert_int_equal(read(p[0], &c, 1), 1);
 }

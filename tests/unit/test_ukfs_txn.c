@@ -51,6 +51,16 @@ static int mk(struct ukfs_meta *m, const char *name)
 	return ukfs_create(m, UKFS_ROOT_INO, name, &a, NULL, NULL);
 }
 
+/* mk, then its inode number (the test fails if either fails). */
+static uint64_t mk_ino(struct ukfs_meta *m, const char *name)
+{
+	uint64_t ino;
+
+	assert_int_equal(mk(m, name), 0);
+	assert_int_equal(ukfs_lookup(m, UKFS_ROOT_INO, name, &ino, NULL), 0);
+	return ino;
+}
+
 /*
  * What a crash right now would leave: copies of meta.db and its WAL as
  * they are on disk, in a new image directory, opened and asked for name.
@@ -344,19 +354,13 @@ static void test_orphans_at_commit_survive_a_crash(void **state)
 	struct ukfs_statfs st0, st;
 	uint64_t open_ino, gone_ino, dir_ino, tmp_ino, lnk_ino, list[8];
 
-	assert_int_equal(mk(f->m, "open"), 0);
-	assert_int_equal(mk(f->m, "gone"), 0);
+	open_ino = mk_ino(f->m, "open");
+	gone_ino = mk_ino(f->m, "gone");
 	a.mode = S_IFDIR | 0755;
 	assert_int_equal(ukfs_create(f->m, UKFS_ROOT_INO, "d", &a, NULL, &v),
 			 0);
 	dir_ino = v.ino;
 	a.mode = S_IFREG | 0644;
-	assert_int_equal(ukfs_lookup(f->m, UKFS_ROOT_INO, "open", &open_ino,
-				     NULL),
-			 0);
-	assert_int_equal(ukfs_lookup(f->m, UKFS_ROOT_INO, "gone", &gone_ino,
-				     NULL),
-			 0);
 	assert_int_equal(ukfs_meta_commit(f->m), 0);
 	assert_int_equal(ukfs_meta_statfs(f->m, &st0), 0);
 
@@ -411,14 +415,8 @@ static void test_orphan_set_follows_failed_calls(void **state)
 	struct ukfs_meta_info info;
 	uint64_t keep_ino, busy_ino, list[4];
 
-	assert_int_equal(mk(f->m, "nodel"), 0);
-	assert_int_equal(mk(f->m, "busy"), 0);
-	assert_int_equal(ukfs_lookup(f->m, UKFS_ROOT_INO, "nodel", &keep_ino,
-				     NULL),
-			 0);
-	assert_int_equal(ukfs_lookup(f->m, UKFS_ROOT_INO, "busy", &busy_ino,
-				     NULL),
-			 0);
+	keep_ino = mk_ino(f->m, "nodel");
+	busy_ino = mk_ino(f->m, "busy");
 	assert_int_equal(ukfs_meta_close(f->m, true), 0);
 	ut_sql(f->dir,
 	       "CREATE TRIGGER nodel BEFORE DELETE ON dentries WHEN "
